@@ -224,6 +224,8 @@ class Profile:
     id: str
     attributes: JSON = field(default_factory=dict)
     subscriptions: Subscriptions | None = None
+    # Ids of the lists the profile belongs to; None when the read did not include them.
+    list_ids: frozenset[str] | None = None
 
     @property
     def email(self) -> str | None:
@@ -246,7 +248,14 @@ class Profile:
                 email=_consent(raw_subs, "email"),
                 sms=_consent(raw_subs, "sms"),
             )
-        return cls(id=str(resource.get("id", "")), attributes=attributes, subscriptions=subs)
+        lists = None
+        related = (resource.get("relationships") or {}).get("lists")
+        if isinstance(related, Mapping) and isinstance(related.get("data"), list):
+            lists = frozenset(str(item.get("id")) for item in related["data"])
+        return cls(
+            id=str(resource.get("id", "")), attributes=attributes, subscriptions=subs,
+            list_ids=lists,
+        )
 
 
 def _consent(subs: Mapping[str, Any], channel: str) -> ConsentState:
