@@ -364,6 +364,9 @@ class ConsentChange:
     double_opt_in: bool = False
     risky: bool = False
     note: str = ""
+    # The email address (email channel) or E.164 number (sms) the job names: the identity the
+    # target profile has after the write, so the job cannot land on another profile.
+    subject: str | None = None
 
     def to_json(self) -> JSON:
         return {
@@ -417,6 +420,8 @@ class Plan:
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     error_kind: ErrorKind | None = None
+    # What core.plan built this plan from, so a 409 on create can be re-planned without I/O.
+    basis: object | None = field(default=None, compare=False, repr=False)
 
     @property
     def blocked(self) -> bool:
