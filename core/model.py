@@ -226,6 +226,8 @@ class Profile:
     subscriptions: Subscriptions | None = None
     # Ids of the lists the profile belongs to; None when the read did not include them.
     list_ids: frozenset[str] | None = None
+    # Attributes Klaviyo dropped from the write (X-Klaviyo-Partial-Failure), e.g. phone_number.
+    partial_failure: tuple[str, ...] = ()
 
     @property
     def email(self) -> str | None:
