@@ -1,0 +1,657 @@
+"""A TinyDB table split into small segment files, so a write or a lookup costs one small file.
+
+Layout of one table directory:
+    seg-000042.json   TinyDB file holding ids <P>-000042-0000 .. -<capacity-1>
+    summary.json      per segment, how many records fall in each facet (paging, counts)
+    index/bNNN.json   customer id -> its record ids (and its flagged, e.g. open, ids)
+    .lock             flock'd by every operation; holds the id counter, a generation number
+                      (bumped by every write, so other processes drop stale caches) and the
+                      intent of the write in flight (a crash leaves it behind, the next
+                      operation repairs the one segment and one customer it names)
+Segments are the truth; summary and index are derived and rebuilt from them when in doubt.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import fcntl
+import json
+import os
+import re
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document
+
+from core.store.atomic import atomic_write_bytes
+
+JSON = dict[str, Any]
+TABLE = "records"
+BUCKETS = 256
+_SEGMENT_NAME = re.compile(r"^seg-(\d{6,})\.json$")
+
+
+class StoreError(RuntimeError):
+    """A state file that cannot be read; the message names the file and what to do."""
+
+
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise StoreError(
+            f"{path} is not valid JSON ({exc}); move it aside and reopen to rebuild"
+        ) from None
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage: whole-file atomic replace on write, parsed data kept in memory."""
+
+    def __init__(self, path: str, *, cache: bool = True) -> None:
+        self.path = Path(path)
+        self._cache = cache
+        self._data: dict[str, dict[str, Any]] | None = None
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        if self._data is None:
+            data = _load_json(self.path)
+            if data is not None and not isinstance(data, dict):
+                raise StoreError(f"{self.path} does not hold a TinyDB document table")
+            if not self._cache:
+                return data
+            self._data = data
+        return self._data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        try:
+            atomic_write_bytes(self.path, _dumps(data))
+        except BaseException:
+            # TinyDB mutated the cached dict before calling us; it no longer matches the file.
+            self._data = None
+            raise
+        self._data = data if self._cache else None
+
+    def close(self) -> None:
+        self._data = None
+
+
+@dataclass(frozen=True, order=True)
+class RecordId:
+    """Where a record lives: its segment and its slot in that segment."""
+
+    segment: int
+    slot: int
+
+    def format(self, prefix: str) -> str:
+        return f"{prefix}-{self.segment:06d}-{self.slot:04d}"
+
+
+class _Journal:
+    """The table's .lock file: cross-process lock plus counter, generation and intent."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._pid = -1
+        self._fd = -1
+        self._reopen()
+
+    def _reopen(self) -> None:
+        # A forked child shares the parent's open file description, and with it the flock.
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._pid = os.getpid()
+
+    def lock(self) -> None:
+        if self._pid != os.getpid():
+            self._reopen()
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def unlock(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def read(self) -> JSON | None:
+        """The journal state; {} when new, None when unreadable (a torn write)."""
+        raw = os.pread(self._fd, 1 << 16, 0)
+        if not raw.strip():
+            return {}
+        try:
+            state = json.loads(raw)
+        except ValueError:
+            return None
+        return state if isinstance(state, dict) else None
+
+    def write(self, state: JSON) -> None:
+        raw = _dumps(state)
+        size = os.fstat(self._fd).st_size
+        # Padding to the old size means no truncate step that a crash could split from the write.
+        os.pwrite(self._fd, raw.ljust(size), 0)
+
+    def close(self) -> None:
+        if self._fd >= 0 and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = -1
+
+
+Facet = Callable[[JSON], str]
+Flag = Callable[[JSON], bool]
+
+
+class SegmentedTable:
+    """Records keyed by `<prefix>-<segment>-<slot>` ids, with a customer index and facet counts."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        prefix: str,
+        capacity: int,
+        facet: Facet,
+        flag: Flag | None = None,
+        cached_segments: int = 8,
+        cached_buckets: int = 64,
+    ) -> None:
+        if not 1 <= capacity <= 9999:
+            raise ValueError("segment capacity must be between 1 and 9999")
+        self.directory = Path(directory)
+        self.prefix = prefix
+        self.capacity = capacity
+        self._facet = facet
+        self._flag = flag
+        self._id_pattern = re.compile(rf"^{re.escape(prefix)}-(\d{{6,}})-(\d{{4}})$")
+        self._index_dir = self.directory / "index"
+        self._index_dir.mkdir(parents=True, exist_ok=True)
+        self._journal = _Journal(self.directory / ".lock")
+        self._mutex = threading.RLock()
+        self._segments: OrderedDict[int, TinyDB] = OrderedDict()
+        self._buckets: OrderedDict[int, JSON] = OrderedDict()
+        self._summary: dict[int, dict[str, int]] | None = None
+        self._cached_segments = cached_segments
+        self._cached_buckets = cached_buckets
+        self._gen: int | None = None
+        with self._locked(opening=True):
+            pass
+
+    # ---------------------------------------------------------------- ids
+
+    def parse_id(self, record_id: str) -> RecordId | None:
+        match = self._id_pattern.match(record_id) if isinstance(record_id, str) else None
+        if match is None:
+            return None
+        slot = int(match.group(2))
+        return RecordId(int(match.group(1)), slot) if slot < 9999 else None
+
+    def _sort_key(self, record_id: str) -> RecordId:
+        rid = self.parse_id(record_id)
+        return rid if rid is not None else RecordId(-1, -1)
+
+    def new_id(self) -> str:
+        """Reserve a fresh id, unique across threads, processes and restarts."""
+        with self._locked() as state:
+            segment, slot = _next_of(state)
+            if slot >= self.capacity:
+                segment, slot = segment + 1, 0
+            state["next"] = [segment, slot + 1]
+            self._journal.write(state)
+            return RecordId(segment, slot).format(self.prefix)
+
+    # ---------------------------------------------------------------- locking and caches
+
+    @contextlib.contextmanager
+    def _locked(self, *, opening: bool = False) -> Iterator[JSON]:
+        with self._mutex:
+            self._journal.lock()
+            try:
+                state = self._journal.read()
+                if state is None:
+                    state = {"next": [0, 0], "gen": 0, "intent": None}
+                    self._drop_caches()
+                    self._rebuild(state)
+                elif state.get("gen") != self._gen:
+                    self._drop_caches()
+                    self._gen = state.get("gen")
+                if opening:
+                    self._check_on_open(state)
+                if state.get("intent"):
+                    self._repair(state)
+                yield state
+            finally:
+                self._journal.unlock()
+
+    def _drop_caches(self) -> None:
+        for db in self._segments.values():
+            db.close()
+        self._segments.clear()
+        self._buckets.clear()
+        self._summary = None
+
+    @contextlib.contextmanager
+    def _writing(self, state: JSON, intent: JSON) -> Iterator[None]:
+        state["intent"] = intent
+        self._journal.write(state)
+        try:
+            yield
+        except BaseException:
+            # Leave the intent: the next operation (here or in another process) repairs it.
+            self._drop_caches()
+            raise
+        self._finish(state)
+
+    def _finish(self, state: JSON) -> None:
+        state["intent"] = None
+        state["gen"] = int(state.get("gen") or 0) + 1
+        self._gen = state["gen"]
+        self._journal.write(state)
+
+    # ---------------------------------------------------------------- files
+
+    def _segment_path(self, segment: int) -> Path:
+        return self.directory / f"seg-{segment:06d}.json"
+
+    def _segment(self, segment: int) -> Any:
+        db = self._segments.get(segment)
+        if db is None:
+            db = TinyDB(str(self._segment_path(segment)), storage=AtomicJSONStorage)
+            self._segments[segment] = db
+            while len(self._segments) > self._cached_segments:
+                self._segments.popitem(last=False)[1].close()
+        else:
+            self._segments.move_to_end(segment)
+        return db.table(TABLE)
+
+    def _segments_on_disk(self) -> list[int]:
+        found = []
+        for name in os.listdir(self.directory):
+            match = _SEGMENT_NAME.match(name)
+            if match:
+                found.append(int(match.group(1)))
+        return sorted(found)
+
+    def _bucket_no(self, customer_id: str) -> int:
+        return zlib.crc32(customer_id.encode("utf-8")) % BUCKETS
+
+    def _bucket_path(self, number: int) -> Path:
+        return self._index_dir / f"b{number:03d}.json"
+
+    def _bucket(self, number: int) -> JSON:
+        bucket = self._buckets.get(number)
+        if bucket is None:
+            try:
+                loaded = _load_json(self._bucket_path(number))
+            except StoreError:
+                raise StoreError(
+                    f"{self._bucket_path(number)} is damaged; delete the folder "
+                    f"{self._index_dir} and reopen to rebuild it from the records"
+                ) from None
+            bucket = loaded if isinstance(loaded, dict) else {}
+            self._buckets[number] = bucket
+            while len(self._buckets) > self._cached_buckets:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(number)
+        return bucket
+
+    def _write_bucket(self, number: int, bucket: JSON) -> None:
+        try:
+            atomic_write_bytes(self._bucket_path(number), _dumps(bucket))
+        except BaseException:
+            self._buckets.pop(number, None)
+            raise
+
+    def _summary_path(self) -> Path:
+        return self.directory / "summary.json"
+
+    def _load_summary(self) -> dict[int, dict[str, int]]:
+        if self._summary is None:
+            raw = _load_json(self._summary_path())
+            segments = raw.get("segments", {}) if isinstance(raw, dict) else {}
+            self._summary = {int(k): dict(v) for k, v in segments.items()}
+        return self._summary
+
+    def _write_summary(self, summary: dict[int, dict[str, int]]) -> None:
+        payload = {"segments": {str(k): v for k, v in sorted(summary.items())}}
+        try:
+            atomic_write_bytes(self._summary_path(), _dumps(payload))
+        except BaseException:
+            self._summary = None
+            raise
+
+    # ---------------------------------------------------------------- recovery
+
+    def _check_on_open(self, state: JSON) -> None:
+        for folder in (self.directory, self._index_dir):
+            for name in os.listdir(folder):
+                # Leftovers of writers killed mid-write; we hold the lock, so none is in flight.
+                if name.startswith(".") and name.endswith(".tmp"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(folder / name)
+        on_disk = self._segments_on_disk()
+        try:
+            summary = self._load_summary()
+        except StoreError:
+            summary = None
+        index_missing = on_disk and not any(self._index_dir.iterdir())
+        if summary is None or sorted(summary) != on_disk or index_missing:
+            self._rebuild(state)
+        elif on_disk:
+            self._advance_next(state, on_disk[-1])
+
+    def _advance_next(self, state: JSON, segment: int) -> None:
+        """Move the id counter past the records of `segment`: a lost counter must not reuse ids."""
+        slots = [int(doc.doc_id) - 1 for doc in self._segment(segment).all()]
+        if slots:
+            _bump_next(state, RecordId(segment, max(slots)))
+            self._journal.write(state)
+
+    def _repair(self, state: JSON) -> None:
+        """Finish the derived files of a write that died: one segment's counts, one customer."""
+        intent = state["intent"]
+        segment = int(intent["segment"])
+        customer = str(intent["customer"])
+        self._drop_caches()
+        docs = [dict(d) for d in self._segment(segment).all()]
+        summary = self._load_summary()
+        counts: dict[str, int] = {}
+        for doc in docs:
+            key = self._facet(doc)
+            counts[key] = counts.get(key, 0) + 1
+        if counts:
+            summary[segment] = counts
+        else:
+            summary.pop(segment, None)
+        self._write_summary(summary)
+        number = self._bucket_no(customer)
+        bucket = self._bucket(number)
+        entry = bucket.get(customer) or {"ids": []}
+        mine = [d for d in docs if d.get("customer_id") == customer]
+        ids = [i for i in entry["ids"] if self._sort_key(i).segment != segment]
+        ids += [str(d["id"]) for d in mine]
+        new_entry: JSON = {"ids": sorted(set(ids), key=self._sort_key)}
+        if self._flag is not None:
+            flagged = [i for i in entry.get("open", []) if self._sort_key(i).segment != segment]
+            flagged += [str(d["id"]) for d in mine if self._flag(d)]
+            new_entry["open"] = sorted(set(flagged), key=self._sort_key)
+        bucket[customer] = new_entry
+        self._write_bucket(number, bucket)
+        if docs:
+            _bump_next(state, max(self._sort_key(str(d["id"])) for d in docs))
+        self._finish(state)
+
+    def _rebuild(self, state: JSON) -> None:
+        """Recompute summary and every index bucket from the segments."""
+        self._drop_caches()
+        summary: dict[int, dict[str, int]] = {}
+        buckets: dict[int, JSON] = {n: {} for n in range(BUCKETS)}
+        top: RecordId | None = None
+        for segment in self._segments_on_disk():
+            counts: dict[str, int] = {}
+            db = TinyDB(str(self._segment_path(segment)), storage=AtomicJSONStorage, cache=False)
+            for doc in sorted(db.table(TABLE).all(), key=lambda d: int(d.doc_id)):
+                key = self._facet(doc)
+                counts[key] = counts.get(key, 0) + 1
+                record_id = str(doc["id"])
+                customer = str(doc.get("customer_id"))
+                entry = buckets[self._bucket_no(customer)].setdefault(customer, {"ids": []})
+                entry["ids"].append(record_id)
+                if self._flag is not None:
+                    flagged = entry.setdefault("open", [])
+                    if self._flag(doc):
+                        flagged.append(record_id)
+                rid = RecordId(segment, int(doc.doc_id) - 1)
+                top = rid if top is None or rid > top else top
+            if counts:
+                summary[segment] = counts
+        for number, bucket in buckets.items():
+            if bucket or self._bucket_path(number).exists():
+                atomic_write_bytes(self._bucket_path(number), _dumps(bucket))
+        self._write_summary(summary)
+        self._summary = summary
+        if top is not None:
+            _bump_next(state, top)
+        self._finish(state)
+
+    def rebuild(self) -> None:
+        """Recompute the derived files from the segments (slow: reads every record)."""
+        with self._locked() as state:
+            self._rebuild(state)
+
+    def verify(self) -> list[str]:
+        """Differences between the derived files and the segments, in words (empty = consistent)."""
+        with self._locked():
+            problems: list[str] = []
+            summary = self._load_summary()
+            expected: dict[str, JSON] = {}
+            for segment in self._segments_on_disk():
+                counts: dict[str, int] = {}
+                for doc in self._segment(segment).all():
+                    counts[self._facet(doc)] = counts.get(self._facet(doc), 0) + 1
+                    if doc.get("id") != RecordId(segment, int(doc.doc_id) - 1).format(self.prefix):
+                        problems.append(
+                            f"segment {segment}: slot {doc.doc_id} holds {doc.get('id')}"
+                        )
+                    entry = expected.setdefault(str(doc.get("customer_id")), {"ids": []})
+                    entry["ids"].append(str(doc["id"]))
+                    if self._flag is not None:
+                        entry.setdefault("open", [])
+                        if self._flag(doc):
+                            entry["open"].append(str(doc["id"]))
+                if summary.get(segment) != counts:
+                    problems.append(f"summary of segment {segment} is {summary.get(segment)}, "
+                                    f"records say {counts}")
+            extra = sorted(set(summary) - set(self._segments_on_disk()))
+            if extra:
+                problems.append(f"summary lists segments with no file: {extra}")
+            for number in range(BUCKETS):
+                bucket = self._bucket(number)
+                for customer in set(bucket) | {
+                    c for c in expected if self._bucket_no(c) == number
+                }:
+                    want = expected.get(customer)
+                    if want is not None:
+                        want = {k: sorted(v, key=self._sort_key) for k, v in want.items()}
+                    got = bucket.get(customer)
+                    if got != want and not (want is None and got == {"ids": [], "open": []}):
+                        problems.append(
+                            f"index of customer {customer} is {got}, records say {want}"
+                        )
+            return problems
+
+    # ---------------------------------------------------------------- records
+
+    def _require_id(self, record: JSON) -> RecordId:
+        rid = self.parse_id(str(record.get("id")))
+        if rid is None:
+            raise ValueError(
+                f"record id {record.get('id')!r} was not made by new_id() of this store "
+                f"(expected {self.prefix}-NNNNNN-NNNN)"
+            )
+        return rid
+
+    def add(self, record: JSON) -> None:
+        """Store a new record; its id must be fresh."""
+        rid = self._require_id(record)
+        customer = str(record["customer_id"])
+        with self._locked() as state:
+            table = self._segment(rid.segment)
+            if table.contains(doc_id=rid.slot + 1):
+                raise ValueError(f"record {record['id']} already exists; use update()")
+            with self._writing(state, {"segment": rid.segment, "customer": customer}):
+                table.insert(Document(dict(record), doc_id=rid.slot + 1))
+                number = self._bucket_no(customer)
+                bucket = self._bucket(number)
+                entry = bucket.setdefault(customer, {"ids": []})
+                _insert_sorted(entry["ids"], str(record["id"]), self._sort_key)
+                if self._flag is not None:
+                    flagged = entry.setdefault("open", [])
+                    if self._flag(record):
+                        _insert_sorted(flagged, str(record["id"]), self._sort_key)
+                self._write_bucket(number, bucket)
+                summary = self._load_summary()
+                counts = summary.setdefault(rid.segment, {})
+                key = self._facet(record)
+                counts[key] = counts.get(key, 0) + 1
+                self._write_summary(summary)
+                _bump_next(state, rid)
+
+    def replace(self, record: JSON) -> None:
+        """Overwrite an existing record; only its segment (and index/counts if they change)."""
+        rid = self._require_id(record)
+        customer = str(record["customer_id"])
+        with self._locked() as state:
+            table = self._segment(rid.segment)
+            old = table.get(doc_id=rid.slot + 1)
+            if old is None:
+                raise ValueError(f"record {record['id']} does not exist; use add()")
+            if str(old.get("customer_id")) != customer:
+                raise ValueError(
+                    f"record {record['id']} belongs to customer {old.get('customer_id')}; "
+                    "its customer cannot change"
+                )
+            new = dict(record)
+
+            def overwrite(doc: dict[str, Any]) -> None:
+                doc.clear()
+                doc.update(new)
+
+            with self._writing(state, {"segment": rid.segment, "customer": customer}):
+                table.update(overwrite, doc_ids=[rid.slot + 1])
+                if self._flag is not None and self._flag(old) != self._flag(new):
+                    number = self._bucket_no(customer)
+                    bucket = self._bucket(number)
+                    entry = bucket.setdefault(customer, {"ids": [str(new["id"])]})
+                    flagged = entry.setdefault("open", [])
+                    if self._flag(new):
+                        _insert_sorted(flagged, str(new["id"]), self._sort_key)
+                    elif str(new["id"]) in flagged:
+                        flagged.remove(str(new["id"]))
+                    self._write_bucket(number, bucket)
+                old_key, new_key = self._facet(old), self._facet(new)
+                if old_key != new_key:
+                    summary = self._load_summary()
+                    counts = summary.setdefault(rid.segment, {})
+                    counts[old_key] = counts.get(old_key, 0) - 1
+                    if counts[old_key] <= 0:
+                        del counts[old_key]
+                    counts[new_key] = counts.get(new_key, 0) + 1
+                    self._write_summary(summary)
+
+    def get(self, record_id: str) -> JSON | None:
+        rid = self.parse_id(record_id)
+        if rid is None:
+            return None
+        with self._locked():
+            return self._get(rid, record_id)
+
+    def _get(self, rid: RecordId, record_id: str) -> JSON | None:
+        doc = self._segment(rid.segment).get(doc_id=rid.slot + 1)
+        return dict(doc) if doc is not None and doc.get("id") == record_id else None
+
+    def customer_ids(self, customer_id: str, *, flagged: bool = False) -> list[str]:
+        """The customer's record ids, oldest first (only the flagged ones if asked)."""
+        with self._locked():
+            entry = self._bucket(self._bucket_no(customer_id)).get(customer_id) or {}
+            return list(entry.get("open" if flagged else "ids", []))
+
+    def for_customer(
+        self,
+        customer_id: str,
+        *,
+        flagged: bool = False,
+        keep: Callable[[JSON], bool] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[JSON]:
+        """The customer's records newest first, filtered by `keep`, then sliced."""
+        with self._locked():
+            entry = self._bucket(self._bucket_no(customer_id)).get(customer_id) or {}
+            out: list[JSON] = []
+            for record_id in reversed(entry.get("open" if flagged else "ids", [])):
+                rid = self.parse_id(record_id)
+                doc = self._get(rid, record_id) if rid is not None else None
+                if doc is None or (keep is not None and not keep(doc)):
+                    continue
+                if offset:
+                    offset -= 1
+                    continue
+                out.append(doc)
+                if limit is not None and len(out) >= limit:
+                    break
+            return out
+
+    def newest(
+        self, facet_ok: Callable[[str], bool], *, offset: int = 0, limit: int | None = None
+    ) -> list[JSON]:
+        """Records whose facet passes `facet_ok`, newest first; loads only the segments needed."""
+        if limit is not None and limit <= 0:
+            return []
+        with self._locked():
+            summary = self._load_summary()
+            out: list[JSON] = []
+            for segment in sorted(summary, reverse=True):
+                matching = sum(n for key, n in summary[segment].items() if facet_ok(key))
+                if matching == 0:
+                    continue
+                if offset >= matching:
+                    offset -= matching
+                    continue
+                docs = sorted(self._segment(segment).all(), key=lambda d: -int(d.doc_id))
+                for doc in docs:
+                    if not facet_ok(self._facet(doc)):
+                        continue
+                    if offset:
+                        offset -= 1
+                        continue
+                    out.append(dict(doc))
+                    if limit is not None and len(out) >= limit:
+                        return out
+            return out
+
+    def count(self, facet_ok: Callable[[str], bool]) -> int:
+        with self._locked():
+            return sum(
+                n for counts in self._load_summary().values()
+                for key, n in counts.items() if facet_ok(key)
+            )
+
+    def close(self) -> None:
+        with self._mutex:
+            self._drop_caches()
+            self._journal.close()
+
+
+def _next_of(state: JSON) -> tuple[int, int]:
+    raw = state.get("next")
+    if isinstance(raw, list) and len(raw) == 2 and all(isinstance(x, int) for x in raw):
+        return int(raw[0]), int(raw[1])
+    return 0, 0
+
+
+def _bump_next(state: JSON, rid: RecordId) -> None:
+    if _next_of(state) <= (rid.segment, rid.slot):
+        state["next"] = [rid.segment, rid.slot + 1]
+
+
+def _insert_sorted(items: list[str], item: str, key: Callable[[str], RecordId]) -> None:
+    if not items or key(items[-1]) < key(item):
+        items.append(item)
+        return
+    if item in items:
+        return
+    keys = [key(i) for i in items]
+    items.insert(bisect.bisect(keys, key(item)), item)

@@ -1,0 +1,78 @@
+"""Small settings (recent lookups, list-name cache): one TinyDB file per name."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, TinyDB
+
+from core.store.guard import refuse_secrets, usable_secrets
+from core.store.segments import AtomicJSONStorage
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class KeyValue:
+    """A few JSON values by key; every read sees other processes' writes."""
+
+    def __init__(self, state_dir: Path, name: str, *, secrets: Sequence[str] = ()) -> None:
+        if not isinstance(name, str) or not _NAME.match(name) or name.endswith(".json"):
+            raise ValueError(
+                f"settings name {name!r} must be letters, digits, '_', '-' or '.' (max 64)"
+            )
+        folder = Path(state_dir) / "settings"
+        folder.mkdir(parents=True, exist_ok=True)
+        self._secrets = usable_secrets(secrets)
+        self._name = name
+        self._lock_path = folder / f".{name}.lock"
+        self._mutex = threading.Lock()
+        # No cache: the file is small and another process may have changed it.
+        self._db = TinyDB(str(folder / f"{name}.json"), storage=AtomicJSONStorage, cache=False)
+        self._table = self._db.table("values", cache_size=0)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._mutex:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value stored under `key`, else `default`."""
+        with self._locked():
+            doc = self._table.get(Query().key == key)
+        return doc["value"] if doc is not None else default
+
+    def set(self, key: str, value: Any) -> None:
+        """Store a JSON value (text, number, bool, None, list, object) under `key`."""
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"setting key must be non-empty text, got {key!r}")
+        try:
+            value = json.loads(json.dumps(value))
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"setting {self._name}.{key} must be JSON (text, number, list, object), "
+                f"got {type(value).__name__}"
+            ) from None
+        refuse_secrets(f"setting {self._name}.{key}", {key: value}, self._secrets)
+        with self._locked():
+            self._table.upsert({"key": key, "value": value}, Query().key == key)
+
+    def delete(self, key: str) -> None:
+        with self._locked():
+            self._table.remove(Query().key == key)
+
+    def items(self) -> dict[str, Any]:
+        with self._locked():
+            return {str(doc["key"]): doc["value"] for doc in self._table.all()}
