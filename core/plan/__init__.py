@@ -1,0 +1,21 @@
+"""Pure planning: routing, matching, consent and list operations, and the field diff."""
+
+from core.plan.diff import field_diff
+from core.plan.route import (
+    PlanSettings,
+    Resolution,
+    collection_for,
+    payload_attributes,
+    plan_conflict,
+    plan_from_mapped,
+)
+
+__all__ = [
+    "PlanSettings",
+    "Resolution",
+    "collection_for",
+    "field_diff",
+    "payload_attributes",
+    "plan_conflict",
+    "plan_from_mapped",
+]

@@ -1,0 +1,175 @@
+"""Consent and list operations of design §6, with the consent guard's risk verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from core.model import (
+    Channel,
+    ConsentAction,
+    ConsentChange,
+    ConsentState,
+    KlaviyoList,
+    ListAction,
+    ListChange,
+    ListIntent,
+    MappedProfile,
+    OptIn,
+    Subscriptions,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetState:
+    """The target profile as the push leaves it: its identity after the write and what we know."""
+
+    email: str | None
+    phone_number: str | None
+    # None = the read did not include consent (nothing can be proven a no-op or safe).
+    subscriptions: Subscriptions | None
+    # None = the read did not include list membership.
+    list_ids: frozenset[str] | None
+    new_profile: bool = False
+    phone_usable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Operations:
+    consent: tuple[ConsentChange, ...]
+    lists: tuple[ListChange, ...]
+    warnings: tuple[str, ...]
+
+
+def _state(subs: Subscriptions | None, channel: Channel) -> ConsentState | None:
+    if subs is None:
+        return None
+    return subs.email if channel is Channel.EMAIL else subs.sms
+
+
+def _channel_words(channel: Channel) -> str:
+    return "email marketing" if channel is Channel.EMAIL else "SMS marketing"
+
+
+def _currently(state: ConsentState | None, target: TargetState) -> str:
+    if state is None:
+        return "current consent unknown (the profile was read without subscriptions)"
+    if target.new_profile:
+        return f"currently {state.value} (new profile)"
+    return f"currently {state.value}"
+
+
+def _subscribe(
+    channel: Channel, subject: str, target: TargetState, klist: KlaviyoList | None
+) -> ConsentChange | None:
+    state = _state(target.subscriptions, channel)
+    member = None if klist is None or target.list_ids is None else klist.id in target.list_ids
+    double = klist is not None and klist.opt_in_process is OptIn.DOUBLE
+    if klist is None and state is ConsentState.SUBSCRIBED:
+        return None
+    if klist is not None and member and (double or state is ConsentState.SUBSCRIBED):
+        # A double opt-in member is confirmed or pending: subscribing again re-sends the email.
+        return None
+    words = f"subscribes {subject} to {_channel_words(channel)}"
+    if klist is not None:
+        words += f" with list {klist.name}"
+    parts = [words]
+    if double:
+        parts.append("double opt-in list: Klaviyo sends a consent email and consent stays "
+                     "pending until the person confirms")
+    elif klist is None and channel is Channel.EMAIL:
+        parts.append("without a list the account's default opt-in applies")
+    parts.append(_currently(state, target))
+    reopted = state is ConsentState.UNSUBSCRIBED
+    if reopted:
+        parts.append("the person opted out; re-subscribing overrides that and needs confirmation")
+    return ConsentChange(
+        channel=channel,
+        action=ConsentAction.SUBSCRIBE,
+        list_name=klist.name if klist else None,
+        list_id=klist.id if klist else None,
+        double_opt_in=double,
+        risky=double or reopted,
+        note="; ".join(parts),
+        subject=subject,
+    )
+
+
+def _unsubscribe(channel: Channel, subject: str, target: TargetState) -> ConsentChange | None:
+    state = _state(target.subscriptions, channel)
+    if state is ConsentState.UNSUBSCRIBED:
+        return None
+    risky = state is None or state is ConsentState.SUBSCRIBED
+    return ConsentChange(
+        channel=channel,
+        action=ConsentAction.UNSUBSCRIBE,
+        risky=risky,
+        note=f"unsubscribes {subject} from {_channel_words(channel)}; {_currently(state, target)}",
+        subject=subject,
+    )
+
+
+def _list_change(
+    intent: ListIntent, klist: KlaviyoList, target: TargetState
+) -> ListChange | None:
+    member = None if target.list_ids is None else klist.id in target.list_ids
+    if intent.member and member is True:
+        return None
+    if not intent.member and member is False:
+        return None
+    action = ListAction.ADD if intent.member else ListAction.REMOVE
+    return ListChange(list_name=klist.name, list_id=klist.id, action=action)
+
+
+def plan_operations(
+    mapped: MappedProfile,
+    lists: Mapping[str, KlaviyoList | None],
+    target: TargetState,
+    *,
+    sms_consent: bool,
+) -> Operations:
+    """Consent jobs and list calls that change something, each judged by the consent guard."""
+    consent: list[ConsentChange] = []
+    list_ops: list[ListChange] = []
+    warnings: list[str] = []
+    subscribing = mapped.subscribe is True
+    subjects: list[tuple[Channel, str]] = []
+    if target.email:
+        subjects.append((Channel.EMAIL, target.email))
+    elif subscribing:
+        warnings.append("the profile has no email address: email consent not changed")
+    if sms_consent and target.phone_number:
+        if target.phone_usable:
+            subjects.append((Channel.SMS, target.phone_number))
+        else:
+            warnings.append("the phone number is not valid: SMS consent not changed")
+    for channel, subject in subjects:
+        change = (_subscribe(channel, subject, target, None) if subscribing
+                  else _unsubscribe(channel, subject, target))
+        if change is not None:
+            consent.append(change)
+    for intent in mapped.list_intents:
+        klist = lists.get(intent.list_name)
+        if klist is None:
+            continue  # the caller blocks the plan before asking
+        if intent.consent and intent.member:
+            if not subscribing:
+                warnings.append(
+                    f"LIST_{intent.list_name} is true but SubscribeProfile is not, so the "
+                    f"profile is not subscribed with list {intent.list_name}"
+                )
+            elif not target.email:
+                warnings.append(
+                    f"the profile has no email address: not subscribed with list {klist.name}"
+                )
+            else:
+                change = _subscribe(Channel.EMAIL, target.email, target, klist)
+                if change is not None:
+                    consent.append(change)
+            continue
+        # LIST_x false leaves the list only: a list-scoped unsubscribe would globally
+        # unsubscribe a non-member (Klaviyo 2025-07-15+), so consent is never touched here.
+        list_change = _list_change(intent, klist, target)
+        if list_change is not None:
+            list_ops.append(list_change)
+    return Operations(tuple(consent), tuple(list_ops), tuple(warnings))
