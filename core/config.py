@@ -1,0 +1,269 @@
+"""Where the console's settings come from: environment, a TOML config file, and the command line."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_KLAVIYO_URL = "https://a.klaviyo.com"
+DEFAULT_IPAAS_URL = "https://api.ipaas.com"
+DEFAULT_REVISION = "2026-07-15"
+APP_DIR = "klaviyo-console"
+
+_SECRET_FIELDS = ("klaviyo_api_key", "ipaas_token", "listen_secret")
+
+# TOML table.key -> Config field, and the environment variable that overrides it.
+_FILE_KEYS: dict[tuple[str, str], str] = {
+    ("klaviyo", "api_key"): "klaviyo_api_key",
+    ("klaviyo", "base_url"): "klaviyo_base_url",
+    ("klaviyo", "revision"): "revision",
+    ("ipaas", "api_token"): "ipaas_token",
+    ("ipaas", "system_id"): "ipaas_system_id",
+    ("ipaas", "base_url"): "ipaas_base_url",
+    ("console", "state_dir"): "state_dir",
+    ("console", "template"): "template_path",
+    ("console", "default_region"): "default_region",
+    ("console", "sms_consent"): "sms_consent",
+    ("console", "retry_attempts"): "retry_attempts",
+    ("listen", "secret"): "listen_secret",
+}
+_ENV_KEYS: dict[str, str] = {
+    "KLAVIYO_API_KEY": "klaviyo_api_key",
+    "KLAVIYO_BASE_URL": "klaviyo_base_url",
+    "KLAVIYO_REVISION": "revision",
+    "IPAAS_API_TOKEN": "ipaas_token",
+    "IPAAS_SYSTEM_ID": "ipaas_system_id",
+    "IPAAS_BASE_URL": "ipaas_base_url",
+    "KLAVIYO_CONSOLE_STATE_DIR": "state_dir",
+    "KLAVIYO_CONSOLE_TEMPLATE": "template_path",
+    "KLAVIYO_CONSOLE_DEFAULT_REGION": "default_region",
+    "KLAVIYO_CONSOLE_SMS_CONSENT": "sms_consent",
+    "KLAVIYO_CONSOLE_LISTEN_SECRET": "listen_secret",
+    "KLAVIYO_CONSOLE_RETRY_ATTEMPTS": "retry_attempts",
+}
+
+
+class ConfigError(ValueError):
+    """A configuration mistake, stated in one line that says what to fix."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the engine needs to run: credentials, endpoints, state and mapping choices."""
+
+    state_dir: Path
+    template_path: Path | None = None
+    klaviyo_api_key: str = ""
+    klaviyo_base_url: str = DEFAULT_KLAVIYO_URL
+    revision: str = DEFAULT_REVISION
+    ipaas_token: str = ""
+    ipaas_system_id: str = ""
+    ipaas_base_url: str = DEFAULT_IPAAS_URL
+    sandbox: bool = False
+    sandbox_seed: Path | None = None
+    default_region: str = "US"
+    sms_consent: bool = False
+    listen_secret: str | None = None
+    # Attempts per API call before a transient failure (5xx, 429, timeout) is logged.
+    retry_attempts: int = 5
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items())
+        return f"Config({shown})"
+
+    __str__ = __repr__
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The configured secret values, so stores can refuse to persist them."""
+        values = (getattr(self, name) for name in _SECRET_FIELDS)
+        return tuple(v for v in values if isinstance(v, str) and v)
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain values, with every secret masked."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _SECRET_FIELDS:
+                value = _mask(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        env: Mapping[str, str] | None = None,
+        config_file: Path | None = None,
+        state_dir: Path | None = None,
+        sandbox: bool = False,
+        sandbox_seed: Path | None = None,
+    ) -> Config:
+        """Merge defaults < config file < environment < command line; ConfigError on mistakes."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        explicit_file = config_file is not None
+        path = config_file if config_file is not None else default_config_path(env)
+        values.update(_read_file(path, required=explicit_file))
+        for name, key in _ENV_KEYS.items():
+            raw = env.get(name)
+            if raw is not None and raw.strip() != "":
+                values[key] = raw.strip()
+        if state_dir is not None:
+            values["state_dir"] = state_dir
+
+        has_klaviyo = bool(values.get("klaviyo_api_key"))
+        has_ipaas = bool(values.get("ipaas_token"))
+        use_sandbox = sandbox or sandbox_seed is not None or not (has_klaviyo or has_ipaas)
+        if not use_sandbox:
+            missing = [
+                env_name
+                for env_name, key in (
+                    ("KLAVIYO_API_KEY", "klaviyo_api_key"),
+                    ("IPAAS_API_TOKEN", "ipaas_token"),
+                    ("IPAAS_SYSTEM_ID", "ipaas_system_id"),
+                )
+                if not values.get(key)
+            ]
+            if missing:
+                raise ConfigError(
+                    f"incomplete credentials: set {', '.join(missing)} "
+                    "(or run with --sandbox)"
+                )
+        if sandbox_seed is not None and not Path(sandbox_seed).is_file():
+            raise ConfigError(f"sandbox data file not found: {sandbox_seed}")
+
+        chosen_state = values.get("state_dir")
+        if chosen_state is None:
+            base = default_data_dir(env)
+            # Sandbox state never mixes with a real account's error log and history.
+            chosen_state = base / "sandbox" if use_sandbox else base
+        template = values.get("template_path")
+        config = cls(
+            state_dir=Path(os.path.expanduser(str(chosen_state))),
+            template_path=Path(os.path.expanduser(str(template))) if template else None,
+            klaviyo_api_key=str(values.get("klaviyo_api_key", "")),
+            klaviyo_base_url=str(values.get("klaviyo_base_url", DEFAULT_KLAVIYO_URL)).rstrip("/"),
+            revision=str(values.get("revision", DEFAULT_REVISION)),
+            ipaas_token=str(values.get("ipaas_token", "")),
+            ipaas_system_id=str(values.get("ipaas_system_id", "")),
+            ipaas_base_url=str(values.get("ipaas_base_url", DEFAULT_IPAAS_URL)).rstrip("/"),
+            sandbox=use_sandbox,
+            sandbox_seed=Path(sandbox_seed) if sandbox_seed is not None else None,
+            default_region=str(values.get("default_region", "US")).upper(),
+            sms_consent=_boolean(values.get("sms_consent", False), "sms_consent"),
+            listen_secret=str(values["listen_secret"]) if values.get("listen_secret") else None,
+            retry_attempts=_count(values.get("retry_attempts", 5), "retry_attempts"),
+        )
+        if config.template_path is not None and not config.template_path.is_file():
+            raise ConfigError(f"mapping template not found: {config.template_path}")
+        if not use_sandbox:
+            _check_url(config.klaviyo_base_url, "KLAVIYO_BASE_URL")
+            _check_url(config.ipaas_base_url, "IPAAS_BASE_URL")
+        return config
+
+    def with_state_dir(self, state_dir: Path) -> Config:
+        """A copy pointing at another state directory."""
+        return replace(self, state_dir=state_dir)
+
+
+def default_config_path(env: Mapping[str, str]) -> Path:
+    """The XDG config file: $XDG_CONFIG_HOME/klaviyo-console/config.toml."""
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / APP_DIR / "config.toml"
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """The XDG data directory: $XDG_DATA_HOME/klaviyo-console."""
+    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / APP_DIR
+
+
+def _mask(value: Any) -> Any:
+    if not value:
+        return value
+    text = str(value)
+    return "…" + text[-4:] if len(text) > 12 else "****"
+
+
+def _boolean(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def _count(value: Any, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+    if not 1 <= number <= 20:
+        raise ConfigError(f"{name} must be between 1 and 20, got {number}")
+    return number
+
+
+def _read_file(path: Path, *, required: bool) -> dict[str, Any]:
+    path = Path(os.path.expanduser(str(path)))
+    if not path.exists():
+        if required:
+            raise ConfigError(f"config file not found: {path}")
+        return {}
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    values: dict[str, Any] = {}
+    for table, content in raw.items():
+        if not isinstance(content, dict):
+            raise ConfigError(f"config file {path}: [{table}] must be a table")
+        for key, value in content.items():
+            target = _FILE_KEYS.get((table, key))
+            if target is None:
+                known = ", ".join(f"{t}.{k}" for t, k in _FILE_KEYS)
+                raise ConfigError(
+                    f"config file {path}: unknown setting {table}.{key} (known: {known})"
+                )
+            values[target] = value
+    if any(values.get(name) for name in _SECRET_FIELDS):
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                f"config file {path} holds secrets and others can read it: run chmod 600 {path}"
+            )
+    return values
+
+
+def _check_url(url: str, name: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be an http(s) URL, got {url!r}")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            f"{name} uses plain http to {parts.hostname}: credentials would travel unencrypted; "
+            "use https (plain http is allowed only on loopback)"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,167 @@
+"""Many customers through the flow: a bounded queue, a few workers, progress, and a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from core.engine.flow import PushResult
+from core.model import Customer
+
+# Every push makes one list-membership call per mapped list, and that endpoint allows 10 calls
+# per second (Klaviyo's M tier); more workers than that only queue inside the rate limiter.
+# The limiter paces the steady windows; this keeps bursts from piling up behind it.
+DEFAULT_WORKERS = 10
+QUEUE_PER_WORKER = 2
+
+
+@dataclass
+class BatchProgress:
+    """Counts of a running or finished batch; constant size however long the batch is."""
+
+    total: int | None
+    done: int = 0
+    failed: int = 0
+    held: int = 0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+    cancelled: bool = False
+    last_customer_id: str | None = None
+    last_error: str | None = None
+
+    @property
+    def processed(self) -> int:
+        return self.done + self.failed + self.held
+
+    @property
+    def elapsed(self) -> float:
+        end = self.finished if self.finished is not None else time.monotonic()
+        return max(0.0, end - self.started)
+
+    @property
+    def rate(self) -> float:
+        """Customers per second so far."""
+        elapsed = self.elapsed
+        return self.processed / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.held == 0 and not self.cancelled
+
+    def count(self, result: PushResult) -> None:
+        self.last_customer_id = result.plan.customer_id
+        if result.ok:
+            self.done += 1
+        elif result.held:
+            self.held += 1
+        else:
+            self.failed += 1
+            if result.error is not None:
+                self.last_error = result.error.message
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "total": self.total,
+            "done": self.done,
+            "failed": self.failed,
+            "held": self.held,
+            "processed": self.processed,
+            "cancelled": self.cancelled,
+            "elapsed": round(self.elapsed, 3),
+            "rate": round(self.rate, 3),
+        }
+
+
+Item = tuple[str, Customer | None]
+PushOne = Callable[[str, Customer | None], Awaitable[PushResult]]
+
+
+async def _from_ids(ids: Iterable[str]) -> AsyncIterator[Item]:
+    for customer_id in ids:
+        yield customer_id, None
+
+
+async def _from_customers(customers: AsyncIterator[Customer]) -> AsyncIterator[Item]:
+    async for customer in customers:
+        yield customer.id, customer
+
+
+async def run_batch(
+    items: AsyncIterator[Item],
+    push_one: PushOne,
+    progress: BatchProgress,
+    *,
+    workers: int = DEFAULT_WORKERS,
+    on_progress: Callable[[BatchProgress], None] | None = None,
+    cancel: asyncio.Event | None = None,
+) -> BatchProgress:
+    """Push every item with `workers` concurrent pushes; a set `cancel` stops taking new items.
+
+    Items already taken always finish (done or logged); memory is bounded by the queue size.
+    """
+    cancel = cancel or asyncio.Event()
+    queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=max(1, workers) * QUEUE_PER_WORKER)
+
+    failure: list[BaseException] = []
+
+    async def produce() -> None:
+        try:
+            async for item in items:
+                if cancel.is_set():
+                    break
+                put = asyncio.ensure_future(queue.put(item))
+                stop = asyncio.ensure_future(cancel.wait())
+                await asyncio.wait({put, stop}, return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                if not put.done():
+                    put.cancel()
+                    break
+        except Exception as exc:
+            # The source broke (e.g. a page read failed): let taken items finish, then report.
+            failure.append(exc)
+        finally:
+            for _ in range(workers):
+                await queue.put(None)
+
+    async def work() -> None:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            if cancel.is_set():
+                continue  # drain without starting new pushes
+            result = await push_one(*item)
+            progress.count(result)
+            if on_progress is not None:
+                on_progress(progress)
+
+    producer = asyncio.create_task(produce())
+    pool = [asyncio.create_task(work()) for _ in range(max(1, workers))]
+    try:
+        await asyncio.gather(producer, *pool)
+    finally:
+        for task in (producer, *pool):
+            if not task.done():
+                task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.gather(producer, *pool, return_exceptions=True)
+        progress.cancelled = cancel.is_set()
+        progress.finished = time.monotonic()
+        if on_progress is not None:
+            on_progress(progress)
+    if failure:
+        raise failure[0]
+    return progress
+
+
+def ids_source(ids: Iterable[str]) -> AsyncIterator[Item]:
+    """Batch items from a list of customer ids (each push fetches its customer)."""
+    return _from_ids(ids)
+
+
+def customers_source(customers: AsyncIterator[Customer]) -> AsyncIterator[Item]:
+    """Batch items streamed from iPaaS.com pages (each push reuses the customer it was given)."""
+    return _from_customers(customers)

@@ -1,0 +1,525 @@
+"""One customer through design §3: fetch, resolve, plan (preview); write, consent, lists, link."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from core.clients.http import ApiError
+from core.clients.ipaas import IpaasClient
+from core.clients.klaviyo import ConsentSubject, KlaviyoClient
+from core.engine import records
+from core.mapping import Template, apply
+from core.model import (
+    JSON,
+    Channel,
+    Collection,
+    ConsentAction,
+    ConsentChange,
+    Customer,
+    CustomerDataError,
+    ErrorKind,
+    ErrorRecord,
+    HistoryEntry,
+    KlaviyoList,
+    ListAction,
+    OptIn,
+    Plan,
+    Profile,
+    Route,
+    Stage,
+)
+from core.plan import PlanSettings, Resolution, identifiers, plan_conflict, plan_push
+from core.store import ErrorLog, History, KeyValue
+
+log = logging.getLogger("core.engine")
+
+T = TypeVar("T")
+
+# A list's id and opt-in process change rarely; a cached name saves a round trip per preview.
+LIST_CACHE_TTL = 15 * 60.0
+TRIGGERS_THAT_LOG_HOLDS = frozenset({"batch", "listen", "retry", "sync"})
+
+
+class CustomerNotFound(LookupError):
+    """The iPaaS.com Customer id does not exist."""
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(f"customer {customer_id} not found in iPaaS.com")
+        self.customer_id = customer_id
+
+
+class StageFailure(Exception):
+    """An API failure tagged with the stage of design §3 it happened at."""
+
+    def __init__(self, stage: Stage, error: ApiError) -> None:
+        super().__init__(str(error))
+        self.stage = stage
+        self.error = error
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What one push did: its plan, success, the profile written and the error record if any."""
+
+    plan: Plan
+    ok: bool
+    profile_id: str | None = None
+    error: ErrorRecord | None = None
+    held: bool = False
+
+    def to_json(self) -> JSON:
+        body = self.plan.to_json()
+        body["ok"] = self.ok
+        body["profile_id"] = self.profile_id if self.profile_id else body["profile_id"]
+        body["held"] = self.held
+        body["error"] = self.error.to_json() if self.error else None
+        return body
+
+
+class ListCache:
+    """List names -> lists, kept in memory and in the state dir; misses are never cached."""
+
+    def __init__(self, store: KeyValue | None, clock: Any = time.time) -> None:
+        self._store = store
+        self._clock = clock
+        self._memory: dict[str, KlaviyoList] = {}
+        self._loaded = False
+
+    def get(self, name: str) -> KlaviyoList | None:
+        self._load()
+        return self._memory.get(name)
+
+    def put(self, found: KlaviyoList) -> None:
+        self._load()
+        self._memory[found.name] = found
+        self._save()
+
+    def forget(self, name: str) -> None:
+        self._load()
+        if self._memory.pop(name, None) is not None:
+            self._save()
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        if self._store is None:
+            return
+        raw = self._store.get("lists", None)
+        if not isinstance(raw, Mapping):
+            return
+        fresh_after = self._clock() - LIST_CACHE_TTL
+        for name, item in raw.items():
+            try:
+                if float(item["at"]) >= fresh_after:
+                    self._memory[str(name)] = KlaviyoList(
+                        id=str(item["id"]), name=str(name), opt_in_process=OptIn(item["opt_in"])
+                    )
+            except (KeyError, TypeError, ValueError):
+                continue
+
+    def _save(self) -> None:
+        if self._store is None:
+            return
+        stamp = self._clock()
+        self._store.set(
+            "lists",
+            {
+                name: {"id": item.id, "opt_in": item.opt_in_process.value, "at": stamp}
+                for name, item in self._memory.items()
+            },
+        )
+
+
+@dataclass
+class Context:
+    """The parts one push needs: clients, mapping, stores and the settings the plan reads."""
+
+    klaviyo: KlaviyoClient
+    ipaas: IpaasClient
+    template: Template
+    settings: PlanSettings
+    errors: ErrorLog
+    history: History
+    lists: ListCache
+    secrets: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------------------------------------
+# Steps 1-5: preview
+# ------------------------------------------------------------------------------------------
+
+
+async def _staged(stage: Stage, call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except ApiError as exc:
+        raise StageFailure(stage, exc) from exc
+
+
+def mapped_list_names(customer: Customer, ctx: Context) -> list[str]:
+    """Every list named by either collection's LIST_/UCLIST_ fields for this customer."""
+    names: list[str] = []
+    for collection in (Collection.ADD, Collection.UPDATE):
+        mapped = apply(customer, ctx.template, collection,
+                       default_region=ctx.settings.default_region)
+        for intent in mapped.list_intents:
+            if intent.list_name not in names:
+                names.append(intent.list_name)
+    return names
+
+
+async def fetch(ctx: Context, customer_id: str, customer: Customer | None = None
+                ) -> tuple[Customer, str | None]:
+    """Round trip 1: the Customer and its stored link, together."""
+    if customer is not None:
+        link = await _staged(Stage.FETCH, ctx.ipaas.lookup_link(customer_id))
+        return customer, link
+    found, link = await asyncio.gather(
+        _staged(Stage.FETCH, ctx.ipaas.get_customer(customer_id)),
+        _staged(Stage.FETCH, ctx.ipaas.lookup_link(customer_id)),
+    )
+    if found is None:
+        raise CustomerNotFound(customer_id)
+    return found, link
+
+
+async def resolve(ctx: Context, customer: Customer, link: str | None, *,
+                  interactive: bool = True) -> Resolution:
+    """Round trip 2: the linked profile, email and phone matches and uncached lists, together.
+
+    With `interactive` off (batches), a linked customer skips the matches and the list
+    membership read to spare rate limit; a stale link then costs one more round trip.
+    """
+    email, phone = identifiers(customer, ctx.template, ctx.settings)
+    names = mapped_list_names(customer, ctx)
+    wanted = [name for name in names if ctx.lists.get(name) is None]
+
+    async def nothing() -> Profile | None:
+        return None
+
+    do_match = interactive or link is None
+    linked_call = (ctx.klaviyo.get_profile(link, include_lists=interactive) if link
+                   else nothing())
+    email_call = ctx.klaviyo.find_profile_by_email(email) if email and do_match else nothing()
+    phone_call = ctx.klaviyo.find_profile_by_phone(phone) if phone and do_match else nothing()
+    profiles = asyncio.gather(
+        _staged(Stage.RESOLVE, linked_call),
+        _staged(Stage.RESOLVE, email_call),
+        _staged(Stage.RESOLVE, phone_call),
+    )
+    lookups = asyncio.gather(
+        *(_staged(Stage.RESOLVE, ctx.klaviyo.find_list_by_name(name)) for name in wanted)
+    )
+    (linked, by_email, by_phone), found_lists = await asyncio.gather(profiles, lookups)
+    if link and linked is None and not do_match:
+        by_email, by_phone = await asyncio.gather(
+            _staged(Stage.RESOLVE, ctx.klaviyo.find_profile_by_email(email) if email
+                    else nothing()),
+            _staged(Stage.RESOLVE, ctx.klaviyo.find_profile_by_phone(phone) if phone
+                    else nothing()),
+        )
+    for item in found_lists:
+        if item is not None:
+            ctx.lists.put(item)
+    lists: dict[str, KlaviyoList | None] = {name: ctx.lists.get(name) for name in names}
+    return Resolution(
+        link=link,
+        linked_profile=linked,
+        email_match=by_email,
+        phone_match=by_phone,
+        lists=lists,
+    )
+
+
+async def preview(ctx: Context, customer_id: str, *, customer: Customer | None = None,
+                  interactive: bool = True) -> Plan:
+    """Design §3 steps 1-5: what a push would do, with nothing written anywhere."""
+    found, link = await fetch(ctx, customer_id, customer)
+    resolution = await resolve(ctx, found, link, interactive=interactive)
+    return plan_push(found, ctx.template, resolution, ctx.settings)
+
+
+# ------------------------------------------------------------------------------------------
+# Steps 6-7: push
+# ------------------------------------------------------------------------------------------
+
+
+def blank_plan(customer_id: str, reason: str) -> Plan:
+    """A stand-in plan for a push that failed before a plan existed."""
+    return Plan(customer_id=customer_id, route=Route.BLOCKED, reason=reason)
+
+
+async def push(ctx: Context, customer_id: str, *, confirmed: bool = False,
+               trigger: str = "manual", customer: Customer | None = None,
+               interactive: bool = True) -> PushResult:
+    """Design §3 steps 1-7 on a fresh plan; every outcome is recorded, nothing is raised."""
+    plan: Plan | None = None
+    stage = Stage.FETCH
+    try:
+        try:
+            found, link = await fetch(ctx, customer_id, customer)
+            stage = Stage.RESOLVE
+            resolution = await resolve(ctx, found, link, interactive=interactive)
+            stage = Stage.PLAN
+            plan = plan_push(found, ctx.template, resolution, ctx.settings)
+        except CustomerNotFound as exc:
+            return _fail(ctx, blank_plan(customer_id, str(exc)), records.simple(
+                ErrorKind.NOT_FOUND, Stage.FETCH, str(exc), record_id=ctx.errors.new_id(),
+                customer_id=customer_id), trigger)
+        except CustomerDataError as exc:
+            return _fail(ctx, blank_plan(customer_id, str(exc)), records.simple(
+                ErrorKind.VALIDATION, stage if stage is not Stage.RESOLVE else Stage.MAP,
+                str(exc), record_id=ctx.errors.new_id(), customer_id=customer_id,
+                secrets=ctx.secrets), trigger)
+        if plan.blocked:
+            return _fail(ctx, plan, records.from_plan(plan, record_id=ctx.errors.new_id(),
+                                                       secrets=ctx.secrets), trigger)
+        held = _hold(ctx, plan, confirmed, trigger)
+        if held is not None:
+            return held
+        return await _execute(ctx, plan, confirmed=confirmed, trigger=trigger)
+    except StageFailure as failure:
+        current = plan or blank_plan(customer_id, str(failure.error))
+        record = records.from_api_error(
+            failure.error, record_id=ctx.errors.new_id(), customer_id=customer_id,
+            stage=failure.stage, route=current.route if plan else None,
+            profile_id=current.profile_id, secrets=ctx.secrets)
+        return _fail(ctx, current, record, trigger)
+    except asyncio.CancelledError:
+        # A hard stop mid-push: log it so the customer is never silently half-done.
+        current = plan or blank_plan(customer_id, "interrupted")
+        _fail(ctx, current, records.simple(
+            ErrorKind.INTERNAL, stage, f"push interrupted during {stage.value}",
+            record_id=ctx.errors.new_id(), customer_id=customer_id, route=current.route,
+            profile_id=current.profile_id), trigger)
+        raise
+    except Exception as exc:
+        log.exception("push of customer %s failed unexpectedly", customer_id)
+        current = plan or blank_plan(customer_id, "internal error")
+        return _fail(ctx, current, records.simple(
+            ErrorKind.INTERNAL, stage, f"internal error: {type(exc).__name__}: {exc}",
+            record_id=ctx.errors.new_id(), customer_id=customer_id, route=current.route,
+            profile_id=current.profile_id, secrets=ctx.secrets), trigger)
+
+
+def _hold(ctx: Context, plan: Plan, confirmed: bool, trigger: str) -> PushResult | None:
+    guarded = plan.guarded_consent
+    if not guarded or confirmed:
+        return None
+    if trigger not in TRIGGERS_THAT_LOG_HOLDS:
+        # A manual push that is held asks the operator; nothing failed, nothing is logged.
+        return PushResult(plan=plan, ok=False, profile_id=plan.profile_id, held=True)
+    notes = "; ".join(c.note or _describe_consent(c) for c in guarded)
+    record = records.simple(
+        ErrorKind.CONSENT_GUARD, Stage.PLAN, f"held by the consent guard: {notes}",
+        record_id=ctx.errors.new_id(), customer_id=plan.customer_id, route=plan.route,
+        profile_id=plan.profile_id, secrets=ctx.secrets)
+    result = _fail(ctx, plan, record, trigger)
+    return PushResult(plan=plan, ok=False, profile_id=plan.profile_id, error=result.error,
+                      held=True)
+
+
+def _describe_consent(change: ConsentChange) -> str:
+    where = f" on list {change.list_name}" if change.list_name else ""
+    extra = " (sends a double opt-in consent email)" if change.double_opt_in else ""
+    return f"{change.action.value} {change.channel.value}{where}{extra}"
+
+
+async def _execute(ctx: Context, plan: Plan, *, confirmed: bool, trigger: str) -> PushResult:
+    before = plan.current
+    try:
+        profile = await _write(ctx, plan)
+    except StageFailure as failure:
+        duplicate = failure.error.duplicate_profile_id
+        if plan.route is not Route.CREATE or failure.error.status != 409 or not duplicate:
+            raise
+        # Someone created the profile between our match and our POST: link to it instead.
+        existing = await _staged(Stage.WRITE, ctx.klaviyo.get_profile(duplicate))
+        plan = plan_conflict(plan, existing or Profile(id=duplicate))
+        before = plan.current
+        held = _hold(ctx, plan, confirmed, trigger)
+        if held is not None:
+            return held
+        profile = await _write(ctx, plan)
+    profile_id = profile.id if profile is not None else plan.profile_id
+    if profile_id is None:
+        raise RuntimeError("the write returned no profile id")
+    after = profile.attributes if profile is not None else before
+
+    outcomes = await asyncio.gather(
+        _consent_jobs(ctx, plan, profile_id),
+        _list_calls(ctx, plan, profile_id),
+        _store_link(ctx, plan, profile_id),
+        return_exceptions=True,
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, StageFailure):
+            raise outcome
+    failures = [o for o in outcomes if isinstance(o, StageFailure)]
+    if failures:
+        first = failures[0]
+        record = records.from_api_error(
+            first.error, record_id=ctx.errors.new_id(), customer_id=plan.customer_id,
+            stage=first.stage, route=plan.route, profile_id=profile_id, secrets=ctx.secrets)
+        if len(failures) > 1:
+            others = "; ".join(f"{f.stage.value}: {f.error}" for f in failures[1:])
+            record = _with_message(record, f"{record.message} (also failed: {others})", ctx)
+        result = _fail(ctx, plan, record, trigger, profile_id=profile_id, after=after)
+        return PushResult(plan=plan, ok=False, profile_id=profile_id, error=result.error)
+
+    dropped = profile.partial_failure if profile is not None else ()
+    if "phone_number" in dropped:
+        sent = (_attributes(plan.payload) or {}).get("phone_number")
+        record = records.simple(
+            ErrorKind.PHONE_REJECTED, Stage.WRITE,
+            f"Klaviyo rejected the phone number {sent} and saved the profile without it",
+            record_id=ctx.errors.new_id(), customer_id=plan.customer_id, route=plan.route,
+            profile_id=profile_id, secrets=ctx.secrets)
+        result = _fail(ctx, plan, record, trigger, profile_id=profile_id, after=after)
+        return PushResult(plan=plan, ok=False, profile_id=profile_id, error=result.error)
+
+    _record_history(ctx, plan, ok=True, profile_id=profile_id, after=after, error_id=None,
+                    trigger=trigger)
+    _resolve_open(ctx, plan.customer_id)
+    return PushResult(plan=plan, ok=True, profile_id=profile_id)
+
+
+async def _write(ctx: Context, plan: Plan) -> Profile | None:
+    attributes = _attributes(plan.payload)
+    if attributes is None:
+        return None  # link-only: nothing to write
+    if plan.route is Route.CREATE:
+        return await _staged(Stage.WRITE, ctx.klaviyo.create_profile(attributes))
+    if plan.profile_id is None:
+        raise RuntimeError(f"plan routes to {plan.route.value} without a profile id")
+    return await _staged(Stage.WRITE, ctx.klaviyo.patch_profile(plan.profile_id, attributes))
+
+
+def _attributes(payload: JSON | None) -> dict[str, Any] | None:
+    if not payload:
+        return None
+    data = payload.get("data")
+    if isinstance(data, Mapping) and isinstance(data.get("attributes"), Mapping):
+        return dict(data["attributes"])
+    return None
+
+
+async def _consent_jobs(ctx: Context, plan: Plan, profile_id: str) -> None:
+    groups: dict[tuple[ConsentAction, str | None], list[ConsentChange]] = {}
+    for change in plan.consent:
+        groups.setdefault((change.action, change.list_id), []).append(change)
+    calls = []
+    for (action, list_id), changes in groups.items():
+        email = next((c.subject for c in changes if c.channel is Channel.EMAIL), None)
+        phone = next((c.subject for c in changes if c.channel is Channel.SMS), None)
+        subject = ConsentSubject(email=email, phone_number=phone, profile_id=profile_id)
+        channels = {c.channel for c in changes}
+        run = (ctx.klaviyo.subscribe if action is ConsentAction.SUBSCRIBE
+               else ctx.klaviyo.unsubscribe)
+        calls.append(_staged(Stage.CONSENT, run([subject], channels=channels, list_id=list_id)))
+    await _all(calls)
+
+
+async def _list_calls(ctx: Context, plan: Plan, profile_id: str) -> None:
+    calls = []
+    for change in plan.lists:
+        call = (ctx.klaviyo.add_to_list if change.action is ListAction.ADD
+                else ctx.klaviyo.remove_from_list)
+        calls.append(_list_call(ctx, change.list_name, call(change.list_id, [profile_id])))
+    await _all(calls)
+
+
+async def _list_call(ctx: Context, name: str, call: Awaitable[None]) -> None:
+    try:
+        await call
+    except ApiError as exc:
+        if exc.status == 404:
+            ctx.lists.forget(name)  # the cached id went stale; the next plan looks it up
+        raise StageFailure(Stage.LISTS, exc) from exc
+
+
+async def _store_link(ctx: Context, plan: Plan, profile_id: str) -> None:
+    if plan.route is Route.UPDATE and plan.profile_id == profile_id:
+        return  # already linked to this very profile
+    await _staged(Stage.LINK, ctx.ipaas.store_link(plan.customer_id, profile_id))
+
+
+async def _all(calls: Sequence[Awaitable[None]]) -> None:
+    """Run every call even when one fails, then raise the first failure."""
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+# ------------------------------------------------------------------------------------------
+# Records
+# ------------------------------------------------------------------------------------------
+
+
+def _with_message(record: ErrorRecord, message: str, ctx: Context) -> ErrorRecord:
+    return replace(record, message=records.scrub(message, ctx.secrets) or record.message)
+
+
+def _upsert(ctx: Context, record: ErrorRecord) -> ErrorRecord:
+    existing = ctx.errors.open_for_customer(record.customer_id)
+    if existing is None:
+        ctx.errors.add(record)
+        return record
+    merged = records.merge_into_open(existing, record)
+    ctx.errors.update(merged)
+    return merged
+
+
+def _fail(ctx: Context, plan: Plan, record: ErrorRecord, trigger: str, *,
+          history: bool = True, profile_id: str | None = None,
+          after: JSON | None = None) -> PushResult:
+    stored = _upsert(ctx, record)
+    if history:
+        _record_history(ctx, plan, ok=False, profile_id=profile_id or plan.profile_id,
+                        after=after, error_id=stored.id, trigger=trigger)
+    return PushResult(plan=plan, ok=False, profile_id=profile_id or plan.profile_id,
+                      error=stored)
+
+
+def _record_history(ctx: Context, plan: Plan, *, ok: bool, profile_id: str | None,
+                    after: JSON | None, error_id: str | None, trigger: str) -> None:
+    sent = plan.payload if plan.route is not Route.BLOCKED else None
+    ctx.history.add(HistoryEntry(
+        id=ctx.history.new_id(),
+        customer_id=plan.customer_id,
+        at=records.now_iso(),
+        route=plan.route,
+        ok=ok,
+        profile_id=profile_id,
+        before=plan.current,
+        sent=sent,
+        after=after,
+        consent=tuple(c.to_json() for c in plan.consent),
+        lists=tuple(item.to_json() for item in plan.lists),
+        error_id=error_id,
+        trigger=trigger,
+    ))
+
+
+def _resolve_open(ctx: Context, customer_id: str) -> None:
+    # Open-record upserts run without an await in between, so asyncio tasks cannot interleave.
+    existing = ctx.errors.open_for_customer(customer_id)
+    if existing is not None:
+        ctx.errors.update(records.resolved(existing, attempted=True))
+
+
+def customers_of(ids: Iterable[str]) -> list[str]:
+    """Ids as given, stripped, without blanks or repeats, order kept."""
+    seen: dict[str, None] = {}
+    for raw in ids:
+        text = str(raw).strip()
+        if text:
+            seen.setdefault(text, None)
+    return list(seen)

@@ -1,0 +1,140 @@
+"""iPaaS.com outbound notifications (ipaas-api.md §4 hook body) turned into pushes."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from core.engine.flow import PushResult
+
+log = logging.getLogger("core.engine.listen")
+
+MAX_HOOK_BODY = 256 * 1024
+MAX_NOTIFICATIONS = 3000  # Manual Sync's own ceiling per submit
+CUSTOMER_SCOPES = frozenset({"customer/created", "customer/updated"})
+
+PushOne = Callable[[str], Awaitable[PushResult]]
+
+
+class HookError(ValueError):
+    """A hook body that does not have the shape of ipaas-api.md §4."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One entry of a hook's `notifications`: what happened to which iPaaS.com record."""
+
+    scope: str
+    action: str
+    id: str | None
+    external_id: str | None
+
+    @property
+    def customer_scope(self) -> str:
+        """The scope without a trailing /debug."""
+        return self.scope.removesuffix("/debug")
+
+
+def parse_hook(body: bytes) -> tuple[str | None, list[Notification]]:
+    """The hook's id and its notifications; HookError names what is wrong."""
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise HookError("body is not JSON") from None
+    if not isinstance(raw, dict):
+        raise HookError("body must be a JSON object")
+    items = raw.get("notifications")
+    if not isinstance(items, list):
+        raise HookError("notifications must be a list")
+    if len(items) > MAX_NOTIFICATIONS:
+        raise HookError(f"too many notifications ({len(items)} > {MAX_NOTIFICATIONS})")
+    out: list[Notification] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise HookError(f"notifications[{index}] must be an object")
+        scope = item.get("scope")
+        if not isinstance(scope, str) or not scope:
+            raise HookError(f"notifications[{index}].scope is missing")
+        out.append(Notification(
+            scope=scope.strip().lower(),
+            action=str(item.get("action") or ""),
+            id=_text(item.get("id")),
+            external_id=_text(item.get("external_id")),
+        ))
+    hook_id = _text(raw.get("id"))
+    return hook_id, out
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+class HookHandler:
+    """An httpx-style handler for LoopbackServer: authenticate, parse, push each customer."""
+
+    def __init__(self, push_one: PushOne, secret: str, *,
+                 on_result: Callable[[Notification, PushResult | None, str], None] | None = None
+                 ) -> None:
+        if not secret:
+            raise ValueError("a listen secret is required")
+        self._push = push_one
+        self._expected = f"Bearer {secret}".encode()
+        self._on_result = on_result
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST":
+            return _reply(405, {"error": "only POST is accepted"}, allow="POST")
+        given = request.headers.get("authorization", "").encode()
+        if not hmac.compare_digest(given, self._expected):
+            return _reply(401, {"error": "missing or wrong bearer token"})
+        body = await request.aread()
+        if len(body) > MAX_HOOK_BODY:
+            return _reply(413, {"error": f"body over {MAX_HOOK_BODY} bytes"})
+        try:
+            hook_id, notifications = parse_hook(body)
+        except HookError as exc:
+            return _reply(400, {"error": str(exc)})
+        results = []
+        for note in notifications:
+            results.append(await self._one(note))
+        failed = sum(1 for r in results if r["status"] == "failed")
+        return _reply(200, {"id": hook_id, "results": results, "failed": failed})
+
+    async def _one(self, note: Notification) -> dict[str, Any]:
+        if note.customer_scope not in CUSTOMER_SCOPES:
+            reason = ("delete is not supported: remove the profile in Klaviyo"
+                      if note.customer_scope.startswith("customer/") and "delete" in note.scope
+                      else f"scope {note.scope} is not handled")
+            self._report(note, None, reason)
+            return {"id": note.id, "scope": note.scope, "status": "ignored", "reason": reason}
+        if note.id is None:
+            reason = "notification has no iPaaS.com id"
+            self._report(note, None, reason)
+            return {"id": None, "scope": note.scope, "status": "ignored", "reason": reason}
+        result = await self._push(note.id)
+        status = "ok" if result.ok else "held" if result.held else "failed"
+        self._report(note, result, status)
+        return {
+            "id": note.id,
+            "scope": note.scope,
+            "status": status,
+            "profile_id": result.profile_id,
+            "error_id": result.error.id if result.error else None,
+        }
+
+    def _report(self, note: Notification, result: PushResult | None, status: str) -> None:
+        if self._on_result is not None:
+            self._on_result(note, result, status)
+
+
+def _reply(status: int, body: dict[str, Any], **headers: str) -> httpx.Response:
+    return httpx.Response(status, json=body, headers=headers)
