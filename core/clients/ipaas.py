@@ -1,0 +1,232 @@
+"""iPaaS.com's customers API: Customers, search, paging and the external-id link to Klaviyo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from core.clients.http import ApiError, ApiSession, RetryPolicy, malformed
+from core.clients.limiter import Clock, Limiter, RateLimitState, Sleep
+from core.model import Customer
+
+__all__ = ["IpaasClient", "parse_link", "parse_pagination"]
+
+SERVICE = "ipaas"
+TABLE = "customer"
+DELETED_PREFIX = "DELETED:"
+_MAX_PAGES = 100_000
+
+
+def parse_link(body: str) -> str | None:
+    """The external id from a LookupExternal body: raw or JSON-quoted; DELETED: means none."""
+    text = body.strip()
+    if text.startswith('"'):
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            decoded = text.strip('"')
+        text = decoded.strip() if isinstance(decoded, str) else ""
+    if not text or text.lower() == "null" or text.upper().startswith(DELETED_PREFIX):
+        return None
+    return text
+
+
+def parse_pagination(header: str | None) -> tuple[int | None, int | None]:
+    """(current page, total pages) from X-Pagination, whatever the key casing."""
+    if not header:
+        return None, None
+    try:
+        raw = json.loads(header)
+    except ValueError:
+        return None, None
+    if not isinstance(raw, Mapping):
+        return None, None
+    keys = {str(k).replace("_", "").lower(): v for k, v in raw.items()}
+
+    def number(*names: str) -> int | None:
+        for name in names:
+            value = keys.get(name)
+            if isinstance(value, int | float | str) and not isinstance(value, bool):
+                try:
+                    return int(value)
+                except ValueError:
+                    continue
+        return None
+
+    return number("currentpage", "pagenumber", "page"), number("totalpages", "pagecount")
+
+
+def _system_id_value(system_id: str) -> int | str:
+    return int(system_id) if system_id.strip().isdigit() else system_id
+
+
+class IpaasClient:
+    """Async iPaaS.com client: Bearer token, tolerant of the API's unpublished details."""
+
+    def __init__(
+        self,
+        token: str,
+        system_id: str,
+        *,
+        base_url: str = "https://api.ipaas.com",
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        if not token or not token.isascii() or not token.isprintable() or " " in token:
+            raise ValueError(
+                "the iPaaS.com token must be a non-empty access token without spaces "
+                "(set IPAAS_API_TOKEN)"
+            )
+        if not str(system_id).strip():
+            raise ValueError("the iPaaS.com system id is missing (set IPAAS_SYSTEM_ID)")
+        self.system_id = str(system_id).strip()
+        self._session = ApiSession(
+            SERVICE,
+            base_url=base_url.rstrip("/"),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+            },
+            secrets=(token,),
+            # iPaaS.com publishes no rate limits; 429s are still retried with Retry-After.
+            limiter=Limiter({}, clock=clock, sleep=sleep),
+            transport=transport,
+            retry=retry,
+            timeout=timeout,
+            clock=clock,
+            sleep=sleep,
+            rand=rand,
+        )
+
+    def __repr__(self) -> str:
+        return f"IpaasClient(system_id={self.system_id!r})"
+
+    async def __aenter__(self) -> IpaasClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._session.aclose()
+
+    def rate_limits(self) -> dict[str, RateLimitState]:
+        return self._session.rate_limits()
+
+    async def get_customer(self, customer_id: str) -> Customer | None:
+        """The Customer, or None when iPaaS.com has no such id (404)."""
+        response = await self._session.request(
+            "GET", f"/customers/v2/Customer/{customer_id}", ok={404}
+        )
+        if response.status_code == 404:
+            return None
+        return Customer.from_api(self._session.json(response))
+
+    async def search_customers(
+        self, *, email: str | None = None, name: str | None = None
+    ) -> list[Customer]:
+        """Customers whose email equals this one, or whose first/last name equals the name."""
+        queries: list[dict[str, str]] = []
+        if email and email.strip():
+            queries.append({"EmailAddress": email.strip()})
+        if name and name.strip():
+            words = name.split()
+            if len(words) >= 2:
+                queries.append({"FirstName": words[0], "LastName": " ".join(words[1:])})
+            queries.append({"LastName": name.strip()})
+            queries.append({"FirstName": name.strip()})
+        found: dict[str, Customer] = {}
+        for query in queries:
+            async for customer in self._paged({"action": "equals", **query}):
+                found.setdefault(customer.id, customer)
+        return list(found.values())
+
+    def iter_customers(self) -> AsyncIterator[Customer]:
+        """Every Customer, fetched page by page as the caller consumes them."""
+        return self._paged({})
+
+    async def _paged(self, params: Mapping[str, str]) -> AsyncIterator[Customer]:
+        # Whether pages count from 0 or 1 is unpublished: ask for 0 and follow the page number
+        # the server echoes in X-Pagination; ids already seen guard against a clamped page.
+        seen: set[str] = set()
+        page = 0
+        for _ in range(_MAX_PAGES):
+            try:
+                response = await self._session.request(
+                    "GET", "/customers/v2/Customers", params={**params, "pageNumber": str(page)}
+                )
+            except ApiError as error:
+                if page == 0 and error.status == 400:
+                    page = 1  # a server counting from 1 may refuse page 0
+                    continue
+                raise
+            body = self._session.json(response)
+            records = _records(body)
+            if records is None:
+                raise malformed(SERVICE, response, "customer list is not a JSON array")
+            current, total = parse_pagination(response.headers.get("X-Pagination"))
+            fresh = 0
+            for raw in records:
+                customer = Customer.from_api(raw)
+                if customer.id in seen:
+                    continue
+                seen.add(customer.id)
+                fresh += 1
+                yield customer
+            if not records and page == 0 and not seen and current is None:
+                page = 1  # page 0 of a server counting from 1 may simply be empty
+                continue
+            if not records or fresh == 0:
+                return
+            if current is not None and total is not None and current >= total:
+                return
+            page = (current if current is not None else page) + 1
+
+    async def lookup_link(self, customer_id: str) -> str | None:
+        """The Klaviyo profile id stored for the Customer; None when unlinked or deleted."""
+        path = f"/customers/v2/External/LookupExternal/{customer_id}/{self.system_id}/{TABLE}"
+        response = await self._session.request("GET", path, ok={404})
+        if response.status_code == 404:
+            return None
+        return parse_link(response.text)
+
+    async def store_link(self, customer_id: str, profile_id: str) -> None:
+        """Record the Klaviyo profile id as the Customer's external id for this system."""
+        body = {
+            "table_name": TABLE,
+            "system_id": _system_id_value(self.system_id),
+            "external_id": profile_id,
+            "internal_id": str(customer_id),
+        }
+        await self._session.request(
+            "POST", "/customers/v2/External/UpdateExternalId",
+            body=json.dumps(body).encode("utf-8"),
+        )
+
+
+def _records(body: Any) -> list[Any] | None:
+    """The array of a list response (also tolerating a {"data"|"items": [...]} envelope)."""
+    if isinstance(body, list):
+        return body
+    if isinstance(body, Mapping):
+        for key in ("data", "items", "Items", "results"):
+            if isinstance(body.get(key), list):
+                return list(body[key])
+    return None
