@@ -309,6 +309,8 @@ class MappedProfile:
     phone_valid: bool | None = None
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    # What the template's Id mapping resolved (normally the stored link); None when unlinked.
+    profile_id: str | None = None
 
     @property
     def has_identifier(self) -> bool:
