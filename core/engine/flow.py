@@ -27,13 +27,14 @@ from core.model import (
     HistoryEntry,
     KlaviyoList,
     ListAction,
+    MappedProfile,
     OptIn,
     Plan,
     Profile,
     Route,
     Stage,
 )
-from core.plan import PlanSettings, Resolution, identifiers, plan_conflict, plan_push
+from core.plan import PlanSettings, Resolution, plan_conflict, plan_from_mapped
 from core.store import ErrorLog, History, KeyValue
 
 log = logging.getLogger("core.engine")
@@ -162,16 +163,46 @@ async def _staged(stage: Stage, call: Awaitable[T]) -> T:
         raise StageFailure(stage, exc) from exc
 
 
-def mapped_list_names(customer: Customer, ctx: Context) -> list[str]:
-    """Every list named by either collection's LIST_/UCLIST_ fields for this customer."""
-    names: list[str] = []
-    for collection in (Collection.ADD, Collection.UPDATE):
-        mapped = apply(customer, ctx.template, collection,
-                       default_region=ctx.settings.default_region)
-        for intent in mapped.list_intents:
+@dataclass(frozen=True)
+class Mapped:
+    """A customer through both collections: Add (unlinked, and matching) and Update (linked)."""
+
+    customer: Customer
+    add: MappedProfile
+    update: MappedProfile
+
+    @property
+    def identifiers(self) -> tuple[str | None, str | None]:
+        """The email and E.164 phone an unlinked customer is matched by."""
+        email = self.add.attributes.get("email")
+        phone = self.add.attributes.get("phone_number")
+        return (str(email) if email else None, str(phone) if phone else None)
+
+    @property
+    def list_names(self) -> list[str]:
+        """Every list either collection names, in mapping order."""
+        names: list[str] = []
+        for intent in (*self.add.list_intents, *self.update.list_intents):
             if intent.list_name not in names:
                 names.append(intent.list_name)
-    return names
+        return names
+
+
+def map_customer(ctx: Context, customer: Customer, link: str | None) -> Mapped:
+    """Step 3 for both collections (pure); which one applies is decided once the link is read."""
+    region = ctx.settings.default_region
+    return Mapped(
+        customer=customer,
+        add=apply(customer, ctx.template, Collection.ADD, link=None, default_region=region),
+        update=apply(customer, ctx.template, Collection.UPDATE, link=link,
+                     default_region=region),
+    )
+
+
+def plan_of(ctx: Context, mapped: Mapped, resolution: Resolution) -> Plan:
+    """Step 5: the pure plan from the mapping and what the lookups found."""
+    return plan_from_mapped(mapped.add, mapped.update, resolution, ctx.settings,
+                            on_match=ctx.template.on_match(Collection.ADD))
 
 
 async def fetch(ctx: Context, customer_id: str, customer: Customer | None = None
@@ -189,15 +220,15 @@ async def fetch(ctx: Context, customer_id: str, customer: Customer | None = None
     return found, link
 
 
-async def resolve(ctx: Context, customer: Customer, link: str | None, *,
+async def resolve(ctx: Context, mapped: Mapped, link: str | None, *,
                   interactive: bool = True) -> Resolution:
     """Round trip 2: the linked profile, email and phone matches and uncached lists, together.
 
     With `interactive` off (batches), a linked customer skips the matches and the list
     membership read to spare rate limit; a stale link then costs one more round trip.
     """
-    email, phone = identifiers(customer, ctx.template, ctx.settings)
-    names = mapped_list_names(customer, ctx)
+    email, phone = mapped.identifiers
+    names = mapped.list_names
     wanted = [name for name in names if ctx.lists.get(name) is None]
 
     async def nothing() -> Profile | None:
@@ -241,8 +272,9 @@ async def preview(ctx: Context, customer_id: str, *, customer: Customer | None =
                   interactive: bool = True) -> Plan:
     """Design §3 steps 1-5: what a push would do, with nothing written anywhere."""
     found, link = await fetch(ctx, customer_id, customer)
-    resolution = await resolve(ctx, found, link, interactive=interactive)
-    return plan_push(found, ctx.template, resolution, ctx.settings)
+    mapped = map_customer(ctx, found, link)
+    resolution = await resolve(ctx, mapped, link, interactive=interactive)
+    return plan_of(ctx, mapped, resolution)
 
 
 # ------------------------------------------------------------------------------------------
@@ -264,19 +296,20 @@ async def push(ctx: Context, customer_id: str, *, confirmed: bool = False,
     try:
         try:
             found, link = await fetch(ctx, customer_id, customer)
+            stage = Stage.MAP
+            mapped = map_customer(ctx, found, link)
             stage = Stage.RESOLVE
-            resolution = await resolve(ctx, found, link, interactive=interactive)
+            resolution = await resolve(ctx, mapped, link, interactive=interactive)
             stage = Stage.PLAN
-            plan = plan_push(found, ctx.template, resolution, ctx.settings)
+            plan = plan_of(ctx, mapped, resolution)
         except CustomerNotFound as exc:
             return _fail(ctx, blank_plan(customer_id, str(exc)), records.simple(
                 ErrorKind.NOT_FOUND, Stage.FETCH, str(exc), record_id=ctx.errors.new_id(),
                 customer_id=customer_id), trigger)
         except CustomerDataError as exc:
             return _fail(ctx, blank_plan(customer_id, str(exc)), records.simple(
-                ErrorKind.VALIDATION, stage if stage is not Stage.RESOLVE else Stage.MAP,
-                str(exc), record_id=ctx.errors.new_id(), customer_id=customer_id,
-                secrets=ctx.secrets), trigger)
+                ErrorKind.VALIDATION, stage, str(exc), record_id=ctx.errors.new_id(),
+                customer_id=customer_id, secrets=ctx.secrets), trigger)
         if plan.blocked:
             return _fail(ctx, plan, records.from_plan(plan, record_id=ctx.errors.new_id(),
                                                        secrets=ctx.secrets), trigger)
