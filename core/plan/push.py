@@ -1,0 +1,46 @@
+"""The planner's front door: map a Customer with the collection its route needs, then plan it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core.model import Collection, Customer, Plan
+from core.plan.route import PlanSettings, Resolution, collection_for, plan_from_mapped
+
+if TYPE_CHECKING:
+    from core.mapping import Template
+
+
+def identifiers(
+    customer: Customer, template: Template, settings: PlanSettings | None = None
+) -> tuple[str | None, str | None]:
+    """The email and E.164 phone the Add collection maps: what to match profiles by."""
+    from core.mapping import apply
+
+    settings = settings or PlanSettings()
+    mapped = apply(customer, template, Collection.ADD, default_region=settings.default_region)
+    email = mapped.attributes.get("email")
+    phone = mapped.attributes.get("phone_number")
+    return (email if isinstance(email, str) and email else None,
+            phone if isinstance(phone, str) and phone else None)
+
+
+def plan_push(
+    customer: Customer,
+    template: Template,
+    resolution: Resolution,
+    settings: PlanSettings | None = None,
+) -> Plan:
+    """Everything a push of this customer would do, given what the lookups found."""
+    from core.mapping import apply
+
+    settings = settings or PlanSettings()
+    collection = collection_for(resolution)
+    # A stale link must not reach the Add mapping: its Id would target a profile that is gone.
+    link = resolution.link if collection is Collection.UPDATE else None
+    mapped = apply(customer, template, collection, link=link,
+                   default_region=settings.default_region)
+    if collection is Collection.UPDATE:
+        return plan_from_mapped(None, mapped, resolution, settings)
+    return plan_from_mapped(mapped, None, resolution, settings,
+                            on_match=template.on_match(Collection.ADD))
