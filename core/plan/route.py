@@ -168,7 +168,7 @@ def _existing_plan(
         ("email", resolution.email_match, "email"),
         ("phone_number", resolution.phone_match, "phone"),
     ):
-        if match is None or match.id == target.id or key not in attributes:
+        if not send or match is None or match.id == target.id or key not in attributes:
             continue
         value = attributes.pop(key)
         warnings.append(

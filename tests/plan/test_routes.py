@@ -274,3 +274,11 @@ def test_conflict_only_applies_to_creates() -> None:
                               resolution(link=LINKED, linked_profile=profile(LINKED)))
     with pytest.raises(ValueError, match="only a create plan"):
         plan_conflict(update, profile(OTHER))
+
+
+def test_link_only_has_nothing_to_leave_out() -> None:
+    by_email = profile(OTHER, attributes={"email": ANN})
+    by_phone = profile(PHONEY, attributes={"phone_number": ANN_PHONE})
+    plan = add_plan(resolution(email_match=by_email, phone_match=by_phone), on_match="link-only")
+    assert plan.payload is None
+    assert not any("left out" in w for w in plan.warnings)
