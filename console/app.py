@@ -1,16 +1,168 @@
-"""The Textual console (placeholder screen until the engine lands)."""
+"""The operator console: a Textual app that renders engine state and sends it intents."""
 
 from __future__ import annotations
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from console.commands import CustomerCommands
+from console.keymap import KeymapError, binding, keymap_from_file, parse_keymap
+from console.screens.base import EngineFailed, EnginePort, EngineReady, say
+from console.screens.batch import BatchScreen
+from console.screens.errors import ErrorsScreen
+from console.screens.history import HistoryScreen
+from console.screens.lookup import LookupScreen
+from console.screens.recent import RecentLookups
+from console.screens.settings import SettingsScreen
+from console.widgets.words import route_title
+from core.model import Plan
+
+EngineFactory = Callable[[Any], Awaitable[EnginePort]]
+
+
+async def open_engine(config: Any) -> EnginePort:
+    """The real engine (imported late so the console starts before the core loads)."""
+    from core.engine import Engine
+
+    engine: EnginePort = await Engine.open(config)
+    return engine
+
+
+def config_keymap(config: Any) -> dict[str, str]:
+    """The [keymap] overrides: from config.keymap if the Config carries it, else its file."""
+    table = getattr(config, "keymap", None)
+    if isinstance(table, dict):
+        return parse_keymap(table)
+    path = getattr(config, "config_file", None)
+    return keymap_from_file(Path(path)) if path else {}
 
 
 class ConsoleApp(App[None]):
-    TITLE = "iPaaS.com → Klaviyo"
-    BINDINGS = [("q", "quit", "Quit")]
+    """Lookup, preview, push, errors, history, batch and settings over one engine."""
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("Customer lookup, preview and push are coming: the sync engine lands first.")
-        yield Footer()
+    CSS_PATH = "console.tcss"
+    TITLE = "iPaaS.com → Klaviyo console"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    MODES = {
+        "lookup": LookupScreen,
+        "errors": ErrorsScreen,
+        "history": HistoryScreen,
+        "batch": BatchScreen,
+        "settings": SettingsScreen,
+    }
+    DEFAULT_MODE = "lookup"
+    COMMANDS = App.COMMANDS | {CustomerCommands}
+    BINDINGS = [
+        binding("show-settings", "switch_mode('settings')"),
+        binding("show-lookup", "switch_mode('lookup')"),
+        binding("show-errors", "switch_mode('errors')"),
+        binding("show-history", "switch_mode('history')"),
+        binding("show-batch", "switch_mode('batch')"),
+    ]
+
+    def __init__(
+        self,
+        config: Any = None,
+        *,
+        engine_factory: EngineFactory | None = None,
+        keymap: dict[str, str] | None = None,
+        recent_path: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.engine: EnginePort | None = None
+        self.engine_error: str | None = None
+        self.engine_ready = asyncio.Event()
+        self._engine_factory = engine_factory or open_engine
+        self.current_customer: str | None = None
+        self._keymap_error: str | None = None
+        try:
+            self.keymap = keymap if keymap is not None else config_keymap(config)
+        except KeymapError as exc:
+            self.keymap, self._keymap_error = {}, str(exc)
+        state_dir = getattr(config, "state_dir", None)
+        if recent_path is None and state_dir is not None:
+            recent_path = Path(state_dir) / "console-recent.json"
+        self.recent = RecentLookups(recent_path)
+        if config is not None and getattr(config, "sandbox", False):
+            self.sub_title = "SANDBOX"
+
+    def on_mount(self) -> None:
+        self.recent.load()
+        self.set_keymap(self.keymap)
+        if self._keymap_error:
+            self.notify(self._keymap_error, title="Keymap ignored", severity="error",
+                        markup=False, timeout=15)
+        self.start_engine()
+
+    @work(exclusive=True, group="engine", exit_on_error=False)
+    async def start_engine(self) -> None:
+        """Open the engine off the first paint, so the console appears at once."""
+        try:
+            self.engine = await self._engine_factory(self.config)
+        except Exception as exc:  # configuration or storage trouble: say it, keep running
+            self.engine_error = say(exc)
+            self.engine_ready.set()
+            self.post_message(EngineFailed(self.engine_error))
+            return
+        self.engine_ready.set()
+        self.post_message(EngineReady())
+
+    def on_engine_failed(self, message: EngineFailed) -> None:
+        self.notify(message.reason, title="Could not open the engine", severity="error",
+                    markup=False, timeout=30)
+
+    async def on_unmount(self) -> None:
+        if self.engine is not None:
+            engine, self.engine = self.engine, None
+            try:
+                await engine.close()
+            except Exception as exc:  # closing is best effort on the way out
+                self.log.error(f"engine close failed: {exc}")
+
+    # ------------------------------------------------------------------ shared intents
+
+    def remember(self, plan: Plan) -> None:
+        """Put a previewed customer at the top of the recent lookups (persisted off-loop)."""
+        label = route_title(plan)
+        email = (plan.payload or {}).get("data", {}).get("attributes", {}).get("email")
+        if email:
+            label = f"{email} · {label}"
+        self.persist_recent(plan.customer_id, label)
+
+    @work(group="recent", exit_on_error=False, thread=True)
+    def persist_recent(self, customer_id: str, label: str) -> None:
+        try:
+            self.recent.add(customer_id, label)
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"Recent lookups not saved: {exc}",
+                                  severity="warning", markup=False)
+
+    def preview_customer(self, customer_id: str) -> None:
+        """Switch to the lookup and preview one customer (palette, history, errors)."""
+        self.switch_mode("lookup")
+        self.call_after_refresh(self._preview_on_lookup, customer_id)
+
+    def _preview_on_lookup(self, customer_id: str) -> None:
+        screen = self.screen
+        if isinstance(screen, LookupScreen):
+            screen.preview_customer(customer_id)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Lookup", "Look up and preview a customer (F4)",
+                            lambda: self.switch_mode("lookup"))
+        yield SystemCommand("Errors", "Browse and retry the error log (F6)",
+                            lambda: self.switch_mode("errors"))
+        yield SystemCommand("History", "What was pushed, when, before and after (F7)",
+                            lambda: self.switch_mode("history"))
+        yield SystemCommand("Batch", "Sync many customers with progress (F8)",
+                            lambda: self.switch_mode("batch"))
+        yield SystemCommand("Settings", "Active configuration, template, knobs (F2)",
+                            lambda: self.switch_mode("settings"))

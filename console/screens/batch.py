@@ -1,0 +1,231 @@
+"""Batch sync: pick ids or all customers, watch progress, throughput and rate-limit headroom."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import (
+    Checkbox,
+    Footer,
+    Header,
+    Input,
+    Label,
+    Log,
+    ProgressBar,
+    Sparkline,
+    Static,
+)
+
+from console.keymap import binding
+from console.screens.base import Counts, CountsChanged, say, wait_engine
+from console.widgets.banner import SandboxBanner
+
+
+class BatchFinished(Message):
+    def __init__(self, counts: Counts | None, cancelled: bool, error: str | None) -> None:
+        super().__init__()
+        self.counts = counts
+        self.cancelled = cancelled
+        self.error = error
+
+
+class NotificationReceived(Message):
+    """An outbound-trigger notification arrived while `listen` is on."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
+
+
+def parse_ids(text: str) -> list[str]:
+    """Customer ids separated by spaces, commas or new lines, duplicates dropped in order."""
+    return list(dict.fromkeys(part for part in re.split(r"[\s,;]+", text) if part))
+
+
+def headroom(limits: Mapping[str, Any]) -> float:
+    """The tightest Klaviyo rate-limit bucket's remaining share, in percent (100 = idle)."""
+    shares = []
+    for state in limits.values():
+        limit = getattr(state, "limit", None)
+        remaining = getattr(state, "remaining", None)
+        if isinstance(state, Mapping):
+            limit, remaining = state.get("limit"), state.get("remaining")
+        if limit and remaining is not None:
+            shares.append(100.0 * float(remaining) / float(limit))
+    return min(shares) if shares else 100.0
+
+
+def counts_line(counts: Counts, rate: float) -> str:
+    total = "?" if counts.total is None else str(counts.total)
+    return (f"{counts.finished} of {total}   done {counts.done}   failed {counts.failed}   "
+            f"held {counts.held}   {rate:.1f} customers/s")
+
+
+class BatchScreen(Screen[None]):
+    """Run engine.sync over chosen ids or every customer, with live figures and cancel."""
+
+    HELP = ("Batch sync. Type ids (or tick All customers), F5 starts, F10 cancels. Records the "
+            "consent guard holds become errors unless Allow unsubscribe is ticked.")
+    BINDINGS = [
+        binding("batch-start", "start"),
+        binding("batch-cancel", "cancel_batch"),
+        binding("batch-all", "toggle_all"),
+    ]
+    SAMPLE_SECONDS = 1.0
+
+    running: reactive[bool] = reactive(False, bindings=True)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancel_event: asyncio.Event | None = None
+        self.counts = Counts(None, 0, 0, 0)
+        self.throughput: deque[float] = deque([0.0] * 60, maxlen=60)
+        self.headroom: deque[float] = deque([100.0] * 60, maxlen=60)
+        self._last_finished = 0
+        self._last_sample = time.monotonic()
+        self._rate = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield SandboxBanner(classes="sandbox")
+        with Horizontal(id="batch-pick"):
+            yield Input(placeholder="Customer ids: 55260 1001 1002 …", id="batch-ids")
+            yield Checkbox("All customers", id="batch-all")
+            yield Checkbox("Allow unsubscribe", id="allow-unsubscribe")
+        with Vertical(id="batch-run"):
+            yield ProgressBar(id="batch-progress", show_eta=False)
+            yield Static("Not started.", id="batch-counts")
+            with Horizontal(id="batch-charts", classes="panes"):
+                with Vertical(classes="chart"):
+                    yield Label("Throughput (customers/s, last 60 s)")
+                    yield Sparkline(list(self.throughput), id="throughput")
+                with Vertical(classes="chart"):
+                    yield Label("Klaviyo rate-limit headroom (% left)")
+                    yield Sparkline(list(self.headroom), id="headroom")
+        yield Log(id="feed", max_lines=500)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#batch-run").border_title = "Progress"
+        feed = self.query_one("#feed", Log)
+        feed.border_title = "Outbound notifications (listen)"
+        feed.write_line("listen is off: start `klaviyo-console listen` to see notifications")
+        self.query_one("#batch-ids", Input).focus()
+        self.set_interval(self.SAMPLE_SECONDS, self.sample)
+
+    # ------------------------------------------------------------------ figures
+
+    def sample(self) -> None:
+        """Once a second: throughput since the last sample and the tightest headroom."""
+        now = time.monotonic()
+        elapsed = max(now - self._last_sample, 1e-6)
+        finished = self.counts.finished
+        self._rate = (finished - self._last_finished) / elapsed if self.running else 0.0
+        self._last_finished, self._last_sample = finished, now
+        self.throughput.append(self._rate)
+        engine: Any = getattr(self.app, "engine", None)
+        if engine is not None:
+            try:
+                self.headroom.append(headroom(engine.rate_limits()))
+            except Exception:  # figures are best effort; the batch itself reports failures
+                self.headroom.append(self.headroom[-1])
+        self.query_one("#throughput", Sparkline).data = list(self.throughput)
+        self.query_one("#headroom", Sparkline).data = list(self.headroom)
+        if self.running:
+            self.query_one("#batch-counts", Static).update(counts_line(self.counts, self._rate))
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "start" and self.running:
+            return None
+        if action == "cancel_batch" and not self.running:
+            return None
+        return True
+
+    def action_toggle_all(self) -> None:
+        box = self.query_one("#batch-all", Checkbox)
+        box.value = not box.value
+
+    @on(Input.Submitted, "#batch-ids")
+    def ids_submitted(self) -> None:
+        self.action_start()
+
+    def action_start(self) -> None:
+        if self.running:
+            return
+        everyone = self.query_one("#batch-all", Checkbox).value
+        ids = parse_ids(self.query_one("#batch-ids", Input).value)
+        if not everyone and not ids:
+            self.notify("Type customer ids or tick All customers.", severity="warning")
+            return
+        self.running = True
+        self.cancel_event = asyncio.Event()
+        self.counts = Counts(None if everyone else len(ids), 0, 0, 0)
+        self._last_finished = 0
+        bar = self.query_one("#batch-progress", ProgressBar)
+        bar.update(total=self.counts.total, progress=0)
+        self.query_one("#batch-counts", Static).update(
+            f"Starting: {'all customers' if everyone else f'{len(ids)} customer(s)'}…")
+        allow = self.query_one("#allow-unsubscribe", Checkbox).value
+        self.run_batch(None if everyone else ids, allow, self.cancel_event)
+
+    def action_cancel_batch(self) -> None:
+        if self.cancel_event is not None and self.running:
+            self.cancel_event.set()
+            self.query_one("#batch-counts", Static).update(
+                counts_line(self.counts, self._rate) + "   cancelling…")
+
+    @work(group="batch", exit_on_error=False)
+    async def run_batch(self, ids: list[str] | None, allow_unsubscribe: bool,
+                        cancel: asyncio.Event) -> None:
+        """Drive engine.sync; progress arrives as CountsChanged messages."""
+        try:
+            engine = await wait_engine(self.app)
+            final = await engine.sync(
+                ids, allow_unsubscribe=allow_unsubscribe, cancel=cancel,
+                on_progress=lambda p: self.post_message(CountsChanged(Counts.of(p))))
+        except Exception as exc:
+            self.post_message(BatchFinished(None, cancel.is_set(), say(exc)))
+            return
+        self.post_message(BatchFinished(Counts.of(final), cancel.is_set(), None))
+
+    def on_counts_changed(self, message: CountsChanged) -> None:
+        self.counts = message.counts
+        bar = self.query_one("#batch-progress", ProgressBar)
+        bar.update(total=message.counts.total, progress=message.counts.finished)
+        self.query_one("#batch-counts", Static).update(counts_line(self.counts, self._rate))
+
+    def on_batch_finished(self, message: BatchFinished) -> None:
+        self.running = False
+        if message.counts is not None:
+            self.counts = message.counts
+            self.query_one("#batch-progress", ProgressBar).update(
+                total=message.counts.total or message.counts.finished or 1,
+                progress=message.counts.finished)
+        state = "cancelled" if message.cancelled else "finished"
+        if message.error:
+            text = f"Batch failed: {message.error}"
+            self.notify(text, title="Batch", severity="error", markup=False)
+        else:
+            c = self.counts
+            text = (f"Batch {state}: {c.done} done, {c.failed} failed, {c.held} held by the "
+                    f"consent guard (see F6 errors).")
+            self.notify(text, title="Batch",
+                        severity="warning" if c.failed or c.held or message.cancelled
+                        else "information")
+        self.query_one("#batch-counts", Static).update(text)
+
+    def on_notification_received(self, message: NotificationReceived) -> None:
+        self.query_one("#feed", Log).write_line(message.line)

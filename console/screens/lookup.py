@@ -1,0 +1,232 @@
+"""Lookup and preview of one customer, and the push that follows (design §10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, LoadingIndicator, Static
+
+from console.keymap import binding
+from console.screens.base import say, wait_engine
+from console.screens.confirm import PushConfirmScreen
+from console.screens.recent import PickCustomerScreen
+from console.widgets.banner import SandboxBanner
+from console.widgets.preview import PreviewPane
+from console.widgets.words import route_title
+from core.model import Plan, Route
+
+
+class PlanReady(Message):
+    """A preview finished; the plan is what a push would do now."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+
+class PushFinished(Message):
+    """A push ended (ok, failed or held); the result is the engine's PushResult."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__()
+        self.result = result
+
+
+def looks_like_id(query: str) -> bool:
+    """iPaaS.com Customer ids (Manual Sync format) are whole numbers."""
+    return query.isdigit()
+
+
+class LookupScreen(Screen[None]):
+    """Type an id, email or name; Enter previews; F5 pushes after a confirmation."""
+
+    HELP = (
+        "Type an iPaaS.com Customer id, an email or a name and press Enter to preview.\n\n"
+        "F5 pushes the previewed customer after a confirmation; F3 opens recent lookups."
+    )
+    BINDINGS = [
+        binding("push", "push"),
+        binding("recent", "recent"),
+        binding("show-lookup", "focus_lookup", show=False),
+        binding("refresh", "refresh"),
+    ]
+
+    pushing: reactive[bool] = reactive(False, bindings=True)
+    plan: reactive[Plan | None] = reactive(None, bindings=True, always_update=True)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield SandboxBanner(classes="sandbox")
+        with Horizontal(id="lookup-bar"):
+            yield Input(placeholder="Customer id, email or name, then Enter", id="customer")
+        with Horizontal(id="status-bar"):
+            yield LoadingIndicator(id="busy")
+            yield Static("", id="status")
+        yield Static(
+            "Enter a customer to preview what a push would send.  "
+            "F3 recent lookups · ctrl+p search customers · F6 errors · F8 batch",
+            id="hint",
+        )
+        yield PreviewPane(id="preview")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#busy").display = False
+        self.query_one("#customer", Input).focus()
+
+    # ----------------------------------------------------------------- lookup and preview
+
+    @on(Input.Submitted, "#customer")
+    def lookup_submitted(self, event: Input.Submitted) -> None:
+        query = event.value.strip()
+        if not query:
+            self.notify("Type a customer id, an email or a name first.", severity="warning")
+            return
+        self.lookup(query)
+
+    def set_status(self, text: str, *, busy: bool = False) -> None:
+        self.query_one("#status", Static).update(text)
+        self.query_one("#busy").display = busy
+
+    @work(exclusive=True, group="lookup", exit_on_error=False)
+    async def lookup(self, query: str) -> None:
+        """Resolve the query to one customer id and preview it."""
+        self.set_status(f"Looking up {query}…", busy=True)
+        try:
+            engine = await wait_engine(self.app)
+            customer_id = query
+            if not looks_like_id(query):
+                found = await engine.search_customers(query)
+                if not found:
+                    self.set_status(f"No customer matches {query!r}.")
+                    self.notify(f"No customer matches {query!r}.", severity="warning",
+                                markup=False)
+                    return
+                if len(found) == 1:
+                    customer_id = found[0].id
+                else:
+                    choices = [(c.id, f"{c.display_name} <{c.email_address or '-'}>")
+                               for c in found[:50]]
+                    picked = await self.app.push_screen_wait(
+                        PickCustomerScreen(f"{len(found)} customers match {query!r}", choices)
+                    )
+                    if picked is None:
+                        self.set_status("")
+                        return
+                    customer_id = picked
+            self.set_status(f"Previewing customer {customer_id}…", busy=True)
+            plan = await engine.preview(customer_id)
+        except Exception as exc:  # an engine failure is a message, never a crash
+            self.set_status(f"Preview failed: {say(exc)}")
+            self.notify(say(exc), title="Preview failed", severity="error", markup=False)
+            return
+        self.post_message(PlanReady(plan))
+
+    def on_plan_ready(self, message: PlanReady) -> None:
+        plan = message.plan
+        self.plan = plan
+        self.query_one("#hint").display = False
+        self.query_one(PreviewPane).show(plan)
+        self.set_status(f"Preview of customer {plan.customer_id}: {route_title(plan)}. "
+                        + ("Blocked: nothing can be sent." if plan.blocked else "F5 to push."))
+        app: Any = self.app
+        app.current_customer = plan.customer_id
+        app.remember(plan)
+        customer = self.query_one("#customer", Input)
+        if customer.value != plan.customer_id:
+            customer.value = plan.customer_id
+
+    def action_refresh(self) -> None:
+        if self.plan is not None:
+            self.lookup(self.plan.customer_id)
+
+    def action_focus_lookup(self) -> None:
+        self.query_one("#customer", Input).focus()
+
+    def action_recent(self) -> None:
+        app: Any = self.app
+
+        def chosen(customer_id: str | None) -> None:
+            if customer_id:
+                self.query_one("#customer", Input).value = customer_id
+                self.lookup(customer_id)
+
+        self.app.push_screen(PickCustomerScreen("Recent lookups", list(app.recent.items)),
+                             chosen)
+
+    def preview_customer(self, customer_id: str) -> None:
+        """Entry point for the command palette and other screens."""
+        self.query_one("#customer", Input).value = customer_id
+        self.lookup(customer_id)
+
+    # ----------------------------------------------------------------------------- push
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "push" and (
+            self.pushing or self.plan is None or self.plan.route is Route.BLOCKED
+        ):
+            return None  # shown dimmed: the key exists but cannot run now
+        if action == "refresh" and self.plan is None:
+            return None
+        return True
+
+    def action_push(self) -> None:
+        plan = self.plan
+        if plan is None or plan.blocked or self.pushing:
+            return
+        self.app.push_screen(PushConfirmScreen(plan), self._push_confirmed)
+
+    def _push_confirmed(self, confirmed: bool | None) -> None:
+        if confirmed and self.plan is not None and not self.pushing:
+            self.pushing = True
+            self.push(self.plan.customer_id)
+
+    @work(group="push", exit_on_error=False)
+    async def push(self, customer_id: str) -> None:
+        """Push one customer; never exclusive, so a key press cannot cancel a write."""
+        self.set_status(f"Pushing customer {customer_id}…", busy=True)
+        try:
+            engine = await wait_engine(self.app)
+            result = await engine.push(customer_id, confirmed=True)
+        except Exception as exc:
+            self.pushing = False
+            self.set_status(f"Push failed: {say(exc)}")
+            self.notify(say(exc), title="Push failed", severity="error", markup=False)
+            return
+        self.post_message(PushFinished(result))
+
+    def on_push_finished(self, message: PushFinished) -> None:
+        result = message.result
+        self.pushing = False
+        cid = result.plan.customer_id
+        if result.ok:
+            text = f"Pushed customer {cid} to profile {result.profile_id}."
+            self.notify(text, title="Push done")
+        elif result.held:
+            text = f"Customer {cid} held by the consent guard; nothing was sent."
+            self.notify(text, title="Push held", severity="warning")
+        else:
+            error = result.error
+            detail = error.message if error is not None else "see the error log (F6)"
+            text = f"Push of customer {cid} failed: {detail}"
+            self.notify(text, title="Push failed", severity="error", markup=False)
+        self.set_status(text)
+        self.refresh_after_push(cid, text)
+
+    @work(exclusive=True, group="lookup", exit_on_error=False)
+    async def refresh_after_push(self, customer_id: str, outcome: str) -> None:
+        """Preview again so the screen shows the new state (a created customer now UPDATEs)."""
+        try:
+            engine = await wait_engine(self.app)
+            plan = await engine.preview(customer_id)
+        except Exception as exc:
+            self.notify(say(exc), title="Refresh failed", severity="error", markup=False)
+            return
+        self.post_message(PlanReady(plan))
+        self.call_after_refresh(self.set_status, f"{outcome}  Now: {route_title(plan)}.")

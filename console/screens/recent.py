@@ -1,0 +1,70 @@
+"""Recent lookups: persisted in the state dir, offered one key away and in the palette."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+from core.store.atomic import atomic_write_bytes
+
+
+class RecentLookups:
+    """The last customers looked up, newest first, as (id, label) pairs."""
+
+    def __init__(self, path: Path | None, limit: int = 12) -> None:
+        self.path = path
+        self.limit = limit
+        self.items: list[tuple[str, str]] = []
+
+    def load(self) -> list[tuple[str, str]]:
+        if self.path is None or not self.path.is_file():
+            return self.items
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            self.items = [(str(i), str(label)) for i, label in raw][: self.limit]
+        except (ValueError, TypeError):
+            self.items = []  # a damaged file only costs the list, never the console
+        return self.items
+
+    def add(self, customer_id: str, label: str) -> None:
+        self.items = [(customer_id, label)] + [
+            item for item in self.items if item[0] != customer_id
+        ]
+        self.items = self.items[: self.limit]
+        if self.path is not None:
+            atomic_write_bytes(self.path, json.dumps(self.items).encode())
+
+
+class PickCustomerScreen(ModalScreen[str | None]):
+    """Choose one customer from a list (recent lookups or search results)."""
+
+    BINDINGS = [Binding("escape", "dismiss_none", "Close", id="close-picker")]
+
+    def __init__(self, title: str, choices: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker", classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            if self.choices:
+                yield OptionList(
+                    *[Option(f"{cid}  {label}", id=cid) for cid, label in self.choices],
+                    id="choices",
+                )
+            else:
+                yield Label("Nothing yet: look a customer up first.", classes="muted")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,93 @@
+"""Settings: the active configuration (secrets masked), the template and the sandbox knobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from console.keymap import DEFAULT_KEYS, effective_keys
+from console.widgets.banner import SandboxBanner
+
+
+def pairs_table(pairs: list[tuple[str, str]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for name, value in pairs:
+        table.add_row(name, value)
+    return table
+
+
+def config_pairs(config: Any) -> list[tuple[str, str]]:
+    """config.redacted() flattened; the only view of the config the console ever shows."""
+    if config is None:
+        return [("config", "not loaded")]
+    redacted = config.redacted() if hasattr(config, "redacted") else {}
+    return [(str(k), "-" if v is None else str(v)) for k, v in redacted.items()]
+
+
+def knob_pairs(engine: Any) -> list[tuple[str, str]]:
+    sandbox = getattr(engine, "sandbox", None)
+    knobs = getattr(sandbox, "knobs", None)
+    if knobs is None:
+        try:
+            from core.sandbox.knobs import Knobs
+
+            knobs = Knobs.from_env()
+        except ValueError as exc:
+            return [("knobs", f"invalid: {exc}")]
+    return [
+        ("SANDBOX_LATENCY_MS", str(knobs.latency_ms)),
+        ("SANDBOX_FAILURE_RATE", str(knobs.failure_rate)),
+        ("SANDBOX_KLAVIYO_DOWN", "1" if knobs.klaviyo_down else "0"),
+        ("SANDBOX_RATE_SCALE", str(knobs.rate_scale)),
+    ]
+
+
+class SettingsScreen(Screen[None]):
+    """Read-only view of what the console runs with; edit the config file to change it."""
+
+    HELP = "The active configuration. Secrets are never shown. Edit the config file to change."
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield SandboxBanner(classes="sandbox")
+        with VerticalScroll(id="settings"):
+            yield Static(id="settings-config", classes="section")
+            yield Static(id="settings-template", classes="section")
+            yield Static(id="settings-knobs", classes="section")
+            yield Static(id="settings-keys", classes="section")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show()
+
+    def on_screen_resume(self) -> None:
+        self.show()
+
+    def show(self) -> None:
+        app: Any = self.app
+        config = getattr(app, "config", None)
+        section = self.query_one("#settings-config", Static)
+        section.border_title = "Configuration (secrets masked)"
+        section.update(pairs_table(config_pairs(config)))
+        template = getattr(config, "template_path", None)
+        section = self.query_one("#settings-template", Static)
+        section.border_title = "Mapping template"
+        section.update(str(template) if template else
+                       "shipped default: the spec's 18 mappings (core/mapping/default.toml)")
+        section = self.query_one("#settings-knobs", Static)
+        on_sandbox = bool(getattr(config, "sandbox", True))
+        section.display = on_sandbox
+        section.border_title = "Sandbox knobs (environment)"
+        section.update(pairs_table(knob_pairs(app.engine)))
+        keys = effective_keys(getattr(app, "keymap", {}))
+        section = self.query_one("#settings-keys", Static)
+        section.border_title = "Keys ([keymap] in the config file remaps these ids)"
+        section.update(pairs_table(
+            [(f"{bid}", f"{keys[bid]}  ({DEFAULT_KEYS[bid][1]})") for bid in DEFAULT_KEYS]))
