@@ -12,9 +12,10 @@ def secret_field(value: Any, secrets: Sequence[str], path: str = "") -> str | No
         return path or "(value)" if any(s in value for s in secrets) else None
     if isinstance(value, Mapping):
         for key, item in value.items():
-            here = f"{path}.{key}" if path else str(key)
             if isinstance(key, str) and any(s in key for s in secrets):
-                return here
+                # The key itself is the secret's carrier: name where it is, not what it is.
+                return f"{path}.<a key>" if path else "<a key>"
+            here = f"{path}.{key}" if path else str(key)
             found = secret_field(item, secrets, here)
             if found is not None:
                 return found

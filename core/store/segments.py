@@ -578,6 +578,8 @@ class SegmentedTable:
         limit: int | None = None,
     ) -> list[JSON]:
         """The customer's records newest first, filtered by `keep`, then sliced."""
+        if limit is not None and limit <= 0:
+            return []
         with self._locked():
             entry = self._bucket(self._bucket_no(customer_id)).get(customer_id) or {}
             out: list[JSON] = []

@@ -65,7 +65,8 @@ class KeyValue:
                 f"setting {self._name}.{key} must be JSON (text, number, list, object), "
                 f"got {type(value).__name__}"
             ) from None
-        refuse_secrets(f"setting {self._name}.{key}", {key: value}, self._secrets)
+        refuse_secrets(f"a key of settings {self._name}", key, self._secrets)
+        refuse_secrets(f"setting {self._name}.{key}", value, self._secrets)
         with self._locked():
             self._table.upsert({"key": key, "value": value}, Query().key == key)
 

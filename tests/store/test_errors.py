@@ -1,0 +1,223 @@
+"""The error log: records by id, by customer, newest first with filters and pages."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+from pathlib import Path
+
+import pytest
+
+from core.model import ErrorKind, ErrorStatus
+from core.store import ErrorLog
+from core.store import segments as segments_module
+
+from .conftest import error
+
+
+def test_add_then_get_returns_the_same_record(tmp_path: Path) -> None:
+    log = ErrorLog(tmp_path)
+    record = error(log.new_id(), code="service_unavailable", http_status=503, detail="down")
+    log.add(record)
+    assert log.get(record.id) == record
+    assert ErrorLog(tmp_path).get(record.id) == record
+
+
+def test_unknown_and_malformed_ids_are_none(tmp_path: Path) -> None:
+    log = ErrorLog(tmp_path)
+    log.add(error(log.new_id()))
+    for bad in ("E-000000-0001", "E-000009-0000", "nonsense", "", "H-000000-0000", "E-1-2"):
+        assert log.get(bad) is None
+
+
+def test_an_id_not_made_by_new_id_is_refused(tmp_path: Path) -> None:
+    log = ErrorLog(tmp_path)
+    with pytest.raises(ValueError, match="new_id"):
+        log.add(error("err-1"))
+
+
+def test_adding_the_same_id_twice_is_refused(tmp_path: Path) -> None:
+    log = ErrorLog(tmp_path)
+    record = error(log.new_id())
+    log.add(record)
+    with pytest.raises(ValueError, match="already exists"):
+        log.add(record)
+    assert log.count() == 1
+
+
+def test_update_marks_resolved_and_keeps_the_record(tmp_path: Path) -> None:
+    log = ErrorLog(tmp_path)
+    record = error(log.new_id())
+    log.add(record)
+    done = dataclasses.replace(record, status=ErrorStatus.RESOLVED, attempts=2)
+    log.update(done)
+    assert log.get(record.id) == done
+    assert log.open_for_customer("55260") is None
+    assert log.query() == [done]
+    assert log.count(status=ErrorStatus.RESOLVED) == 1
+    assert log.count(status=ErrorStatus.OPEN) == 0
+
+
+def test_update_of_a_missing_record_or_another_customer_is_refused(tmp_path: Path) -> None:
+    log = ErrorLog(tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        log.update(error(log.new_id()))
+    record = error(log.new_id())
+    log.add(record)
+    with pytest.raises(ValueError, match="customer cannot change"):
+        log.update(dataclasses.replace(record, customer_id="other"))
+
+
+def test_open_for_customer_is_the_newest_open_one(tmp_path: Path) -> None:
+    log = ErrorLog(tmp_path, segment_size=2)
+    first, second, other = (error(log.new_id(), c) for c in ("7", "7", "8"))
+    for record in (first, second, other):
+        log.add(record)
+    assert log.open_for_customer("7") == second
+    log.update(dataclasses.replace(second, status=ErrorStatus.RESOLVED))
+    assert log.open_for_customer("7") == first
+    log.update(dataclasses.replace(first, status=ErrorStatus.RESOLVED))
+    assert log.open_for_customer("7") is None
+    assert log.open_for_customer("8") == other
+    assert log.open_for_customer("unknown") is None
+    # Reopening a resolved record makes it the open one again.
+    log.update(first)
+    assert log.open_for_customer("7") == first
+
+
+def _model_query(records: list, status=None, kind=None, customer=None):  # type: ignore[no-untyped-def]
+    return [
+        r for r in reversed(records)
+        if (status is None or r.status == status) and (kind is None or r.kind == kind)
+        and (customer is None or r.customer_id == customer)
+    ]
+
+
+def test_query_pages_and_filters_match_a_plain_list(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    log = ErrorLog(tmp_path, segment_size=7)
+    kinds = [ErrorKind.AUTH, ErrorKind.CONFLICT, ErrorKind.API_UNAVAILABLE]
+    records = []
+    for _ in range(60):
+        record = error(log.new_id(), str(rng.randrange(6)), rng.choice(kinds))
+        log.add(record)
+        records.append(record)
+    for index in rng.sample(range(60), 20):
+        records[index] = dataclasses.replace(records[index], status=ErrorStatus.RESOLVED)
+        log.update(records[index])
+    for status in (None, ErrorStatus.OPEN, ErrorStatus.RESOLVED):
+        for kind in (None, *kinds):
+            for customer in (None, "3"):
+                want = _model_query(records, status, kind, customer)
+                assert log.query(status=status, kind=kind, customer_id=customer) == want
+                last = max(0, len(want) - 1)
+                for offset, limit in ((0, 5), (3, 4), (last, 10), (len(want), 3), (6, 0)):
+                    got = log.query(status=status, kind=kind, customer_id=customer,
+                                    offset=offset, limit=limit)
+                    assert got == want[offset:offset + limit]
+            want_count = len(_model_query(records, status, kind))
+            assert log.count(status=status, kind=kind) == want_count
+    assert log.verify() == []
+
+
+def _segment_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    reads: list[str] = []
+    real = segments_module._load_json
+
+    def counting(path: Path) -> object:
+        if path.name.startswith("seg-"):
+            reads.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(segments_module, "_load_json", counting)
+    return reads
+
+
+def test_lookups_and_pages_read_only_the_segments_they_need(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = ErrorLog(tmp_path, segment_size=10)
+    ids = []
+    for n in range(200):
+        record = error(log.new_id(), str(n), ErrorKind.AUTH if n == 5 else ErrorKind.CONFLICT)
+        log.add(record)
+        ids.append(record.id)
+    log.close()
+    log = ErrorLog(tmp_path, segment_size=10)
+    reads = _segment_reads(monkeypatch)
+    assert log.get(ids[42]) is not None
+    assert reads == ["seg-000004.json"]
+    reads.clear()
+    assert log.open_for_customer("123") is not None
+    assert reads == ["seg-000012.json"]
+    reads.clear()
+    page = log.query(offset=95, limit=10)
+    assert [r.id for r in page] == list(reversed(ids))[95:105]
+    assert sorted(reads) == ["seg-000009.json", "seg-000010.json"]
+    reads.clear()
+    assert [r.id for r in log.query(kind=ErrorKind.AUTH)] == [ids[5]]
+    assert reads == ["seg-000000.json"]
+    reads.clear()
+    assert log.count(kind=ErrorKind.CONFLICT) == 199
+    assert reads == []
+
+
+def test_two_instances_on_one_directory_see_each_others_writes(tmp_path: Path) -> None:
+    a, b = ErrorLog(tmp_path), ErrorLog(tmp_path)
+    record = error(a.new_id())
+    a.add(record)
+    assert b.get(record.id) == record
+    assert b.open_for_customer("55260") == record
+    b.update(dataclasses.replace(record, attempts=3))
+    assert a.get(record.id).attempts == 3  # type: ignore[union-attr]
+    other = error(b.new_id(), "9")
+    b.add(other)
+    assert [r.id for r in a.query()] == [other.id, record.id]
+    assert a.verify() == []
+
+
+def test_threads_get_unique_ids_and_lose_nothing(tmp_path: Path) -> None:
+    shared = ErrorLog(tmp_path, segment_size=16)
+    added: list[str] = []
+
+    def work(n: int) -> None:
+        log = shared if n % 2 else ErrorLog(tmp_path, segment_size=16)
+        for i in range(25):
+            record = error(log.new_id(), f"{n}-{i % 3}")
+            log.add(record)
+            added.append(record.id)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(added)) == 100
+    assert shared.count() == 100
+    assert {r.id for r in shared.query()} == set(added)
+    assert shared.verify() == []
+
+
+def test_ids_keep_growing_across_restarts(tmp_path: Path) -> None:
+    log = ErrorLog(tmp_path, segment_size=3)
+    seen = {log.new_id() for _ in range(5)}
+    log.close()
+    log = ErrorLog(tmp_path, segment_size=3)
+    later = [log.new_id() for _ in range(5)]
+    assert not seen & set(later)
+    assert later == sorted(later)
+
+
+def test_a_lost_counter_does_not_reuse_stored_ids(tmp_path: Path) -> None:
+    log = ErrorLog(tmp_path, segment_size=3)
+    stored = []
+    for _ in range(5):
+        record = error(log.new_id())
+        log.add(record)
+        stored.append(record.id)
+    log.close()
+    (tmp_path / "errors" / ".lock").unlink()
+    log = ErrorLog(tmp_path, segment_size=3)
+    assert log.new_id() not in stored
+    assert log.verify() == []
