@@ -1,0 +1,174 @@
+"""Rich renderings of plans, push results, error records and history for the command line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from core.engine import BatchProgress, PushResult
+from core.model import Change, ErrorRecord, ErrorStatus, HistoryEntry, Plan, Route
+
+CHANGE_STYLE = {
+    Change.ADDED: "green",
+    Change.CHANGED: "yellow",
+    Change.UNCHANGED: "",
+    Change.KEPT: "dim",
+}
+ROUTE_STYLE = {
+    Route.CREATE: "bold green",
+    Route.UPDATE: "bold cyan",
+    Route.LINK: "bold blue",
+    Route.BLOCKED: "bold red",
+}
+
+
+def value_text(value: Any) -> str:
+    """A field value as one short line: strings bare, the rest as JSON, missing as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def plan_view(plan: Plan) -> RenderableType:
+    """Route banner with its reason, the field diff, consent and list changes, warnings, errors."""
+    parts: list[RenderableType] = []
+    banner = Text()
+    banner.append(f"{plan.route.value.upper()}", style=ROUTE_STYLE[plan.route])
+    banner.append(f"  customer {plan.customer_id}")
+    if plan.profile_id:
+        banner.append(f" → profile {plan.profile_id}")
+    if plan.matched_by:
+        banner.append(f" (matched by {plan.matched_by.value})", style="dim")
+    banner.append("\n")
+    banner.append(plan.reason, style="italic")
+    parts.append(Panel(banner, title="route", title_align="left", expand=True))
+
+    if plan.diff:
+        table = Table(title="fields", title_justify="left", expand=True)
+        table.add_column("field")
+        table.add_column("Klaviyo now")
+        table.add_column("will send")
+        table.add_column("change")
+        for item in plan.diff:
+            style = CHANGE_STYLE[item.change]
+            table.add_row(item.field, value_text(item.current), value_text(item.mapped),
+                          item.change.value, style=style or None)
+        parts.append(table)
+
+    if plan.consent:
+        table = Table(title="consent", title_justify="left", expand=True)
+        table.add_column("channel")
+        table.add_column("action")
+        table.add_column("list")
+        table.add_column("note")
+        for change in plan.consent:
+            style = "bold red" if change.risky else None
+            note = change.note
+            if change.double_opt_in and "consent email" not in note:
+                note = (note + "; " if note else "") + "sends a double opt-in consent email"
+            table.add_row(change.channel.value, change.action.value, change.list_name or "—",
+                          note, style=style)
+        parts.append(table)
+
+    if plan.lists:
+        table = Table(title="lists", title_justify="left", expand=True)
+        table.add_column("list")
+        table.add_column("action")
+        for item in plan.lists:
+            table.add_row(item.list_name, item.action.value)
+        parts.append(table)
+
+    for warning in plan.warnings:
+        parts.append(Text(f"warning: {warning}", style="yellow"))
+    for error in plan.errors:
+        parts.append(Text(f"error: {error}", style="bold red"))
+    if plan.guarded_consent:
+        parts.append(Text(
+            "consent guard: pushing this plan needs confirmation (--yes)", style="bold red"))
+    return Group(*parts)
+
+
+def push_view(result: PushResult) -> RenderableType:
+    """The plan that was pushed and one line saying how it ended."""
+    if result.ok:
+        line = Text(f"pushed: profile {result.profile_id}", style="bold green")
+    elif result.held and result.error is None:
+        line = Text("held by the consent guard: rerun with --yes to confirm", style="bold red")
+    elif result.held:
+        line = Text(f"held by the consent guard, logged as {result.error.id}" if result.error
+                    else "held by the consent guard", style="bold red")
+    else:
+        error = result.error
+        line = Text(f"failed: {error.message}" if error else "failed", style="bold red")
+        if error:
+            line.append(f"\nlogged as {error.id} ({error.kind.value}, at {error.stage.value}); "
+                        f"{error.retry_action}", style="red")
+    return Group(plan_view(result.plan), line)
+
+
+def errors_view(records: Sequence[ErrorRecord]) -> RenderableType:
+    """The error log as a table, one failure per line."""
+    if not records:
+        return Text("no error records", style="dim")
+    table = Table(expand=True)
+    for column in ("id", "customer", "kind", "stage", "status", "tries", "message",
+                   "what a retry does"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        style = "dim" if record.status is ErrorStatus.RESOLVED else None
+        table.add_row(record.id, record.customer_id, record.kind.value, record.stage.value,
+                      record.status.value, str(record.attempts), record.message,
+                      record.retry_action, style=style)
+    return table
+
+
+def history_view(entries: Sequence[HistoryEntry]) -> RenderableType:
+    """Pushes newest first: when, who, route, outcome, and the consent and list operations."""
+    if not entries:
+        return Text("no pushes recorded", style="dim")
+    table = Table(expand=True)
+    for column in ("at", "customer", "route", "outcome", "profile", "trigger", "consent",
+                   "lists"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        outcome = Text("ok", style="green") if entry.ok else Text(
+            f"failed {entry.error_id or ''}".strip(), style="red")
+        consent = ", ".join(
+            f"{c.get('action')} {c.get('channel')}"
+            + (f" ({c.get('list')})" if c.get("list") else "")
+            for c in entry.consent
+        ) or "—"
+        lists = ", ".join(f"{item.get('action')} {item.get('list')}" for item in entry.lists) or "—"
+        table.add_row(entry.at, entry.customer_id, entry.route.value, outcome,
+                      entry.profile_id or "—", entry.trigger, consent, lists)
+    return table
+
+
+def batch_summary(progress: BatchProgress, verb: str = "synced") -> Text:
+    """One line: how many were done, failed and held, how fast, and whether it was stopped."""
+    text = Text()
+    text.append(f"{verb} {progress.done}", style="green")
+    text.append(f", failed {progress.failed}", style="red" if progress.failed else "")
+    text.append(f", held {progress.held}", style="red" if progress.held else "")
+    if progress.total is not None:
+        text.append(f" of {progress.total}")
+    text.append(f" in {progress.elapsed:.1f}s ({progress.rate:.1f}/s)", style="dim")
+    if progress.cancelled:
+        text.append("; stopped early: customers not started were left for the next run",
+                    style="yellow")
+    if progress.failed or progress.held:
+        text.append("\nsee `klaviyo-console errors`", style="dim")
+    return text
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that honours NO_COLOR and writes plain text when not on a terminal."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
