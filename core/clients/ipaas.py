@@ -167,6 +167,7 @@ class IpaasClient:
         # the server echoes in X-Pagination; ids already seen guard against a clamped page.
         seen: set[str] = set()
         page = 0
+        repeats = 0
         for _ in range(_MAX_PAGES):
             try:
                 response = await self._session.request(
@@ -190,10 +191,15 @@ class IpaasClient:
                 seen.add(customer.id)
                 fresh += 1
                 yield customer
-            if not records and page == 0 and not seen and current is None:
+            if not records and page == 0 and not seen and total != 0:
                 page = 1  # page 0 of a server counting from 1 may simply be empty
                 continue
-            if not records or fresh == 0:
+            if not records:
+                return
+            # A server counting from 1 may answer page 0 with page 1, so one page of nothing
+            # new is tolerated; two in a row means the server is repeating its last page.
+            repeats = repeats + 1 if fresh == 0 else 0
+            if repeats >= 2:
                 return
             if current is not None and total is not None and current >= total:
                 return
