@@ -115,19 +115,36 @@ def push_view(result: PushResult) -> RenderableType:
 
 
 def errors_view(records: Sequence[ErrorRecord]) -> RenderableType:
-    """The error log as a table, one failure per line."""
+    """The error log as a table, one failure per line (`errors --json` has every field)."""
     if not records:
         return Text("no error records", style="dim")
     table = Table(expand=True)
-    for column in ("id", "customer", "kind", "stage", "status", "tries", "message",
-                   "what a retry does"):
-        table.add_column(column, overflow="fold")
+    table.add_column("id", no_wrap=True)
+    table.add_column("customer", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("at", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("tries", no_wrap=True, justify="right")
+    table.add_column("message", no_wrap=True, overflow="ellipsis", ratio=1, min_width=20)
     for record in records:
         style = "dim" if record.status is ErrorStatus.RESOLVED else None
         table.add_row(record.id, record.customer_id, record.kind.value, record.stage.value,
-                      record.status.value, str(record.attempts), record.message,
-                      record.retry_action, style=style)
+                      record.status.value, str(record.attempts), record.message, style=style)
     return table
+
+
+def error_detail(record: ErrorRecord) -> RenderableType:
+    """One error record in full: message, service code and detail, and what a retry does."""
+    text = Text()
+    text.append(f"{record.id}  customer {record.customer_id}  ", style="bold")
+    text.append(f"{record.kind.value} at {record.stage.value}, {record.status.value}, "
+                f"{record.attempts} attempt(s)\n")
+    text.append(record.message + "\n")
+    if record.code or record.http_status:
+        text.append(f"service said: {record.http_status or ''} {record.code or ''} "
+                    f"{record.detail or ''}".strip() + "\n", style="dim")
+    text.append(f"retry: {record.retry_action}", style="italic")
+    return text
 
 
 def history_view(entries: Sequence[HistoryEntry]) -> RenderableType:
@@ -135,20 +152,22 @@ def history_view(entries: Sequence[HistoryEntry]) -> RenderableType:
     if not entries:
         return Text("no pushes recorded", style="dim")
     table = Table(expand=True)
-    for column in ("at", "customer", "route", "outcome", "profile", "trigger", "consent",
-                   "lists"):
-        table.add_column(column, overflow="fold")
+    for column in ("at", "customer", "route", "outcome", "profile", "trigger"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("consent / lists", no_wrap=True, overflow="ellipsis", ratio=1,
+                     min_width=12)
     for entry in entries:
         outcome = Text("ok", style="green") if entry.ok else Text(
             f"failed {entry.error_id or ''}".strip(), style="red")
-        consent = ", ".join(
+        consent = [
             f"{c.get('action')} {c.get('channel')}"
             + (f" ({c.get('list')})" if c.get("list") else "")
             for c in entry.consent
-        ) or "—"
-        lists = ", ".join(f"{item.get('action')} {item.get('list')}" for item in entry.lists) or "—"
-        table.add_row(entry.at, entry.customer_id, entry.route.value, outcome,
-                      entry.profile_id or "—", entry.trigger, consent, lists)
+        ]
+        lists = [f"{item.get('action')} {item.get('list')}" for item in entry.lists]
+        table.add_row(entry.at[:16].replace("T", " "), entry.customer_id, entry.route.value,
+                      outcome, entry.profile_id or "—", entry.trigger,
+                      ", ".join(consent + lists) or "—")
     return table
 
 
