@@ -50,6 +50,7 @@ class LoopbackServer:
         self.idle_timeout = idle_timeout
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self.connections_accepted = 0
 
     @property
     def url(self) -> str:
@@ -93,6 +94,7 @@ class LoopbackServer:
     # ---------------------------------------------------------------------------------------
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections_accepted += 1
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
