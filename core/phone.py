@@ -51,6 +51,7 @@ _TRUNK_IN_INTERNATIONAL = re.compile(r"\(\s*0\s*\)")
 _NON_DIGITS = re.compile(r"\D+")
 _DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[^\W\d_]")
+_PUNCTUATION = re.compile(r"[\W_]+")
 _MIN_NSN = 2
 _MAX_NSN = 17
 
@@ -125,7 +126,7 @@ _COUNTRY_ALIASES = {
 def _fold(name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", name.strip().casefold())
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(plain.replace("-", " ").split())
+    return " ".join(_PUNCTUATION.sub(" ", plain).split())
 
 
 @lru_cache(maxsize=1)
