@@ -18,7 +18,7 @@ import httpx
 from core.clients.limiter import Clock, Limiter, RateLimitState, Sleep
 from core.model import ErrorKind
 
-__all__ = ["ApiError", "ApiSession", "RateLimitState", "RetryPolicy", "redact"]
+__all__ = ["ApiError", "ApiSession", "RateLimitState", "RetryPolicy", "redact", "register_secret"]
 
 log = logging.getLogger("core.clients")
 
@@ -138,11 +138,22 @@ class ApiError(Exception):
         return "phone" in text
 
 
-def redact(text: str | None, secrets: Iterable[str]) -> str | None:
-    """The text with every secret replaced; None stays None."""
+# Every credential any client in this process was given: an answer from one service may
+# echo another service's secret (a proxy page, a misrouted request), so all are scrubbed.
+_KNOWN_SECRETS: set[str] = set()
+
+
+def register_secret(secret: str) -> None:
+    """Add a credential to those scrubbed from every error message."""
+    if secret and len(secret) >= 4:
+        _KNOWN_SECRETS.add(secret)
+
+
+def redact(text: str | None, secrets: Iterable[str] = ()) -> str | None:
+    """The text with every given or registered secret replaced; None stays None."""
     if text is None:
         return None
-    for secret in secrets:
+    for secret in sorted({*secrets, *_KNOWN_SECRETS}, key=len, reverse=True):
         if secret and len(secret) >= 4:
             text = text.replace(secret, _REDACTED)
     return text
@@ -291,12 +302,13 @@ def json_body(
     try:
         return json.loads(response.content)
     except ValueError:
-        snippet = response.text[:80]
+        # Redact before cutting, so a secret cannot survive as a truncated prefix.
+        snippet = (redact(response.text, secrets) or "")[:80]
         raise ApiError(
             service,
             status=response.status_code,
             code="malformed_response",
-            detail=_short(redact(f"response body is not JSON: {snippet!r}", secrets)),
+            detail=_short(f"response body is not JSON: {snippet!r}"),
             method=response.request.method,
             path=response.request.url.path,
         ) from None
@@ -343,6 +355,8 @@ class ApiSession:
         self.limiter = limiter
         self.retry = retry or RetryPolicy()
         self._secrets = tuple(s for s in secrets if s)
+        for secret in self._secrets:
+            register_secret(secret)
         self._clock = clock
         self._sleep = sleep
         self._rand = rand

@@ -79,11 +79,14 @@ class Recorder:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.requests: list[httpx.Request] = []
+        self.statuses: list[int] = []
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         await request.aread()
         self.requests.append(request)
-        return await self.handler(request)
+        response = await self.handler(request)
+        self.statuses.append(response.status_code)
+        return response
 
     def bodies(self) -> list[Any]:
         return [json.loads(r.content) for r in self.requests if r.content]
