@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import httpx
 import pytest
@@ -99,7 +100,7 @@ async def test_low_remaining_spreads_the_rest_over_the_reset() -> None:
                              sleep=clock.sleep) as client:
         for i in range(3):
             await client.add_to_list("Y6nRLr", [f"01J{i:023d}"])
-    gaps = [b - a for a, b in zip(sent_at, sent_at[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(sent_at)]
     assert all(gap == pytest.approx(2.0) for gap in gaps)  # 10 s over 5 remaining
     state = client.rate_limits()["POST /api/lists/{id}/relationships/profiles"]
     assert (state.limit, state.remaining) == (150, 5)
