@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import re
+import tempfile
 import threading
 import zlib
 from collections import OrderedDict
@@ -45,6 +46,29 @@ class StoreError(RuntimeError):
 
 def _dumps(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _write_file(path: Path, data: bytes, *, durable: bool) -> None:
+    """Replace `path` atomically; `durable` also flushes it to disk (survives power loss)."""
+    if durable:
+        atomic_write_bytes(path, data)
+        return
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
 
 
 def _load_json(path: Path) -> Any:
@@ -80,7 +104,7 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         try:
-            atomic_write_bytes(self.path, _dumps(data))
+            _write_file(self.path, _dumps(data), durable=True)
         except BaseException:
             # TinyDB mutated the cached dict before calling us; it no longer matches the file.
             self._data = None
@@ -185,6 +209,11 @@ class SegmentedTable:
         self._cached_segments = cached_segments
         self._cached_buckets = cached_buckets
         self._gen: int | None = None
+        # Index and summary are rebuilt from the segments after a reboot, so only segments pay
+        # for fsync; a killed process cannot lose page-cache writes. Without a boot id
+        # (not Linux) every file is flushed.
+        self._boot = _boot_id()
+        self._durable_index = self._boot is None
         with self._locked(opening=True):
             pass
 
@@ -309,7 +338,7 @@ class SegmentedTable:
 
     def _write_bucket(self, number: int, bucket: JSON) -> None:
         try:
-            atomic_write_bytes(self._bucket_path(number), _dumps(bucket))
+            _write_file(self._bucket_path(number), _dumps(bucket), durable=self._durable_index)
         except BaseException:
             self._buckets.pop(number, None)
             raise
@@ -327,7 +356,7 @@ class SegmentedTable:
     def _write_summary(self, summary: dict[int, dict[str, int]]) -> None:
         payload = {"segments": {str(k): v for k, v in sorted(summary.items())}}
         try:
-            atomic_write_bytes(self._summary_path(), _dumps(payload))
+            _write_file(self._summary_path(), _dumps(payload), durable=self._durable_index)
         except BaseException:
             self._summary = None
             raise
@@ -342,12 +371,16 @@ class SegmentedTable:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(folder / name)
         on_disk = self._segments_on_disk()
+        rebooted = self._boot is not None and state.get("boot") not in (None, self._boot)
+        if self._boot is not None and state.get("boot") != self._boot:
+            state["boot"] = self._boot
+            self._journal.write(state)
         try:
             summary = self._load_summary()
         except StoreError:
             summary = None
         index_missing = on_disk and not any(self._index_dir.iterdir())
-        if summary is None or sorted(summary) != on_disk or index_missing:
+        if rebooted or summary is None or sorted(summary) != on_disk or index_missing:
             self._rebuild(state)
         elif on_disk:
             self._advance_next(state, on_disk[-1])
@@ -387,7 +420,10 @@ class SegmentedTable:
             flagged = [i for i in entry.get("open", []) if self._sort_key(i).segment != segment]
             flagged += [str(d["id"]) for d in mine if self._flag(d)]
             new_entry["open"] = sorted(set(flagged), key=self._sort_key)
-        bucket[customer] = new_entry
+        if new_entry["ids"]:
+            bucket[customer] = new_entry
+        else:
+            bucket.pop(customer, None)
         self._write_bucket(number, bucket)
         if docs:
             _bump_next(state, max(self._sort_key(str(d["id"])) for d in docs))
@@ -419,7 +455,9 @@ class SegmentedTable:
                 summary[segment] = counts
         for number, bucket in buckets.items():
             if bucket or self._bucket_path(number).exists():
-                atomic_write_bytes(self._bucket_path(number), _dumps(bucket))
+                _write_file(
+                    self._bucket_path(number), _dumps(bucket), durable=self._durable_index
+                )
         self._write_summary(summary)
         self._summary = summary
         if top is not None:
@@ -466,7 +504,7 @@ class SegmentedTable:
                     if want is not None:
                         want = {k: sorted(v, key=self._sort_key) for k, v in want.items()}
                     got = bucket.get(customer)
-                    if got != want and not (want is None and got == {"ids": [], "open": []}):
+                    if got != want:
                         problems.append(
                             f"index of customer {customer} is {got}, records say {want}"
                         )

@@ -29,33 +29,41 @@ def _all_json_loads(root: Path) -> None:
 
 
 def _crash_during(state: Path, op: str, fatal_write: int, torn_tmp: bool) -> None:
-    """Child: prepare, then die by SIGKILL at the `fatal_write`-th file write of `op`."""
+    """Child: prepare, then die by SIGKILL before the `fatal_write`-th file write of `op`."""
     log = ErrorLog(state, segment_size=2)
     first = error(log.new_id(), "7")
     log.add(first)
     log.add(error(log.new_id(), "8"))
-    real = segments_module.atomic_write_bytes
+    real = segments_module._write_file
     writes = 0
 
-    def dying(path: Path, data: bytes) -> None:
+    def dying(path: Path, data: bytes, *, durable: bool) -> None:
         nonlocal writes
         if writes == fatal_write:
             if torn_tmp:
                 (path.parent / f".{path.name}.crash.tmp").write_bytes(data[: len(data) // 2])
             os.kill(os.getpid(), signal.SIGKILL)
         writes += 1
-        real(path, data)
+        real(path, data, durable=durable)
 
-    segments_module.atomic_write_bytes = dying  # type: ignore[assignment]
+    segments_module._write_file = dying
+
+    def dying_at_finish(self: object, state: object) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if fatal_write == 3:
+        # Every file written, the journal not yet told.
+        segments_module.SegmentedTable._finish = dying_at_finish  # type: ignore[method-assign]
     if op == "add":
         log.add(error(log.new_id(), "7", message="third"))
+    elif op == "add-first-of-customer":
+        log.add(error(log.new_id(), "9"))
     else:
         log.update(dataclasses.replace(first, status=ErrorStatus.RESOLVED, attempts=2))
-    # Past every write of the operation: die before the journal says it finished.
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-@pytest.mark.parametrize("op", ["add", "update"])
+@pytest.mark.parametrize("op", ["add", "add-first-of-customer", "update"])
 @pytest.mark.parametrize("fatal_write", [0, 1, 2, 3])
 def test_a_kill_at_each_write_of_an_operation_is_repaired(
     tmp_path: Path, op: str, fatal_write: int
@@ -71,6 +79,7 @@ def test_a_kill_at_each_write_of_an_operation_is_repaired(
     assert 2 <= len(records) <= 3
     newest_open = next((r for r in records if r.customer_id == "7" and r.status == "open"), None)
     assert log.open_for_customer("7") == newest_open
+    assert log.open_for_customer("9") == next((r for r in records if r.customer_id == "9"), None)
     assert log.count() == len(records)
     assert not list(tmp_path.rglob("*.tmp"))
     # The store carries on: new ids do not collide with anything the dead child wrote.
@@ -134,6 +143,21 @@ def test_random_kills_during_a_write_loop_lose_nothing_committed(tmp_path: Path)
         log.close()
         history.close()
     assert len(committed["E"]) >= 8
+
+
+def test_after_a_reboot_the_derived_files_are_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = ErrorLog(tmp_path)
+    record = error(log.new_id())
+    log.add(record)
+    log.close()
+    # An OS crash can lose index writes that were never flushed: simulate one that did.
+    (tmp_path / "errors" / "summary.json").write_text('{"segments": {"0": {"open|auth": 9}}}')
+    monkeypatch.setattr(segments_module, "_boot_id", lambda: "another-boot")
+    log = ErrorLog(tmp_path)
+    assert log.verify() == []
+    assert log.count() == 1
 
 
 def test_a_garbage_tmp_file_left_behind_is_ignored_and_cleaned(tmp_path: Path) -> None:
