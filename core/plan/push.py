@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from core.mapping import Template, apply
 from core.model import Collection, Customer, Plan
 from core.plan.route import PlanSettings, Resolution, collection_for, plan_from_mapped
-
-if TYPE_CHECKING:
-    from core.mapping import Template
 
 
 def identifiers(
     customer: Customer, template: Template, settings: PlanSettings | None = None
 ) -> tuple[str | None, str | None]:
     """The email and E.164 phone the Add collection maps: what to match profiles by."""
-    from core.mapping import apply
-
     settings = settings or PlanSettings()
     mapped = apply(customer, template, Collection.ADD, default_region=settings.default_region)
     email = mapped.attributes.get("email")
@@ -32,8 +26,6 @@ def plan_push(
     settings: PlanSettings | None = None,
 ) -> Plan:
     """Everything a push of this customer would do, given what the lookups found."""
-    from core.mapping import apply
-
     settings = settings or PlanSettings()
     collection = collection_for(resolution)
     # A stale link must not reach the Add mapping: its Id would target a profile that is gone.
