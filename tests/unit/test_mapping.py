@@ -1,4 +1,4 @@
-"""apply(): the default template's rows, custom-field conventions, empties and the identifier rule."""
+"""apply(): the default rows, custom-field conventions, empty values and the identifier rule."""
 
 from __future__ import annotations
 
@@ -76,7 +76,8 @@ def test_unlinked_customer_has_no_profile_id() -> None:
 
 
 def test_empty_source_values_are_omitted_not_null() -> None:
-    mapped = apply(customer(company="  ", last_name=None, addresses=[]), TEMPLATE, Collection.UPDATE)
+    bare = customer(company="  ", last_name=None, addresses=[])
+    mapped = apply(bare, TEMPLATE, Collection.UPDATE)
     assert "organization" not in mapped.attributes
     assert "last_name" not in mapped.attributes
     assert "location" not in mapped.attributes
