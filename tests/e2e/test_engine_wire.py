@@ -21,7 +21,7 @@ from tests.e2e.conftest import LISTS, customer, template_with_custom_fields
 
 
 class DepthTransport(httpx.AsyncBaseTransport):
-    """Counts sequential round trips: a request's depth is 1 + the deepest one finished before it."""
+    """Counts sequential round trips: depth = 1 + the deepest request finished before it."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
