@@ -8,6 +8,7 @@ import logging
 import random
 import re
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -360,6 +361,9 @@ class ApiSession:
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
+        self._parsed: weakref.WeakKeyDictionary[httpx.Response, Any] = (
+            weakref.WeakKeyDictionary()
+        )
         self._client = httpx.AsyncClient(
             base_url=base_url,
             headers=dict(headers),
@@ -383,8 +387,15 @@ class ApiSession:
         params: Mapping[str, str] | None = None,
         body: bytes | None = None,
         ok: Iterable[int] = (),
+        parse: bool = False,
+        check: Callable[[httpx.Response], str | None] | None = None,
     ) -> httpx.Response:
-        """Send with retries; 2xx and any status in `ok` return, the rest raise ApiError."""
+        """Send with retries; 2xx and any status in `ok` return, the rest raise ApiError.
+
+        With `parse`, a 2xx whose body is not JSON (cut off, an HTML page) counts as a
+        failed attempt and is retried; `json()` then returns the parsed body. `check` may
+        name what is wrong with a 2xx body, which then counts as garbled in the same way.
+        """
         accepted = set(ok)
         started = self._clock()
         attempt = 0
@@ -393,7 +404,18 @@ class ApiSession:
             await self.limiter.acquire(buckets)
             error = await self._attempt(method, path, buckets, params, body, accepted)
             if isinstance(error, httpx.Response):
-                return error
+                response = error
+                problem = check(response) if check and response.is_success else None
+                if problem is not None:
+                    error = malformed(self.service, response, problem)
+                elif not (parse and response.is_success):
+                    return response
+                else:
+                    try:
+                        self._parsed[response] = json_body(self.service, response, self._secrets)
+                        return response
+                    except ApiError as garbled:
+                        error = garbled
             error.attempts = attempt
             if not error.transient or attempt >= self.retry.max_attempts:
                 raise error
@@ -444,6 +466,8 @@ class ApiSession:
 
     def json(self, response: httpx.Response) -> Any:
         """The JSON body of a success response (ApiError if unreadable)."""
+        if response in self._parsed:
+            return self._parsed.pop(response)
         return json_body(self.service, response, self._secrets)
 
     def rate_limits(self) -> dict[str, RateLimitState]:

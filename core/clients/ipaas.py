@@ -38,6 +38,14 @@ def parse_link(body: str) -> str | None:
     return text
 
 
+def garbled_link(response: httpx.Response) -> str | None:
+    """What is wrong with a LookupExternal body cut short (an unclosed quote), if anything."""
+    text = response.text.strip()
+    if text.startswith('"') and (len(text) < 2 or not text.endswith('"')):
+        return "the link body was cut off (unclosed quote)"
+    return None
+
+
 def parse_pagination(header: str | None) -> tuple[int | None, int | None]:
     """(current page, total pages) from X-Pagination, whatever the key casing."""
     if not header:
@@ -133,7 +141,7 @@ class IpaasClient:
     async def get_customer(self, customer_id: str) -> Customer | None:
         """The Customer, or None when iPaaS.com has no such id (404)."""
         response = await self._session.request(
-            "GET", f"/customers/v2/Customer/{customer_id}", ok={404}
+            "GET", f"/customers/v2/Customer/{customer_id}", ok={404}, parse=True
         )
         if response.status_code == 404:
             return None
@@ -171,7 +179,8 @@ class IpaasClient:
         for _ in range(_MAX_PAGES):
             try:
                 response = await self._session.request(
-                    "GET", "/customers/v2/Customers", params={**params, "pageNumber": str(page)}
+                    "GET", "/customers/v2/Customers", params={**params, "pageNumber": str(page)},
+                    parse=True,
                 )
             except ApiError as error:
                 if page == 0 and error.status == 400:
@@ -208,7 +217,7 @@ class IpaasClient:
     async def lookup_link(self, customer_id: str) -> str | None:
         """The Klaviyo profile id stored for the Customer; None when unlinked or deleted."""
         path = f"/customers/v2/External/LookupExternal/{customer_id}/{self.system_id}/{TABLE}"
-        response = await self._session.request("GET", path, ok={404})
+        response = await self._session.request("GET", path, ok={404}, check=garbled_link)
         if response.status_code == 404:
             return None
         return parse_link(response.text)

@@ -191,7 +191,8 @@ class KlaviyoClient:
             params["include"] = "lists"
             buckets.append(GET_PROFILE_LISTS_INCLUDED)
         response = await self._session.request(
-            "GET", f"/api/profiles/{profile_id}", buckets=buckets, params=params, ok={404}
+            "GET", f"/api/profiles/{profile_id}", buckets=buckets, params=params, ok={404},
+            parse=True,
         )
         if response.status_code == 404:
             return None
@@ -211,7 +212,7 @@ class KlaviyoClient:
             "additional-fields[profile]": "subscriptions",
         }
         response = await self._session.request(
-            "GET", "/api/profiles", buckets=[GET_PROFILES], params=params
+            "GET", "/api/profiles", buckets=[GET_PROFILES], params=params, parse=True
         )
         document = self._session.json(response)
         data = document.get("data") if isinstance(document, Mapping) else None
@@ -227,7 +228,7 @@ class KlaviyoClient:
         body = _encode({"data": {"type": "profile", "attributes": dict(attributes)}})
         response = await self._session.request(
             "POST", "/api/profiles", buckets=[CREATE_PROFILE], body=body,
-            params={"additional-fields[profile]": "subscriptions"},
+            params={"additional-fields[profile]": "subscriptions"}, parse=True,
         )
         return self._profile(response)
 
@@ -238,7 +239,7 @@ class KlaviyoClient:
         )
         response = await self._session.request(
             "PATCH", f"/api/profiles/{profile_id}", buckets=[UPDATE_PROFILE], body=body,
-            params={"additional-fields[profile]": "subscriptions"},
+            params={"additional-fields[profile]": "subscriptions"}, parse=True,
         )
         return self._profile(response)
 
@@ -337,7 +338,9 @@ class KlaviyoClient:
         """Each resource of a cursor-paged collection, following links.next."""
         query = dict(params)
         for _ in range(_MAX_PAGES):
-            response = await self._session.request("GET", path, buckets=[bucket], params=query)
+            response = await self._session.request(
+                "GET", path, buckets=[bucket], params=query, parse=True
+            )
             document = self._session.json(response)
             data = document.get("data") if isinstance(document, Mapping) else None
             if not isinstance(data, list):
@@ -363,7 +366,7 @@ class KlaviyoClient:
             body = import_body(chunk, list_id)
             response = await self._session.request(
                 "POST", "/api/profile-bulk-import-jobs", buckets=[BULK_IMPORT],
-                body=_encode(body),
+                body=_encode(body), parse=True,
             )
             document = self._session.json(response)
             data = document.get("data") if isinstance(document, Mapping) else None
@@ -379,7 +382,8 @@ class KlaviyoClient:
         jobs = []
         for single in job_id.split(","):
             response = await self._session.request(
-                "GET", f"/api/profile-bulk-import-jobs/{single}", buckets=[BULK_IMPORT_GET]
+                "GET", f"/api/profile-bulk-import-jobs/{single}", buckets=[BULK_IMPORT_GET],
+                parse=True,
             )
             document = self._session.json(response)
             data = document.get("data") if isinstance(document, Mapping) else None

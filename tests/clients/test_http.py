@@ -290,3 +290,23 @@ async def test_ipaas_shares_the_retry_loop() -> None:
         found = await client.get_customer("55260")
     assert found is not None and found.id == "55260"
     assert len(handler.requests) == 3 and sum(clock.slept) >= 2.0
+
+
+async def test_a_cut_off_body_is_retried() -> None:
+    clock = VirtualClock()
+    cut = httpx.Response(200, content=OK_PROFILE.content[:40],
+                         headers={"Content-Type": "application/vnd.api+json"})
+    handler = Recorder(sequence(cut, OK_PROFILE))
+    async with _klaviyo(handler, clock) as client:
+        assert await client.get_profile(PID) is not None
+    assert len(handler.requests) == 2
+
+
+async def test_a_cut_off_link_is_retried_not_misread() -> None:
+    clock = VirtualClock()
+    handler = Recorder(sequence(httpx.Response(200, text='"01JAFS0V'),
+                                httpx.Response(200, text='"01JAFS0VVWGJFE7QE4EJQBA5AS"')))
+    client = IpaasClient(TOKEN, "123", transport=handler.transport, clock=clock,
+                         sleep=clock.sleep)
+    async with client:
+        assert await client.lookup_link("55260") == "01JAFS0VVWGJFE7QE4EJQBA5AS"
