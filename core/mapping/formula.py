@@ -388,25 +388,29 @@ class Function:
     maximum: int | None
     build: Callable[[Call, list[Compiled]], Compiled]
     usage: str
+    # Argument positions that must be written as literals; the builder reads them itself.
+    literal: frozenset[int] = frozenset()
 
 
 FUNCTIONS: dict[str, Function] = {
     "link": Function(0, 0, _link, "link()"),
     "e164": Function(1, 1, _e164, "e164(CustomerNumber)"),
     "primary_billing": Function(
-        1, 1, lambda node, args: _address(node, args, "billing"), 'primary_billing("City")'
+        1, 1, lambda node, args: _address(node, args, "billing"), 'primary_billing("City")',
+        frozenset({0}),
     ),
     "primary_shipping": Function(
-        1, 1, lambda node, args: _address(node, args, "shipping"), 'primary_shipping("City")'
+        1, 1, lambda node, args: _address(node, args, "shipping"), 'primary_shipping("City")',
+        frozenset({0}),
     ),
-    "custom_field": Function(1, 1, _custom_field, 'custom_field("Newsletter")'),
+    "custom_field": Function(1, 1, _custom_field, 'custom_field("Newsletter")', frozenset({0})),
     "coalesce": Function(1, None, _coalesce, 'coalesce(Company, "none")'),
-    "join": Function(2, None, _join, 'join(" ", FirstName, LastName)'),
+    "join": Function(2, None, _join, 'join(" ", FirstName, LastName)', frozenset({0})),
     "concat": Function(1, None, _concat, 'concat(FirstName, "-", Id)'),
     "lower": Function(1, 1, _text_function(str.lower), "lower(EmailAddress)"),
     "upper": Function(1, 1, _text_function(str.upper), "upper(Company)"),
     "trim": Function(1, 1, _text_function(str.strip), "trim(Comment)"),
-    "truncate": Function(2, 2, _truncate, "truncate(Comment, 40)"),
+    "truncate": Function(2, 2, _truncate, "truncate(Comment, 40)", frozenset({1})),
 }
 
 
@@ -435,13 +439,21 @@ def compile_node(node: Node) -> Compiled:
             else f"at least {function.minimum}" if function.maximum is None
             else f"{function.minimum} to {function.maximum}"
         )
-        plural = "" if wanted == "1" else "s"
+        plural = "" if wanted.endswith(" 1") or wanted == "1" else "s"
         raise FormulaError(
             f"{node.name}() takes {wanted} argument{plural}, got {count}; "
             f"e.g. {function.usage}",
             node.column,
         )
-    return function.build(node, [compile_node(arg) for arg in node.args])
+    args = [
+        _literal_placeholder if index in function.literal else compile_node(arg)
+        for index, arg in enumerate(node.args)
+    ]
+    return function.build(node, args)
+
+
+def _literal_placeholder(evaluation: Evaluation) -> Value:
+    return None
 
 
 def compile_formula(text: str) -> tuple[Node, Compiled]:
