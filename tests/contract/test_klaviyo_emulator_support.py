@@ -34,8 +34,9 @@ class FakeClock:
 def client(emulator: KlaviyoEmulator, **headers: str) -> httpx.AsyncClient:
     """An httpx client whose transport is the emulator."""
     merged = {**HEADERS, **headers}
-    return httpx.AsyncClient(transport=httpx.MockTransport(emulator.handle), base_url=BASE,
-                             headers=merged)
+    return httpx.AsyncClient(
+        transport=httpx.MockTransport(emulator.handle), base_url=BASE, headers=merged
+    )
 
 
 def profile_doc(**attributes: Any) -> dict[str, Any]:
@@ -43,8 +44,9 @@ def profile_doc(**attributes: Any) -> dict[str, Any]:
     return {"data": {"type": "profile", "attributes": attributes}}
 
 
-def subscribe_doc(profiles: list[dict[str, Any]], list_id: str | None = None,
-                  **attributes: Any) -> dict[str, Any]:
+def subscribe_doc(
+    profiles: list[dict[str, Any]], list_id: str | None = None, **attributes: Any
+) -> dict[str, Any]:
     """A bulk subscribe document."""
     data: dict[str, Any] = {
         "type": "profile-subscription-bulk-create-job",
@@ -68,8 +70,14 @@ def unsubscribe_doc(profiles: list[dict[str, Any]], list_id: str | None = None) 
 
 def email_subject(email: str, consent: str = "SUBSCRIBED", **extra: Any) -> dict[str, Any]:
     """One profile entry for a consent job, email marketing only."""
-    return {"type": "profile", "attributes": {
-        "email": email, "subscriptions": {"email": {"marketing": {"consent": consent}}}, **extra}}
+    return {
+        "type": "profile",
+        "attributes": {
+            "email": email,
+            "subscriptions": {"email": {"marketing": {"consent": consent}}},
+            **extra,
+        },
+    }
 
 
 def the_error(response: httpx.Response) -> dict[str, Any]:

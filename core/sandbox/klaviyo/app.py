@@ -193,6 +193,8 @@ class KlaviyoEmulator:
         self._api_key = api_key
         self._clock = clock
         self._wall = wall_clock or (lambda: datetime.now(UTC))
+        self._iso_second = -1
+        self._iso_text = ""
         self.rate_scale = rate_scale
         self._limiter = RateLimiter(scale=rate_scale)
         self.state = AccountState(
@@ -262,7 +264,12 @@ class KlaviyoEmulator:
     # ------------------------------------------------------------------ plumbing
 
     def _now_iso(self) -> str:
-        return _iso(self._wall())
+        moment = self._wall()
+        second = int(moment.timestamp())
+        if second != self._iso_second:
+            # Formatting is the hot spot of bulk seeding; a second-resolution cache removes it.
+            self._iso_second, self._iso_text = second, _iso(moment)
+        return self._iso_text
 
     async def _dispatch(self, request: httpx.Request) -> httpx.Response:
         if self.state.jobs:

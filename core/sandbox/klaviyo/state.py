@@ -499,13 +499,13 @@ class AccountState:
         }
 
     def load(self, state: JSON) -> None:
-        """Replace all state with a dump (rebuilding the indexes)."""
+        """Replace all state with a dump, taking ownership of it, and rebuild the indexes."""
         if state.get("version") != STATE_VERSION:
             raise ValueError(
                 f"Klaviyo sandbox state version {state.get('version')!r} is not {STATE_VERSION}"
             )
         self._reset()
-        fresh = copy.deepcopy(state)
+        fresh = state
         for record in fresh["lists"]:
             self.lists[record["id"]] = record
             self.list_by_name.setdefault(record["name"], record["id"])
@@ -513,8 +513,9 @@ class AccountState:
         for record in fresh["profiles"]:
             self.profiles[record["id"]] = record
             self._index(record["id"], record["attributes"])
-            self.ids.observe(record["id"])
         self.order = sorted(self.profiles)
+        if self.order:
+            self.ids.observe(self.order[-1])
         for lid, members in fresh["members"].items():
             self.members[lid] = members
             for pid in members:
