@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
@@ -82,7 +82,7 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Handler = Callable[["KlaviyoEmulator", Call], Awaitable[httpx.Response]]
+Handler = Callable[["KlaviyoEmulator", Call], Awaitable["Reply"]]
 
 
 @dataclass(frozen=True)
@@ -93,12 +93,12 @@ class Route:
     methods: dict[str, tuple[str, Handler, Tier]]
 
 
-def _json(status: int, doc: JSON | None, headers: dict[str, str] | None = None) -> httpx.Response:
-    out = dict(headers or {})
-    if doc is None:
-        return httpx.Response(status, headers=out)
-    out["Content-Type"] = JSON_API
-    return httpx.Response(status, headers=out, content=json.dumps(doc).encode())
+class Reply(NamedTuple):
+    """What a handler answers; the dispatcher turns it into one httpx.Response."""
+
+    status: int
+    doc: JSON | None
+    headers: dict[str, str] | None = None
 
 
 def _iso(moment: datetime) -> str:
@@ -314,13 +314,15 @@ class KlaviyoEmulator:
             body = await self._body(request)
             base = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
             call = Call(request, ids, query, body, base)
-            response = await handler(self, call)
+            reply = await handler(self, call)
         except KlaviyoProblem as problem:
             problem.headers.update(limit_headers)
             raise
-        response.headers.update(limit_headers)
-        response.headers.update(call.headers)
-        return response
+        headers = {**limit_headers, **(reply.headers or {}), **call.headers}
+        if reply.doc is None:
+            return httpx.Response(reply.status, headers=headers)
+        headers["Content-Type"] = JSON_API
+        return httpx.Response(reply.status, headers=headers, content=json.dumps(reply.doc).encode())
 
     def _authenticate(self, request: httpx.Request) -> None:
         header = request.headers.get("authorization")
@@ -491,21 +493,21 @@ class KlaviyoEmulator:
 
     # ------------------------------------------------------------------ profiles
 
-    async def create_profile(self, call: Call) -> httpx.Response:
+    async def create_profile(self, call: Call) -> Reply:
         """POST /api/profiles."""
         _, attrs = self._profile_body(call, with_id=False)
         self._phone_policy(attrs, call, lenient=True, pointer="/data/attributes/phone_number")
         record = self.state.create_profile(attrs)
         doc = self._profile_doc(record, call)
-        return _json(201, doc, {"Location": doc["data"]["links"]["self"]})
+        return Reply(201, doc, {"Location": doc["data"]["links"]["self"]})
 
-    async def get_profile(self, call: Call) -> httpx.Response:
+    async def get_profile(self, call: Call) -> Reply:
         """GET /api/profiles/{id}."""
         include = self._includes(call, {"lists", "segments", "push-tokens", "conversations"})
         record = self._profile_or_404(call.ids[0])
-        return _json(200, self._profile_doc(record, call, include_lists="lists" in include))
+        return Reply(200, self._profile_doc(record, call, include_lists="lists" in include))
 
-    async def update_profile(self, call: Call) -> httpx.Response:
+    async def update_profile(self, call: Call) -> Reply:
         """PATCH /api/profiles/{id}."""
         pid = call.ids[0]
         data, attrs = self._profile_body(call, with_id=True)
@@ -520,9 +522,9 @@ class KlaviyoEmulator:
         patch = profile_meta(data.get("meta"), "/data/meta")
         self._phone_policy(attrs, call, lenient=False, pointer="/data/attributes/phone_number")
         record = self.state.update_profile(pid, attrs, patch)
-        return _json(200, self._profile_doc(record, call))
+        return Reply(200, self._profile_doc(record, call))
 
-    async def import_profile(self, call: Call) -> httpx.Response:
+    async def import_profile(self, call: Call) -> Reply:
         """POST /api/profile-import: 201 when created, 200 when an existing profile was updated."""
         data, attrs = self._profile_body(call, with_id=False, upsert=True)
         patch = profile_meta(data.get("meta"), "/data/meta")
@@ -531,9 +533,9 @@ class KlaviyoEmulator:
             raise invalid("'id' must be a string or null.", pointer="/data/id")
         self._phone_policy(attrs, call, lenient=False, pointer="/data/attributes/phone_number")
         record, created = self.state.upsert_profile(pid, attrs, patch)
-        return _json(201 if created else 200, self._profile_doc(record, call))
+        return Reply(201 if created else 200, self._profile_doc(record, call))
 
-    async def get_profiles(self, call: Call) -> httpx.Response:
+    async def get_profiles(self, call: Call) -> Reply:
         """GET /api/profiles with filter and cursor paging."""
         self._includes(call, {"push-tokens", "conversations"})
         fields, subs, predictive = self._profile_view(call)
@@ -558,7 +560,7 @@ class KlaviyoEmulator:
             )
             for pid in chunk
         ]
-        return _json(200, {"data": data, "links": _links(call, nxt, prev)})
+        return Reply(200, {"data": data, "links": _links(call, nxt, prev)})
 
     def _filtered_profiles(self, call: Call) -> list[str]:
         text = call.query.get("filter")
@@ -593,7 +595,7 @@ class KlaviyoEmulator:
             return set()
         return None
 
-    async def get_profile_lists(self, call: Call) -> httpx.Response:
+    async def get_profile_lists(self, call: Call) -> Reply:
         """GET /api/profiles/{id}/lists."""
         pid = call.ids[0]
         self._profile_or_404(pid)
@@ -602,14 +604,14 @@ class KlaviyoEmulator:
             list_resource(self.state.lists[lid], call.base, fields=fields)
             for lid in self.state.lists_of(pid)
         ]
-        return _json(200, {"data": data, "links": _links(call, None, None)})
+        return Reply(200, {"data": data, "links": _links(call, None, None)})
 
-    async def get_profile_list_ids(self, call: Call) -> httpx.Response:
+    async def get_profile_list_ids(self, call: Call) -> Reply:
         """GET /api/profiles/{id}/relationships/lists."""
         pid = call.ids[0]
         self._profile_or_404(pid)
         data = [{"type": "list", "id": lid} for lid in self.state.lists_of(pid)]
-        return _json(200, {"data": data, "links": _links(call, None, None)})
+        return Reply(200, {"data": data, "links": _links(call, None, None)})
 
     # ------------------------------------------------------------------ consent
 
@@ -807,7 +809,7 @@ class KlaviyoEmulator:
             state.update_profile(pid, missing)
         return str(pid)
 
-    async def subscribe(self, call: Call) -> httpx.Response:
+    async def subscribe(self, call: Call) -> Reply:
         """POST /api/profile-subscription-bulk-create-jobs: 202, no body."""
         attrs, items, list_id = self._job_data(
             call, "profile-subscription-bulk-create-job", SUBSCRIBE_MAX
@@ -838,9 +840,9 @@ class KlaviyoEmulator:
                 custom_source=source,
                 historical=subject["times"] if historical else None,
             )
-        return _json(202, None)
+        return Reply(202, None)
 
-    async def unsubscribe(self, call: Call) -> httpx.Response:
+    async def unsubscribe(self, call: Call) -> Reply:
         """POST /api/profile-subscription-bulk-delete-jobs: 202, no body."""
         _, items, list_id = self._job_data(
             call, "profile-subscription-bulk-delete-job", UNSUBSCRIBE_MAX
@@ -852,11 +854,11 @@ class KlaviyoEmulator:
         for subject in subjects:
             pid = self._resolve(subject)
             self.state.unsubscribe(pid, subject["plan"], list_id=list_id)
-        return _json(202, None)
+        return Reply(202, None)
 
     # ------------------------------------------------------------------ lists
 
-    async def get_lists(self, call: Call) -> httpx.Response:
+    async def get_lists(self, call: Call) -> Reply:
         """GET /api/lists (10 per page)."""
         size = _page_size(call, default=10, maximum=10)
         fields = _csv(call, "fields[list]")
@@ -874,9 +876,9 @@ class KlaviyoEmulator:
         keys = [f"{n:08d}" for n in range(len(records))]
         chunk, nxt, prev = _page(keys, call, size)
         data = [list_resource(records[int(key)], call.base, fields=fields) for key in chunk]
-        return _json(200, {"data": data, "links": _links(call, nxt, prev)})
+        return Reply(200, {"data": data, "links": _links(call, nxt, prev)})
 
-    async def get_list(self, call: Call) -> httpx.Response:
+    async def get_list(self, call: Call) -> Reply:
         """GET /api/lists/{id}."""
         record = self._list_or_404(call.ids[0])
         extra = _csv(call, "additional-fields[list]") or []
@@ -890,9 +892,9 @@ class KlaviyoEmulator:
         data = list_resource(
             record, call.base, fields=_csv(call, "fields[list]"), profile_count=count
         )
-        return _json(200, {"data": data, "links": {"self": data["links"]["self"]}})
+        return Reply(200, {"data": data, "links": {"self": data["links"]["self"]}})
 
-    async def create_list(self, call: Call) -> httpx.Response:
+    async def create_list(self, call: Call) -> Reply:
         """POST /api/lists."""
         data = document(call.body)
         check_keys(data, ("type", "attributes"), "/data", "list")
@@ -910,13 +912,13 @@ class KlaviyoEmulator:
             )
         record = self.state.create_list(name, opt_in)
         data_out = list_resource(record, call.base)
-        return _json(
+        return Reply(
             201,
             {"data": data_out, "links": {"self": data_out["links"]["self"]}},
             {"Location": data_out["links"]["self"]},
         )
 
-    async def get_list_profiles(self, call: Call) -> httpx.Response:
+    async def get_list_profiles(self, call: Call) -> Reply:
         """GET /api/lists/{id}/profiles."""
         lid = call.ids[0]
         self._list_or_404(lid)
@@ -933,16 +935,16 @@ class KlaviyoEmulator:
             )
             for pid in chunk
         ]
-        return _json(200, {"data": data, "links": _links(call, nxt, prev)})
+        return Reply(200, {"data": data, "links": _links(call, nxt, prev)})
 
-    async def get_list_profile_ids(self, call: Call) -> httpx.Response:
+    async def get_list_profile_ids(self, call: Call) -> Reply:
         """GET /api/lists/{id}/relationships/profiles."""
         lid = call.ids[0]
         self._list_or_404(lid)
         size = _page_size(call, default=20, maximum=1000)
         chunk, nxt, prev = _page(sorted(self.state.members[lid]), call, size)
         data = [{"type": "profile", "id": pid} for pid in chunk]
-        return _json(200, {"data": data, "links": _links(call, nxt, prev)})
+        return Reply(200, {"data": data, "links": _links(call, nxt, prev)})
 
     def _member_ids(self, call: Call) -> tuple[str, list[str]]:
         lid = call.ids[0]
@@ -972,23 +974,23 @@ class KlaviyoEmulator:
             ids.append(pid)
         return lid, ids
 
-    async def add_list_members(self, call: Call) -> httpx.Response:
+    async def add_list_members(self, call: Call) -> Reply:
         """POST /api/lists/{id}/relationships/profiles: 204, consent untouched."""
         lid, ids = self._member_ids(call)
         for pid in ids:
             self.state.add_member(lid, pid)
-        return _json(204, None)
+        return Reply(204, None)
 
-    async def remove_list_members(self, call: Call) -> httpx.Response:
+    async def remove_list_members(self, call: Call) -> Reply:
         """DELETE /api/lists/{id}/relationships/profiles: 204, consent untouched."""
         lid, ids = self._member_ids(call)
         for pid in ids:
             self.state.remove_member(lid, pid)
-        return _json(204, None)
+        return Reply(204, None)
 
     # ------------------------------------------------------------------ bulk import
 
-    async def create_import_job(self, call: Call) -> httpx.Response:
+    async def create_import_job(self, call: Call) -> Reply:
         """POST /api/profile-bulk-import-jobs: 202 with the job document."""
         kind = "profile-bulk-import-job"
         data = document(call.body)
@@ -1040,7 +1042,7 @@ class KlaviyoEmulator:
             scale=self.rate_scale,
         )
         resource = imports.job_resource(job, call.base)
-        return _json(202, {"data": resource, "links": {"self": resource["links"]["self"]}})
+        return Reply(202, {"data": resource, "links": {"self": resource["links"]["self"]}})
 
     def _job_or_404(self, jid: str) -> JSON:
         job = self.state.jobs.get(jid)
@@ -1048,7 +1050,7 @@ class KlaviyoEmulator:
             raise not_found(f"A profile bulk import job with id {jid} does not exist.")
         return job
 
-    async def get_import_job(self, call: Call) -> httpx.Response:
+    async def get_import_job(self, call: Call) -> Reply:
         """GET /api/profile-bulk-import-jobs/{job_id}."""
         resource = imports.job_resource(self._job_or_404(call.ids[0]), call.base)
         doc: JSON = {"data": resource, "links": {"self": resource["links"]["self"]}}
@@ -1058,33 +1060,33 @@ class KlaviyoEmulator:
                 for lid in self.state.jobs[call.ids[0]]["list_ids"]
                 if lid in self.state.lists
             ]
-        return _json(200, doc)
+        return Reply(200, doc)
 
-    async def get_import_jobs(self, call: Call) -> httpx.Response:
+    async def get_import_jobs(self, call: Call) -> Reply:
         """GET /api/profile-bulk-import-jobs."""
         size = _page_size(call, default=20, maximum=100)
         chunk, nxt, prev = _page(sorted(self.state.jobs), call, size)
         data = [imports.job_resource(self.state.jobs[jid], call.base) for jid in chunk]
-        return _json(200, {"data": data, "links": _links(call, nxt, prev)})
+        return Reply(200, {"data": data, "links": _links(call, nxt, prev)})
 
-    async def get_import_errors(self, call: Call) -> httpx.Response:
+    async def get_import_errors(self, call: Call) -> Reply:
         """GET /api/profile-bulk-import-jobs/{id}/import-errors (cursor-paged)."""
         job = self._job_or_404(call.ids[0])
         size = _page_size(call, default=20, maximum=100)
         errors = job["errors"] if job["status"] == "complete" else []
         keys = [f"{n:08d}" for n in range(len(errors))]
         chunk, nxt, prev = _page(keys, call, size)
-        return _json(
+        return Reply(
             200, {"data": [errors[int(k)] for k in chunk], "links": _links(call, nxt, prev)}
         )
 
-    async def get_import_profile_ids(self, call: Call) -> httpx.Response:
+    async def get_import_profile_ids(self, call: Call) -> Reply:
         """GET /api/profile-bulk-import-jobs/{id}/relationships/profiles."""
         job = self._job_or_404(call.ids[0])
         size = _page_size(call, default=20, maximum=100)
         chunk, nxt, prev = _page(sorted(job["profile_ids"]), call, size)
         data = [{"type": "profile", "id": pid} for pid in chunk]
-        return _json(200, {"data": data, "links": _links(call, nxt, prev)})
+        return Reply(200, {"data": data, "links": _links(call, nxt, prev)})
 
 
 def _schema_only(attrs: JSON, pointer: str) -> None:
