@@ -190,4 +190,5 @@ def batch_summary(progress: BatchProgress, verb: str = "synced") -> Text:
 
 def make_console(*, stderr: bool = False) -> Console:
     """A console that honours NO_COLOR and writes plain text when not on a terminal."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    # Messages on stderr stay one line each, whatever the terminal width, for scripts to grep.
+    return Console(stderr=stderr, highlight=False, soft_wrap=stderr)
