@@ -200,12 +200,16 @@ def _expression(tokens: list[tuple[str, str, int]], index: int) -> tuple[Node, i
 
 def is_empty(value: Value) -> bool:
     """Empty source values are omitted, never sent as null."""
-    return value is None or (isinstance(value, str) and not value.strip())
+    if value is None:
+        return True
+    return type(value) is str and (not value or value.isspace())
 
 
 def _text(value: Value) -> str | None:
-    if is_empty(value):
+    if value is None:
         return None
+    if type(value) is str:
+        return None if not value or value.isspace() else value
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -44,7 +44,7 @@ from core.mapping.formula import (
     is_empty,
     phone_of,
 )
-from core.model import Collection, ListIntent
+from core.model import Collection, Customer, ListIntent
 
 
 class TemplateError(ValueError):
@@ -411,13 +411,15 @@ def _compile_row(row: Row, value: Any, lines: _Lines, collection: str) -> Step:
         return _location_step(LOCATION[folded], expression)
     if folded == "subscribeprofile":
         _check_static_flag(row, value, lines, label)
-        return _subscribe_step(row.destination, expression)
-    for prefix, consent in (("LIST_", True), ("UCLIST_", False)):
-        if row.destination.startswith(prefix):
-            _check_static_flag(row, value, lines, label)
-            name = row.destination[len(prefix):].strip()
-            return _list_step(row.destination, name, consent, expression)
-    return _property_step(row.destination, expression)
+        step = _subscribe_step(row.destination, expression)
+    elif row.destination.startswith(("LIST_", "UCLIST_")):
+        _check_static_flag(row, value, lines, label)
+        consent = row.destination.startswith("LIST_")
+        name = row.destination.split("_", 1)[1].strip()
+        step = _list_step(row.destination, name, consent, expression)
+    else:
+        step = _property_step(row.destination, expression)
+    return _static_step(row, value, step) if row.kind == "static" else step
 
 
 def _check_static_flag(row: Row, value: Any, lines: _Lines, label: str) -> None:
@@ -515,6 +517,41 @@ def _location_step(key: str, expression: Compiled) -> Step:
             evaluation.location[key] = _text(value)
 
     return location
+
+
+def _static_step(row: Row, value: Any, step: Step) -> Step:
+    """A static row's result is the same for every customer: compute it once, replay it."""
+    probe = Evaluation(_NOBODY, None, "US")
+    step(probe)
+    if probe.warnings or probe.errors:
+        return step
+    subscribe = probe.subscribe
+    intents = tuple(probe.list_intents)
+    properties = probe.properties
+    if properties:
+        ((name, constant),) = properties.items()
+
+        def static_property(evaluation: Evaluation) -> None:
+            evaluation.properties[name] = constant
+
+        return static_property
+    if intents:
+        (intent,) = intents
+
+        def static_list(evaluation: Evaluation) -> None:
+            evaluation.list_intents.append(intent)
+
+        return static_list
+    if subscribe is not None:
+
+        def static_subscribe(evaluation: Evaluation) -> None:
+            evaluation.subscribe = subscribe
+
+        return static_subscribe
+    return step
+
+
+_NOBODY = Customer(id="0")
 
 
 def _subscribe_step(destination: str, expression: Compiled) -> Step:
