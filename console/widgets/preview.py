@@ -46,9 +46,12 @@ class RouteBanner(Static):
 
 
 class JsonView(Static):
-    """A JSON document, syntax coloured."""
+    """A JSON document, syntax coloured; `text` keeps the plain JSON shown."""
+
+    text = ""
 
     def show(self, value: object) -> None:
+        self.text = pretty_json(value)
         if value is None:
             self.update(Content.styled(pretty_json(value), "italic $text-muted"))
             return

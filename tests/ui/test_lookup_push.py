@@ -1,0 +1,232 @@
+"""Lookup, preview of every route and push, driven by keys on a deterministic engine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from textual.widgets import Input
+
+from console.app import ConsoleApp
+from console.screens.confirm import PushConfirmScreen
+from console.screens.lookup import LookupScreen
+from console.screens.recent import PickCustomerScreen
+from tests.ui.helpers import lookup, settle, text_of
+from tests.ui.stub_engine import StubConfig, StubEngine, stub_factory
+
+
+async def test_opens_on_the_lookup_with_the_cursor_in_the_customer_field(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, LookupScreen)
+        assert app.focused is app.screen.query_one("#customer", Input)
+        assert app.screen.query_one(".sandbox").display
+
+
+@pytest.mark.parametrize(
+    ("customer_id", "title", "reason"),
+    [
+        ("1001", "CREATE", "no profile has this email or phone"),
+        ("55260", "UPDATE", "linked via external id"),
+        ("1002", "LINK by email", "email cara@example.com matched"),
+        ("1003", "LINK by phone", "phone +14155550123 matched"),
+        ("1004", "BLOCKED", "no valid identifier"),
+    ],
+)
+async def test_preview_shows_each_route_with_its_reason(make_app, stub, customer_id, title,
+                                                        reason):
+    app = make_app(stub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await lookup(pilot, customer_id)
+        banner = text_of(pilot, "#route")
+        assert f" {title} " in banner
+        assert reason in banner
+        assert app.screen.query_one("#route").has_class(f"-{title.split()[0].lower()}")
+
+
+async def test_blocked_plan_cannot_be_pushed(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await lookup(pilot, "1004")
+        await pilot.press("f5")
+        await settle(pilot)
+        assert not isinstance(app.screen, PushConfirmScreen)
+        assert stub.pushes == []
+        assert "no valid identifier" in text_of(pilot, "#notes")
+
+
+async def test_email_search_with_one_match_previews_it(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await lookup(pilot, "cara@example.com")
+        assert app.screen.plan.customer_id == "1002"
+        assert app.screen.query_one("#customer", Input).value == "1002"
+
+
+async def test_name_search_with_several_matches_lets_the_operator_pick(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press(*"example", "enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, PickCustomerScreen)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, LookupScreen)
+        assert app.screen.plan.customer_id == "1001"
+
+
+async def test_unknown_customer_is_a_message_not_a_crash(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await lookup(pilot, "999999")
+        assert "does not exist" in text_of(pilot, "#status")
+        assert app.screen.plan is None
+
+
+async def test_push_of_a_created_customer_refreshes_to_update(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await lookup(pilot, "1001")
+        await pilot.press("f5")
+        await pilot.pause()
+        assert isinstance(app.screen, PushConfirmScreen)
+        summary = str(app.screen.query_one("#confirm-summary").render())
+        assert "Create a new profile" in summary
+        assert "⚠" not in summary
+        await pilot.press("y")
+        await settle(pilot)
+        assert stub.pushes == [("1001", True)]
+        assert " UPDATE " in text_of(pilot, "#route")
+        assert "Pushed customer 1001" in text_of(pilot, "#status")
+
+
+async def test_push_with_consent_changes_names_them_and_defaults_to_cancel(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await lookup(pilot, "1005")
+        assert "consent changes need confirmation" in text_of(pilot, "#route")
+        await pilot.press("f5")
+        await pilot.pause()
+        summary = str(app.screen.query_one("#confirm-summary").render())
+        assert "Unsubscribe email marketing" in summary
+        assert "double opt-in" in summary
+        assert app.focused.id == "cancel-push"
+        await pilot.press("enter")  # the focused button is Cancel
+        await settle(pilot)
+        assert stub.pushes == []
+        await pilot.press("f5")
+        await pilot.pause()
+        await pilot.click("#do-push")
+        await settle(pilot)
+        assert stub.pushes == [("1005", True)]
+
+
+async def test_a_second_push_cannot_start_while_one_is_in_flight(make_app, stub):
+    release = asyncio.Event()
+    real_push = stub.push
+
+    async def slow_push(customer_id, **kwargs):
+        await release.wait()
+        return await real_push(customer_id, **kwargs)
+
+    stub.push = slow_push
+    app = make_app(stub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await lookup(pilot, "55260")
+        await pilot.press("f5", "y")
+        await pilot.pause()
+        assert app.screen.pushing
+        await pilot.press("f5")
+        await pilot.pause()
+        assert not isinstance(app.screen, PushConfirmScreen)
+        release.set()
+        await settle(pilot)
+        assert stub.pushes == [("55260", True)]
+        assert not app.screen.pushing
+
+
+async def test_failed_push_is_reported_and_recorded(make_app, stub):
+    stub.fail_ids.add("55260")
+    app = make_app(stub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await lookup(pilot, "55260")
+        await pilot.press("f5", "y")
+        await settle(pilot)
+        assert "failed" in text_of(pilot, "#status")
+        assert stub.errors.count() == 1
+
+
+async def test_recent_lookups_persist_and_are_one_key_away(tmp_path, stub):
+    path = tmp_path / "recent.json"
+    first = ConsoleApp(stub.config, engine_factory=stub_factory(stub), keymap={},
+                       recent_path=path)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await lookup(pilot, "1002")
+        await lookup(pilot, "55260")
+    assert [cid for cid, _ in json.loads(path.read_text())] == ["55260", "1002"]
+    second = ConsoleApp(stub.config, engine_factory=stub_factory(stub), keymap={},
+                        recent_path=path)
+    async with second.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f3")
+        await pilot.pause()
+        assert isinstance(second.screen, PickCustomerScreen)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert second.screen.plan.customer_id == "1002"
+
+
+async def test_keymap_remaps_push_by_binding_id(tmp_path):
+    engine = StubEngine(StubConfig(state_dir=tmp_path))
+    app = ConsoleApp(engine.config, engine_factory=stub_factory(engine),
+                     keymap={"push": "f12"}, recent_path=tmp_path / "r.json")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await lookup(pilot, "55260")
+        await pilot.press("f5")
+        await pilot.pause()
+        assert not isinstance(app.screen, PushConfirmScreen)
+        await pilot.press("f12")
+        await pilot.pause()
+        assert isinstance(app.screen, PushConfirmScreen)
+
+
+async def test_engine_that_cannot_open_leaves_a_working_console(tmp_path):
+    async def broken(config):
+        raise ValueError("incomplete credentials: set IPAAS_SYSTEM_ID (or run with --sandbox)")
+
+    app = ConsoleApp(StubConfig(state_dir=tmp_path), engine_factory=broken, keymap={},
+                     recent_path=tmp_path / "r.json")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await lookup(pilot, "55260")
+        assert "IPAAS_SYSTEM_ID" in text_of(pilot, "#status")
+        await pilot.press("f6")
+        await settle(pilot)
+        assert app.is_running
+
+
+async def test_palette_finds_customers_through_the_engine(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"cara")
+        for _ in range(20):
+            await pilot.pause(0.05)
+            options = app.screen.query("CommandList").first().option_count
+            if options:
+                break
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.plan.customer_id == "1002"
+
+
+async def test_engine_is_closed_on_exit(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+    assert stub.closed
