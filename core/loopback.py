@@ -149,7 +149,8 @@ class LoopbackServer:
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
-                data = await asyncio.wait_for(reader.read(_READ_CHUNK), self.idle_timeout)
+                async with asyncio.timeout(self.idle_timeout):
+                    data = await reader.read(_READ_CHUNK)
                 conn.receive_data(data)
                 continue
             return event  # type: ignore[return-value]
