@@ -135,3 +135,22 @@ async def test_demo_loads_into_the_real_emulators(tmp_path: Path) -> None:
 def test_customers_round_trip_through_to_api(cid: str) -> None:
     customer = CUSTOMERS[cid]
     assert Customer.from_api(customer.to_api()) == customer
+
+
+async def test_persisted_state_holds_no_credentials(tmp_path: Path) -> None:
+    sandbox = Sandbox(tmp_path)
+    creds = sandbox.credentials
+    async with httpx.AsyncClient(transport=sandbox.transport, base_url=creds.base_url) as http:
+        login = await http.post("/sso/v2/Auth/Login", json={
+            "email_address": creds.ipaas_email, "password": creds.ipaas_password})
+        assert login.status_code == 200
+        await http.post(
+            "/customers/v2/External/UpdateExternalId",
+            headers={"Authorization": f"Bearer {creds.ipaas_token}"},
+            json={"table_name": "customer", "system_id": creds.ipaas_system_id,
+                  "external_id": "01JX", "internal_id": "55300"})
+    await sandbox.aclose()
+    saved = b"".join(p.read_bytes() for p in (tmp_path / "sandbox").iterdir())
+    for secret in (*creds.secrets, login.json()["access_token"]):
+        assert secret.encode() not in saved
+    assert b"01JX" in saved
