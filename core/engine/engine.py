@@ -78,11 +78,15 @@ class Engine:
             raise ConfigError(f"cannot create state directory {state}: {exc.strerror}") from None
         rate_scale = 1.0
         if config.sandbox:
-            from core.sandbox import Knobs, Sandbox
+            from core.sandbox import Knobs, Sandbox, SandboxSeedError
 
             knobs = Knobs.from_env()
             if sandbox is None:
-                sandbox = Sandbox(state, seed=config.sandbox_seed, knobs=knobs)
+                try:
+                    sandbox = Sandbox(state, seed=config.sandbox_seed, knobs=knobs)
+                except SandboxSeedError as exc:
+                    raise ConfigError(str(exc)) from None
+            knobs = sandbox.knobs
             creds = sandbox.credentials
             klaviyo_key, ipaas_token, system_id = (
                 creds.klaviyo_api_key, creds.ipaas_token, creds.ipaas_system_id)
@@ -124,7 +128,7 @@ class Engine:
         await asyncio.gather(self._ctx.klaviyo.aclose(), self._ctx.ipaas.aclose(),
                              return_exceptions=True)
         if self.sandbox is not None:
-            self.sandbox.flush()
+            self.sandbox.close()
 
     async def __aenter__(self) -> Engine:
         return self
@@ -143,10 +147,8 @@ class Engine:
     async def push(self, customer_id: str, *, confirmed: bool = False,
                    trigger: str = "manual") -> PushResult:
         """Push one customer on a fresh plan; failures come back recorded, never raised."""
-        result = await flow.push(self._ctx, customer_id.strip(), confirmed=confirmed,
-                                 trigger=trigger)
-        self._persist_sandbox()
-        return result
+        return await flow.push(self._ctx, customer_id.strip(), confirmed=confirmed,
+                               trigger=trigger)
 
     async def search_customers(self, query: str) -> list[Customer]:
         """Customers by id, email or name."""
@@ -187,11 +189,8 @@ class Engine:
                 on_result(result)
             return result
 
-        try:
-            return await run_batch(items, push_one, BatchProgress(total=total), workers=workers,
-                                   on_progress=on_progress, cancel=cancel)
-        finally:
-            self._persist_sandbox()
+        return await run_batch(items, push_one, BatchProgress(total=total), workers=workers,
+                               on_progress=on_progress, cancel=cancel)
 
     async def retry(self, error_ids: Sequence[str] | None, *,
                     on_progress: ProgressCallback | None = None,
@@ -217,12 +216,9 @@ class Engine:
                 on_result(result)
             return result
 
-        try:
-            return await run_batch(ids_source(customers), push_one,
-                                   BatchProgress(total=len(customers)), workers=workers,
-                                   on_progress=on_progress, cancel=cancel)
-        finally:
-            self._persist_sandbox()
+        return await run_batch(ids_source(customers), push_one,
+                               BatchProgress(total=len(customers)), workers=workers,
+                               on_progress=on_progress, cancel=cancel)
 
     def _open_records(self) -> list[ErrorRecord]:
         # A snapshot: retrying resolves records, which would shift offsets under a live query.
@@ -267,12 +263,5 @@ class Engine:
             pending.add(task)
             task.add_done_callback(pending.discard)
 
-        self.sandbox.ipaas.on_change = changed
+        self.sandbox.add_change_listener(changed)
         return True
-
-    def _persist_sandbox(self) -> None:
-        if self.sandbox is not None:
-            try:
-                self.sandbox.flush()
-            except OSError:
-                log.exception("could not persist the sandbox state")

@@ -511,12 +511,11 @@ def _upsert(ctx: Context, record: ErrorRecord) -> ErrorRecord:
 
 
 def _fail(ctx: Context, plan: Plan, record: ErrorRecord, trigger: str, *,
-          history: bool = True, profile_id: str | None = None,
-          after: JSON | None = None) -> PushResult:
+          profile_id: str | None = None, after: JSON | None = None) -> PushResult:
+    """Log the failure (one open record per customer) and the attempt in the history."""
     stored = _upsert(ctx, record)
-    if history:
-        _record_history(ctx, plan, ok=False, profile_id=profile_id or plan.profile_id,
-                        after=after, error_id=stored.id, trigger=trigger)
+    _record_history(ctx, plan, ok=False, profile_id=profile_id or plan.profile_id,
+                    after=after, error_id=stored.id, trigger=trigger)
     return PushResult(plan=plan, ok=False, profile_id=profile_id or plan.profile_id,
                       error=stored)
 
