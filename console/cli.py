@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from console import render
+from core.clients.http import ApiError
 from core.config import Config, ConfigError
 from core.engine import (
     BatchProgress,
@@ -414,13 +415,10 @@ async def _sync(ns: argparse.Namespace, engine: Engine) -> int:
         except StageFailure as exc:
             _say(f"{PROG}: could not list customers: {exc.error}")
             return FAILED
-        except Exception as exc:
-            from core.clients.http import ApiError
-
-            if isinstance(exc, ApiError):
-                _say(f"{PROG}: could not list customers: {exc}")
-                return FAILED
-            raise
+        except ApiError as exc:
+            # Reading the customer pages failed; pushes already taken finished and were logged.
+            _say(f"{PROG}: could not list customers: {exc}")
+            return FAILED
     if ns.json:
         _print_json(progress.to_json())
     else:
