@@ -59,11 +59,11 @@ class ConsoleApp(App[None]):
     DEFAULT_MODE = "lookup"
     COMMANDS = App.COMMANDS | {CustomerCommands}
     BINDINGS = [
-        binding("show-settings", "switch_mode('settings')"),
-        binding("show-lookup", "switch_mode('lookup')"),
-        binding("show-errors", "switch_mode('errors')"),
-        binding("show-history", "switch_mode('history')"),
-        binding("show-batch", "switch_mode('batch')"),
+        binding("show-settings", "switch_mode('settings')", show=False),
+        binding("show-lookup", "switch_mode('lookup')", show=False),
+        binding("show-errors", "switch_mode('errors')", show=False),
+        binding("show-history", "switch_mode('history')", show=False),
+        binding("show-batch", "switch_mode('batch')", show=False),
     ]
 
     def __init__(

@@ -18,7 +18,6 @@ from textual.screen import Screen
 from textual.widgets import (
     Checkbox,
     Footer,
-    Header,
     Input,
     Label,
     Log,
@@ -30,6 +29,7 @@ from textual.widgets import (
 from console.keymap import binding
 from console.screens.base import Counts, CountsChanged, say, wait_engine
 from console.widgets.banner import SandboxBanner
+from console.widgets.screenbar import ScreenBar
 
 
 class BatchFinished(Message):
@@ -97,11 +97,12 @@ class BatchScreen(Screen[None]):
         self._rate = 0.0
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ScreenBar("batch")
         yield SandboxBanner(classes="sandbox")
         with Horizontal(id="batch-pick"):
             yield Input(placeholder="Customer ids: 55260 1001 1002 …", id="batch-ids")
-            yield Checkbox("All customers", id="batch-all")
+        with Horizontal(id="batch-options"):
+            yield Checkbox("All customers (F3)", id="batch-all")
             yield Checkbox("Allow unsubscribe", id="allow-unsubscribe")
         with Vertical(id="batch-run"):
             yield ProgressBar(id="batch-progress", show_eta=False)

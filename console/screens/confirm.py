@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
@@ -61,9 +61,10 @@ class PushConfirmScreen(ModalScreen[bool]):
         self.risky = any(consent_is_risky(c) for c in plan.consent)
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="confirm", classes="dialog"):
+        with Vertical(id="confirm", classes="dialog"):
             yield Label(f"Push customer {self.plan.customer_id}?", classes="dialog-title")
-            yield Static(summary(self.plan), id="confirm-summary")
+            with VerticalScroll(id="confirm-body"):
+                yield Static(summary(self.plan), id="confirm-summary")
             with Horizontal(classes="buttons"):
                 yield Button(
                     "Push with consent changes" if self.risky else "Push",

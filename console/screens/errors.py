@@ -13,15 +13,16 @@ from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Select, Static
+from textual.widgets import DataTable, Footer, Label, ProgressBar, Select, Static
 
 from console.keymap import binding
 from console.screens.base import Counts, CountsChanged, say, wait_engine
 from console.widgets.banner import SandboxBanner
+from console.widgets.screenbar import ScreenBar
 from console.widgets.words import FIXES, short_time
 from core.model import ErrorKind, ErrorRecord, ErrorStatus
 
-STATUS_CHOICES: list[tuple[str, str]] = [("open and resolved", "all"), ("open", "open"),
+STATUS_CHOICES: list[tuple[str, str]] = [("all statuses", "all"), ("open", "open"),
                                          ("resolved", "resolved")]
 KIND_CHOICES: list[tuple[str, str]] = [("every kind", "all")] + [
     (kind.value.replace("_", " "), kind.value) for kind in ErrorKind
@@ -77,7 +78,7 @@ class ErrorsScreen(Screen[None]):
         binding("previous-page", "page(-1)"),
         binding("filter-kind", "cycle_kind"),
         binding("filter-status", "cycle_status"),
-        binding("refresh", "reload"),
+        binding("refresh", "reload", show=False),
     ]
     PAGE_SIZE = 50
 
@@ -88,9 +89,10 @@ class ErrorsScreen(Screen[None]):
         super().__init__()
         self.records: dict[str, ErrorRecord] = {}
         self.total = 0
+        self._pages = 1
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ScreenBar("errors")
         yield SandboxBanner(classes="sandbox")
         with Horizontal(id="filters"):
             yield Label("Kind", classes="filter-label")
@@ -174,7 +176,9 @@ class ErrorsScreen(Screen[None]):
             self.query_one("#error-detail", Static).update("No error records match.")
         self.query_one("#page-info", Static).update(
             f"page {self.page + 1} of {pages} · {message.total} record(s)")
-        self.refresh_bindings()
+        if pages != self._pages:
+            self._pages = pages
+            self.refresh_bindings()  # next/previous page may have become (un)available
 
     def watch_page(self) -> None:
         self.load()

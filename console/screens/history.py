@@ -12,12 +12,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from console.keymap import binding
 from console.screens.base import say, wait_engine
 from console.widgets.banner import SandboxBanner
 from console.widgets.preview import JsonView
+from console.widgets.screenbar import ScreenBar
 from console.widgets.words import short_time
 from core.model import HistoryEntry
 
@@ -60,7 +61,7 @@ class HistoryScreen(Screen[None]):
         self.entries: dict[str, HistoryEntry] = {}
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ScreenBar("history")
         yield SandboxBanner(classes="sandbox")
         with Horizontal(id="lookup-bar"):
             yield Input(placeholder="Customer id (empty: latest pushes), then Enter",

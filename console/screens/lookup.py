@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, LoadingIndicator, Static
+from textual.widgets import Footer, Input, LoadingIndicator, Static
 
 from console.keymap import binding
 from console.screens.base import say, wait_engine
@@ -18,6 +18,7 @@ from console.screens.confirm import PushConfirmScreen
 from console.screens.recent import PickCustomerScreen
 from console.widgets.banner import SandboxBanner
 from console.widgets.preview import PreviewPane
+from console.widgets.screenbar import ScreenBar
 from console.widgets.words import route_title
 from core.model import Plan, Route
 
@@ -61,7 +62,7 @@ class LookupScreen(Screen[None]):
     plan: reactive[Plan | None] = reactive(None, bindings=True, always_update=True)
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ScreenBar("lookup")
         yield SandboxBanner(classes="sandbox")
         with Horizontal(id="lookup-bar"):
             yield Input(placeholder="Customer id, email or name, then Enter", id="customer")

@@ -8,10 +8,11 @@ from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from console.keymap import DEFAULT_KEYS, effective_keys
 from console.widgets.banner import SandboxBanner
+from console.widgets.screenbar import ScreenBar
 
 
 def pairs_table(pairs: list[tuple[str, str]]) -> Table:
@@ -55,7 +56,7 @@ class SettingsScreen(Screen[None]):
     HELP = "The active configuration. Secrets are never shown. Edit the config file to change."
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ScreenBar("settings")
         yield SandboxBanner(classes="sandbox")
         with VerticalScroll(id="settings"):
             yield Static(id="settings-config", classes="section")

@@ -14,5 +14,4 @@ class SandboxBanner(Static):
         config: Any = getattr(self.app, "config", None)
         on_sandbox = bool(getattr(config, "sandbox", True))
         self.display = on_sandbox
-        self.update("SANDBOX · emulated Klaviyo and iPaaS.com with demo data · "
-                    "nothing leaves this machine")
+        self.update("SANDBOX · emulated Klaviyo and iPaaS.com · nothing leaves this machine")
