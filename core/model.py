@@ -139,8 +139,10 @@ class Customer:
             at = f"{where}external_ids[{index}]."
             system = item.get("system_id")
             try:
+                if isinstance(system, bool):
+                    raise TypeError
                 system_id = int(system)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise CustomerDataError(f"{at}system_id must be a number, got {system!r}") from None
             value = _text(item, "external_id", at)
             if value is None:
