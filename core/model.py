@@ -91,6 +91,14 @@ def _items(raw: Mapping[str, Any], key: str, where: str) -> list[Mapping[str, An
     return value
 
 
+def _api_id(ident: str) -> int | str:
+    # Only an id that reads back as the same text may become a number: "²" and "٣٤" are
+    # digits to str.isdigit but int() refuses or rewrites them, and "007" would lose its zeros.
+    if ident.isascii() and ident.isdigit() and str(int(ident)) == ident:
+        return int(ident)
+    return ident
+
+
 @dataclass(frozen=True, slots=True)
 class Customer:
     """An iPaaS.com Customer as `GET /customers/v2/Customer/{id}` returns it."""
@@ -159,7 +167,7 @@ class Customer:
     def to_api(self) -> JSON:
         """The snake_case JSON iPaaS.com serves (used by the emulator and fixtures)."""
         return {
-            "id": int(self.id) if self.id.isdigit() else self.id,
+            "id": _api_id(self.id),
             **{key: getattr(self, key) for key in _CUSTOMER_TEXT_FIELDS},
             "addresses": [
                 {
