@@ -2,13 +2,15 @@
 
 Layout of one table directory:
     seg-000042.json   TinyDB file holding ids <P>-000042-0000 .. -<capacity-1>
-    summary.json      per segment, how many records fall in each facet (paging, counts)
-    index/bNNN.json   customer id -> its record ids (and its flagged, e.g. open, ids)
+    summary/cNNNN.json  per segment (64 to a file), how many records fall in each facet
+    index/bNNN.json     customer id -> its record ids (and its flagged, e.g. open, ids)
     .lock             flock'd by every operation; holds the id counter, a generation number
                       (bumped by every write, so other processes drop stale caches) and the
                       intent of the write in flight (a crash leaves it behind, the next
                       operation repairs the one segment and one customer it names)
-Segments are the truth; summary and index are derived and rebuilt from them when in doubt.
+Every file is replaced atomically (tmp + rename), so each one always loads. Segments are the
+truth and are also flushed (fsync); summary and index are derived, not flushed, and rebuilt from
+the segments after a reboot (the journal remembers the boot id) or when found inconsistent.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from core.store.atomic import atomic_write_bytes
 JSON = dict[str, Any]
 TABLE = "records"
 BUCKETS = 256
+SUMMARY_CHUNK = 64
+_CHUNK_NAME = re.compile(r"^c(\d{4,})\.json$")
 _SEGMENT_NAME = re.compile(r"^seg-(\d{6,})\.json$")
 
 
@@ -56,10 +60,15 @@ def _boot_id() -> str | None:
 
 
 def _write_file(path: Path, data: bytes, *, durable: bool) -> None:
-    """Replace `path` atomically; `durable` also flushes it to disk (survives power loss)."""
+    """Replace `path` atomically; `durable` also flushes it (a segment: survives power loss)."""
     if durable:
         atomic_write_bytes(path, data)
-        return
+    else:
+        _replace_file(path, data)
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Atomic replace without flush: a killed process cannot lose page-cache writes."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -206,14 +215,15 @@ class SegmentedTable:
         self._segments: OrderedDict[int, TinyDB] = OrderedDict()
         self._buckets: OrderedDict[int, JSON] = OrderedDict()
         self._summary: dict[int, dict[str, int]] | None = None
+        self._totals: dict[str, int] | None = None
         self._cached_segments = cached_segments
         self._cached_buckets = cached_buckets
         self._gen: int | None = None
         # Index and summary are rebuilt from the segments after a reboot, so only segments pay
-        # for fsync; a killed process cannot lose page-cache writes. Without a boot id
-        # (not Linux) every file is flushed.
+        # for fsync; a killed process cannot lose page-cache writes.
         self._boot = _boot_id()
-        self._durable_index = self._boot is None
+        self._summary_dir = self.directory / "summary"
+        self._summary_dir.mkdir(exist_ok=True)
         with self._locked(opening=True):
             pass
 
@@ -269,6 +279,7 @@ class SegmentedTable:
         self._segments.clear()
         self._buckets.clear()
         self._summary = None
+        self._totals = None
 
     @contextlib.contextmanager
     def _writing(self, state: JSON, intent: JSON) -> Iterator[None]:
@@ -338,33 +349,50 @@ class SegmentedTable:
 
     def _write_bucket(self, number: int, bucket: JSON) -> None:
         try:
-            _write_file(self._bucket_path(number), _dumps(bucket), durable=self._durable_index)
+            _write_file(self._bucket_path(number), _dumps(bucket), durable=False)
         except BaseException:
             self._buckets.pop(number, None)
             raise
 
-    def _summary_path(self) -> Path:
-        return self.directory / "summary.json"
+    def _chunk_path(self, chunk: int) -> Path:
+        return self._summary_dir / f"c{chunk:04d}.json"
 
     def _load_summary(self) -> dict[int, dict[str, int]]:
         if self._summary is None:
-            raw = _load_json(self._summary_path())
-            segments = raw.get("segments", {}) if isinstance(raw, dict) else {}
-            self._summary = {int(k): dict(v) for k, v in segments.items()}
+            summary: dict[int, dict[str, int]] = {}
+            for name in sorted(os.listdir(self._summary_dir)):
+                if _CHUNK_NAME.match(name):
+                    raw = _load_json(self._summary_dir / name)
+                    if not isinstance(raw, dict):
+                        raise StoreError(f"{self._summary_dir / name} is not a summary")
+                    summary.update({int(k): dict(v) for k, v in raw.items()})
+            self._summary = summary
         return self._summary
 
-    def _write_summary(self, summary: dict[int, dict[str, int]]) -> None:
-        payload = {"segments": {str(k): v for k, v in sorted(summary.items())}}
+    def _chunk_bytes(self, summary: dict[int, dict[str, int]], chunk: int) -> bytes:
+        first = chunk * SUMMARY_CHUNK
+        return _dumps({
+            str(k): summary[k] for k in range(first, first + SUMMARY_CHUNK) if k in summary
+        })
+
+    def _write_summary(self, summary: dict[int, dict[str, int]], segment: int) -> None:
+        """Write the summary file that holds `segment`'s counts."""
+        chunk = segment // SUMMARY_CHUNK
         try:
-            _write_file(self._summary_path(), _dumps(payload), durable=self._durable_index)
+            _write_file(self._chunk_path(chunk), self._chunk_bytes(summary, chunk), durable=False)
         except BaseException:
             self._summary = None
+            self._totals = None
             raise
+
+    def _count_in_totals(self, key: str, delta: int) -> None:
+        if self._totals is not None:
+            self._totals[key] = self._totals.get(key, 0) + delta
 
     # ---------------------------------------------------------------- recovery
 
     def _check_on_open(self, state: JSON) -> None:
-        for folder in (self.directory, self._index_dir):
+        for folder in (self.directory, self._index_dir, self._summary_dir):
             for name in os.listdir(folder):
                 # Leftovers of writers killed mid-write; we hold the lock, so none is in flight.
                 if name.startswith(".") and name.endswith(".tmp"):
@@ -399,7 +427,13 @@ class SegmentedTable:
         customer = str(intent["customer"])
         self._drop_caches()
         docs = [dict(d) for d in self._segment(segment).all()]
-        summary = self._load_summary()
+        try:
+            summary = self._load_summary()
+            bucket = self._bucket(self._bucket_no(customer))
+        except StoreError:
+            # Damaged from outside (every write replaces atomically): rebuild, don't patch.
+            self._rebuild(state)
+            return
         counts: dict[str, int] = {}
         for doc in docs:
             key = self._facet(doc)
@@ -408,9 +442,8 @@ class SegmentedTable:
             summary[segment] = counts
         else:
             summary.pop(segment, None)
-        self._write_summary(summary)
+        self._write_summary(summary, segment)
         number = self._bucket_no(customer)
-        bucket = self._bucket(number)
         entry = bucket.get(customer) or {"ids": []}
         mine = [d for d in docs if d.get("customer_id") == customer]
         ids = [i for i in entry["ids"] if self._sort_key(i).segment != segment]
@@ -455,10 +488,14 @@ class SegmentedTable:
                 summary[segment] = counts
         for number, bucket in buckets.items():
             if bucket or self._bucket_path(number).exists():
-                _write_file(
-                    self._bucket_path(number), _dumps(bucket), durable=self._durable_index
-                )
-        self._write_summary(summary)
+                _replace_file(self._bucket_path(number), _dumps(bucket))
+        chunks = {segment // SUMMARY_CHUNK for segment in summary}
+        for chunk in chunks:
+            _replace_file(self._chunk_path(chunk), self._chunk_bytes(summary, chunk))
+        for name in os.listdir(self._summary_dir):
+            match = _CHUNK_NAME.match(name)
+            if match and int(match.group(1)) not in chunks:
+                os.unlink(self._summary_dir / name)
         self._summary = summary
         if top is not None:
             _bump_next(state, top)
@@ -544,7 +581,8 @@ class SegmentedTable:
                 counts = summary.setdefault(rid.segment, {})
                 key = self._facet(record)
                 counts[key] = counts.get(key, 0) + 1
-                self._write_summary(summary)
+                self._count_in_totals(key, 1)
+                self._write_summary(summary, rid.segment)
                 _bump_next(state, rid)
 
     def replace(self, record: JSON) -> None:
@@ -587,7 +625,9 @@ class SegmentedTable:
                     if counts[old_key] <= 0:
                         del counts[old_key]
                     counts[new_key] = counts.get(new_key, 0) + 1
-                    self._write_summary(summary)
+                    self._count_in_totals(old_key, -1)
+                    self._count_in_totals(new_key, 1)
+                    self._write_summary(summary, rid.segment)
 
     def get(self, record_id: str) -> JSON | None:
         rid = self.parse_id(record_id)
@@ -664,10 +704,13 @@ class SegmentedTable:
 
     def count(self, facet_ok: Callable[[str], bool]) -> int:
         with self._locked():
-            return sum(
-                n for counts in self._load_summary().values()
-                for key, n in counts.items() if facet_ok(key)
-            )
+            if self._totals is None:
+                totals: dict[str, int] = {}
+                for counts in self._load_summary().values():
+                    for key, n in counts.items():
+                        totals[key] = totals.get(key, 0) + n
+                self._totals = totals
+            return sum(n for key, n in self._totals.items() if facet_ok(key))
 
     def close(self) -> None:
         with self._mutex:

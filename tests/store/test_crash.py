@@ -153,7 +153,7 @@ def test_after_a_reboot_the_derived_files_are_rebuilt(
     log.add(record)
     log.close()
     # An OS crash can lose index writes that were never flushed: simulate one that did.
-    (tmp_path / "errors" / "summary.json").write_text('{"segments": {"0": {"open|auth": 9}}}')
+    (tmp_path / "errors" / "summary" / "c0000.json").write_text('{"0": {"open|auth": 9}}')
     monkeypatch.setattr(segments_module, "_boot_id", lambda: "another-boot")
     log = ErrorLog(tmp_path)
     assert log.verify() == []
@@ -168,7 +168,7 @@ def test_a_garbage_tmp_file_left_behind_is_ignored_and_cleaned(tmp_path: Path) -
     folder = tmp_path / "errors"
     (folder / ".seg-000000.json.k3j2.tmp").write_bytes(b'{"records": {"1": {"id": "E-0')
     (folder / "index" / ".b001.json.zz.tmp").write_bytes(b"\x00\xff garbage")
-    (folder / ".summary.json.q.tmp").write_bytes(b"")
+    (folder / "summary" / ".c0000.json.q.tmp").write_bytes(b"")
     log = ErrorLog(tmp_path)
     assert log.get(record.id) == record
     assert log.verify() == []
@@ -182,7 +182,7 @@ def test_derived_files_lost_or_damaged_are_rebuilt_from_the_records(tmp_path: Pa
         log.add(record)
     log.close()
     folder = tmp_path / "errors"
-    (folder / "summary.json").write_text("{not json")
+    (folder / "summary" / "c0000.json").write_text("{not json")
     (folder / ".lock").write_text("\x00\x00torn")
     for path in (folder / "index").iterdir():
         path.unlink()
