@@ -212,7 +212,9 @@ def region_for_country(country: str | None) -> str | None:
         if code == "UK":
             return "GB"
         return code if code in _regions() else None
-    return _country_names().get(_fold(text))
+    code = _country_names().get(_fold(text))
+    # Some named territories (Antarctica, Netherlands Antilles) have no numbering plan.
+    return code if code in _regions() else None
 
 
 # --------------------------------------------------------------------------------------------
