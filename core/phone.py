@@ -212,9 +212,9 @@ def region_for_country(country: str | None) -> str | None:
         if code == "UK":
             return "GB"
         return code if code in _regions() else None
-    code = _country_names().get(_fold(text))
+    named = _country_names().get(_fold(text))
     # Some named territories (Antarctica, Netherlands Antilles) have no numbering plan.
-    return code if code in _regions() else None
+    return named if named in _regions() else None
 
 
 # --------------------------------------------------------------------------------------------
