@@ -8,6 +8,8 @@ from typing import Any
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from core.model import Address, Customer, CustomField
+
 # Deterministic and bounded, so CI runs the same examples every time in a few seconds.
 BOUNDED = settings(
     max_examples=120,
@@ -85,3 +87,51 @@ def mutated(draw: st.DrawFn, document: Any, rounds: int = 3) -> Any:
         else:
             parent[last] = draw(json_values)
     return doc
+
+
+# An iPaaS.com Customer as the API serves it.
+VALID: dict[str, Any] = {
+    "id": 55260,
+    "customer_number": "555-867-5309",
+    "first_name": "Ann",
+    "last_name": "Lee",
+    "email_address": "ann@example.com",
+    "company": "Lee Co",
+    "comment": None,
+    "addresses": [
+        {"first_name": "Ann", "address_1": "1 Main St", "city": "Boise", "region": "ID",
+         "country": "US", "postal_code": "83702", "is_primary_billing": True,
+         "is_primary_shipping": False},
+    ],
+    "custom_fields": [{"custom_field_name": "SubscribeProfile", "value": "true"}],
+    "external_ids": [{"system_id": 123, "external_id": "01HPROFILE", "internal_id": "55260"}],
+}
+
+phone_like = st.one_of(
+    awkward_text,
+    st.from_regex(r"\A\+?[0-9 ()\-.]{0,18}(x[0-9]{1,4})?\Z"),
+)
+addresses = st.builds(
+    Address,
+    first_name=awkward_text, city=awkward_text, region=awkward_text, postal_code=awkward_text,
+    address_1=awkward_text, phone_number=phone_like,
+    country=st.one_of(st.none(), st.sampled_from(["US", "GB", "Germany", "AQ", "Antarctica",
+                                                  "Narnia", "", "usa"]), awkward_text),
+    is_primary_billing=st.booleans(), is_primary_shipping=st.booleans(),
+)
+custom_fields = st.builds(
+    CustomField,
+    name=st.sampled_from(["SubscribeProfile", "Newsletter", "VIP", "LIST_Newsletter"]),
+    value=st.one_of(st.none(), st.sampled_from(["true", "FALSE", " true ", "yes", ""]),
+                    awkward_text),
+)
+customers = st.builds(
+    Customer,
+    id=st.one_of(st.integers(min_value=1, max_value=10**9).map(str), st.just("C-1")),
+    customer_number=phone_like,
+    first_name=awkward_text, last_name=awkward_text,
+    email_address=st.one_of(st.just("ann@example.com"), awkward_text),
+    company=awkward_text, comment=awkward_text,
+    addresses=st.lists(addresses, max_size=3).map(tuple),
+    custom_fields=st.lists(custom_fields, max_size=3).map(tuple),
+)

@@ -9,24 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from core.model import Customer, CustomerDataError
-from tests.property.strategies import BOUNDED, awkward_text, json_values, mutated
-
-VALID: dict[str, Any] = {
-    "id": 55260,
-    "customer_number": "555-867-5309",
-    "first_name": "Ann",
-    "last_name": "Lee",
-    "email_address": "ann@example.com",
-    "company": "Lee Co",
-    "comment": None,
-    "addresses": [
-        {"first_name": "Ann", "address_1": "1 Main St", "city": "Boise", "region": "ID",
-         "country": "US", "postal_code": "83702", "is_primary_billing": True,
-         "is_primary_shipping": False},
-    ],
-    "custom_fields": [{"custom_field_name": "SubscribeProfile", "value": "true"}],
-    "external_ids": [{"system_id": 123, "external_id": "01HPROFILE", "internal_id": "55260"}],
-}
+from tests.property.strategies import BOUNDED, VALID, awkward_text, json_values, mutated
 
 
 def _read(raw: Any) -> Customer | None:
