@@ -240,7 +240,7 @@ def test_load_template_from_any_file_or_path(content: bytes, shape: str) -> None
 @st.composite
 def plausible_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
     """Rows with distinct known destinations and the right key for their kind."""
-    names = draw(st.lists(st.sampled_from(KNOWN_DESTINATIONS[:-1] + ["LIST_VIP", "Score"]),
+    names = draw(st.lists(st.sampled_from([*KNOWN_DESTINATIONS[:-1], "LIST_VIP", "Score"]),
                           unique_by=lambda n: n.casefold().replace(" ", ""), max_size=8))
     out = [IDENTITY]
     for name in names:
@@ -256,7 +256,9 @@ def plausible_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 @BOUNDED
 @given(plausible_rows(), customers)
-def test_plausible_templates_map_any_customer(add: list[dict[str, Any]], customer: Customer) -> None:
+def test_plausible_templates_map_any_customer(
+    add: list[dict[str, Any]], customer: Customer
+) -> None:
     template = _parse(_document(add, add, "link-only"))
     if template is not None:
         _check_apply(template, customer)
