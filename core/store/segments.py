@@ -40,6 +40,7 @@ JSON = dict[str, Any]
 TABLE = "records"
 BUCKETS = 256
 SUMMARY_CHUNK = 64
+REBOOT_WINDOW_S = 3600.0
 _CHUNK_NAME = re.compile(r"^c(\d{4,})\.json$")
 _SEGMENT_NAME = re.compile(r"^seg-(\d{6,})\.json$")
 
@@ -400,18 +401,21 @@ class SegmentedTable:
                         os.unlink(folder / name)
         on_disk = self._segments_on_disk()
         rebooted = self._boot is not None and state.get("boot") not in (None, self._boot)
-        if self._boot is not None and state.get("boot") != self._boot:
-            state["boot"] = self._boot
-            self._journal.write(state)
         try:
             summary = self._load_summary()
         except StoreError:
             summary = None
         index_missing = on_disk and not any(self._index_dir.iterdir())
-        if rebooted or summary is None or sorted(summary) != on_disk or index_missing:
+        if summary is None or sorted(summary) != on_disk or index_missing:
             self._rebuild(state)
-        elif on_disk:
+        elif rebooted:
+            self._after_reboot(state, on_disk)
+        if on_disk:
             self._advance_next(state, on_disk[-1])
+        if self._boot is not None and state.get("boot") != self._boot:
+            # Only once the checks above are done: a crash during them repeats them.
+            state["boot"] = self._boot
+            self._journal.write(state)
 
     def _advance_next(self, state: JSON, segment: int) -> None:
         """Move the id counter past the records of `segment`: a lost counter must not reuse ids."""
@@ -423,43 +427,78 @@ class SegmentedTable:
     def _repair(self, state: JSON) -> None:
         """Finish the derived files of a write that died: one segment's counts, one customer."""
         intent = state["intent"]
-        segment = int(intent["segment"])
-        customer = str(intent["customer"])
         self._drop_caches()
+        if self._repair_segment(state, int(intent["segment"]), {str(intent["customer"])}):
+            self._finish(state)
+
+    def _repair_segment(self, state: JSON, segment: int, customers: set[str] | None) -> bool:
+        """Make summary and index agree with one segment for `customers` (None: all in it).
+
+        Returns False when a derived file was unreadable and everything was rebuilt instead.
+        """
         docs = [dict(d) for d in self._segment(segment).all()]
+        if customers is None:
+            customers = {str(d.get("customer_id")) for d in docs}
         try:
             summary = self._load_summary()
-            bucket = self._bucket(self._bucket_no(customer))
+            buckets = {n: self._bucket(n) for n in {self._bucket_no(c) for c in customers}}
         except StoreError:
             # Damaged from outside (every write replaces atomically): rebuild, don't patch.
             self._rebuild(state)
-            return
+            return False
         counts: dict[str, int] = {}
         for doc in docs:
             key = self._facet(doc)
             counts[key] = counts.get(key, 0) + 1
-        if counts:
-            summary[segment] = counts
-        else:
-            summary.pop(segment, None)
-        self._write_summary(summary, segment)
-        number = self._bucket_no(customer)
-        entry = bucket.get(customer) or {"ids": []}
-        mine = [d for d in docs if d.get("customer_id") == customer]
-        ids = [i for i in entry["ids"] if self._sort_key(i).segment != segment]
-        ids += [str(d["id"]) for d in mine]
-        new_entry: JSON = {"ids": sorted(set(ids), key=self._sort_key)}
-        if self._flag is not None:
-            flagged = [i for i in entry.get("open", []) if self._sort_key(i).segment != segment]
-            flagged += [str(d["id"]) for d in mine if self._flag(d)]
-            new_entry["open"] = sorted(set(flagged), key=self._sort_key)
-        if new_entry["ids"]:
-            bucket[customer] = new_entry
-        else:
-            bucket.pop(customer, None)
-        self._write_bucket(number, bucket)
+        if summary.get(segment, {}) != counts:
+            if counts:
+                summary[segment] = counts
+            else:
+                summary.pop(segment, None)
+            self._totals = None
+            self._write_summary(summary, segment)
+        changed: set[int] = set()
+        for customer in customers:
+            bucket = buckets[self._bucket_no(customer)]
+            entry = bucket.get(customer) or {"ids": []}
+            mine = [d for d in docs if d.get("customer_id") == customer]
+            ids = [i for i in entry["ids"] if self._sort_key(i).segment != segment]
+            ids += [str(d["id"]) for d in mine]
+            new_entry: JSON = {"ids": sorted(set(ids), key=self._sort_key)}
+            if self._flag is not None:
+                flagged = [i for i in entry.get("open", []) if self._sort_key(i).segment != segment]
+                flagged += [str(d["id"]) for d in mine if self._flag(d)]
+                new_entry["open"] = sorted(set(flagged), key=self._sort_key)
+            if bucket.get(customer) != (new_entry if new_entry["ids"] else None):
+                if new_entry["ids"]:
+                    bucket[customer] = new_entry
+                else:
+                    bucket.pop(customer, None)
+                changed.add(self._bucket_no(customer))
+        for number in changed:
+            self._write_bucket(number, buckets[number])
         if docs:
             _bump_next(state, max(self._sort_key(str(d["id"])) for d in docs))
+        return True
+
+    def _after_reboot(self, state: JSON, on_disk: list[int]) -> None:
+        """Re-derive what the last unflushed writes may have lost: the recently written segments.
+
+        Unflushed writes reach the disk within seconds (Linux writes dirty pages back after
+        30 s), so segments written in the hour before the newest one cover every lost write.
+        """
+        try:
+            for number in range(BUCKETS):
+                self._bucket(number)
+        except StoreError:
+            self._rebuild(state)
+            return
+        mtimes = {k: self._segment_path(k).stat().st_mtime for k in on_disk}
+        newest = max(mtimes.values())
+        for segment in on_disk:
+            recent = mtimes[segment] >= newest - REBOOT_WINDOW_S
+            if recent and not self._repair_segment(state, segment, None):
+                return
         self._finish(state)
 
     def _rebuild(self, state: JSON) -> None:

@@ -152,12 +152,17 @@ def test_after_a_reboot_the_derived_files_are_rebuilt(
     record = error(log.new_id())
     log.add(record)
     log.close()
-    # An OS crash can lose index writes that were never flushed: simulate one that did.
+    # An OS crash can lose index writes that were never flushed: simulate that it did.
     (tmp_path / "errors" / "summary" / "c0000.json").write_text('{"0": {"open|auth": 9}}')
+    for bucket in (tmp_path / "errors" / "index").iterdir():
+        bucket.write_text("{}")
+    stale = tmp_path / "errors" / "index" / f"b{log._table._bucket_no('55260'):03d}.json"
+    stale.write_text('{"55260": {"ids": ["E-000000-0007"], "open": []}}')
     monkeypatch.setattr(segments_module, "_boot_id", lambda: "another-boot")
     log = ErrorLog(tmp_path)
     assert log.verify() == []
     assert log.count() == 1
+    assert log.open_for_customer("55260") == record
 
 
 def test_a_garbage_tmp_file_left_behind_is_ignored_and_cleaned(tmp_path: Path) -> None:
