@@ -11,6 +11,7 @@ index (the same files add() would have produced), so the fill takes seconds, not
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import statistics
@@ -78,83 +79,106 @@ def fill(folder: Path, prefix: str, capacity: int, count: int,
     return ids
 
 
-def per_op(action: Callable[[int], object], ops: int) -> float:
-    """Median milliseconds of `action(i)` over `ops` calls."""
+def per_op(action: Callable[[int], object], ops: int) -> list[float]:
+    """Milliseconds of each `action(i)` call."""
     times = []
     for i in range(ops):
         start = time.perf_counter()
         action(i)
         times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return times
 
 
-def measure_store(size: int, ops: int, root: Path) -> dict[str, float]:
-    state = root / f"store-{size}"
-    ids = fill(state / "errors", "E", ERROR_SEGMENT, size, error_json)
-    hids = fill(state / "history", "H", HISTORY_SEGMENT, size, history_json)
-    t0 = time.perf_counter()
-    log = ErrorLog(state)  # rebuilds summary and index from the segments
-    history = History(state)
-    rebuild_s = time.perf_counter() - t0
-    assert log.count() == size and history.count() == size
-    rng = random.Random(7)
-    customers = [str(50_000 + rng.randrange(CUSTOMERS)) for _ in range(ops)]
-    random_ids = [rng.choice(ids) for _ in range(ops)]
-    figures: dict[str, float] = {"rebuild at open (s)": rebuild_s}
+class Bench:
+    """One store of `size` records and the operations measured on it."""
 
-    def add(i: int) -> None:
-        log.add(ErrorRecord.from_json({**error_json(log.new_id(), rng), "status": "open"}))
+    def __init__(self, size: int, ops: int, root: Path) -> None:
+        state = root / f"store-{size}"
+        self.ids = fill(state / "errors", "E", ERROR_SEGMENT, size, error_json)
+        self.hids = fill(state / "history", "H", HISTORY_SEGMENT, size, history_json)
+        t0 = time.perf_counter()
+        self.log = ErrorLog(state)  # builds summary and index from the segments
+        self.history = History(state)
+        self.rebuild_s = time.perf_counter() - t0
+        assert self.log.count() == size and self.history.count() == size
+        self.rng = random.Random(7)
+        self.size = size
 
-    figures["error add (new_id + add)"] = per_op(add, ops)
-    recent = log.query(limit=1)[0]
-    figures["error get, recent id"] = per_op(lambda i: log.get(recent.id), ops)
+    def operations(self) -> dict[str, Callable[[int], object]]:
+        log, history, rng = self.log, self.history, self.rng
 
-    def cold_get(i: int) -> None:
-        log._table._drop_caches()  # as a fresh process would find it
-        log.get(random_ids[i])
+        def cold(table: object) -> None:
+            table._table._drop_caches()  # type: ignore[attr-defined]  # as a new process finds it
 
-    figures["error get, random id, cold"] = per_op(cold_get, ops)
-    figures["error get, random id, warm cache"] = per_op(lambda i: log.get(random_ids[i]), ops)
-    figures["open_for_customer, random"] = per_op(
-        lambda i: log.open_for_customer(customers[i]), ops)
+        def add(i: int) -> None:
+            log.add(ErrorRecord.from_json({**error_json(log.new_id(), rng), "status": "open"}))
 
-    def resolve(i: int) -> None:
-        record = log.get(random_ids[i])
-        assert record is not None
-        log.update(ErrorRecord.from_json({**record.to_json(), "attempts": record.attempts + 1}))
+        def update(i: int) -> None:
+            record = log.get(rng.choice(self.ids))
+            assert record is not None
+            log.update(dataclasses.replace(record, attempts=record.attempts + 1))
 
-    figures["error update, random id"] = per_op(resolve, ops)
-    figures["query first page (50)"] = per_op(lambda i: log.query(limit=50), ops)
-    deep = log.count(status=ErrorStatus.OPEN) // 2
-    figures["query open, middle page (50)"] = per_op(
-        lambda i: log.query(status=ErrorStatus.OPEN, offset=deep, limit=50), ops)
-    figures["count(status=open)"] = per_op(lambda i: log.count(status=ErrorStatus.OPEN), ops)
+        def customer() -> str:
+            return str(50_000 + rng.randrange(CUSTOMERS))
 
-    def hadd(i: int) -> None:
-        history.add(HistoryEntry.from_json(history_json(history.new_id(), rng)))
+        newest = self.ids[-1]
+        return {
+            "error add (new_id + add)": add,
+            "error get, cold": lambda i: (cold(log), log.get(rng.choice(self.ids))),
+            "error get, newest segment": lambda i: log.get(newest),
+            "error get, random, natural cache": lambda i: log.get(rng.choice(self.ids)),
+            "open_for_customer, cold": lambda i: (cold(log), log.open_for_customer(customer())),
+            "open_for_customer, natural cache": lambda i: log.open_for_customer(customer()),
+            "error update (get + replace), random": update,
+            "query first page (50)": lambda i: log.query(limit=50),
+            "query open, middle page (50)": lambda i: log.query(
+                status=ErrorStatus.OPEN, offset=log.count(status=ErrorStatus.OPEN) // 2, limit=50),
+            "count(status=open)": lambda i: log.count(status=ErrorStatus.OPEN),
+            "history add": lambda i: history.add(
+                HistoryEntry.from_json(history_json(history.new_id(), rng))),
+            "history get, cold": lambda i: (cold(history), history.get(rng.choice(self.hids))),
+            "history for_customer, cold": lambda i: (
+                cold(history), history.for_customer(customer())),
+            "history recent(50)": lambda i: history.recent(50),
+        }
 
-    figures["history add"] = per_op(hadd, ops)
-    figures["history for_customer"] = per_op(lambda i: history.for_customer(customers[i]), ops)
-    figures["history get, random id, cold"] = per_op(
-        lambda i: (history._table._drop_caches(), history.get(rng.choice(hids))), ops)
-    log.close()
-    history.close()
-    return figures
+
+def measure_stores(sizes: list[int], ops: int, root: Path) -> dict[int, dict[str, float]]:
+    """Median ms per operation; sizes take turns in small rounds so machine load hits all alike."""
+    benches = {size: Bench(size, ops, root) for size in sizes}
+    plans = {size: bench.operations() for size, bench in benches.items()}
+    samples: dict[int, dict[str, list[float]]] = {size: {} for size in sizes}
+    rounds = 8
+    for name in plans[sizes[0]]:
+        for _ in range(rounds):
+            for size in sizes:
+                times = per_op(plans[size][name], max(1, ops // rounds))
+                samples[size].setdefault(name, []).extend(times)
+    results = {
+        size: {name: statistics.median(times) for name, times in samples[size].items()}
+        for size in sizes
+    }
+    for size, bench in benches.items():
+        results[size]["open: build index from segments (s)"] = bench.rebuild_s
+        bench.log.close()
+        bench.history.close()
+    return results
 
 
 def measure_plain_tinydb(size: int, ops: int, root: Path) -> dict[str, float]:
+    """Plain TinyDB, default JSONStorage: every operation re-reads (and a write rewrites) it all."""
     path = root / f"plain-{size}.json"
     rng = random.Random(size)
     docs = {str(n + 1): error_json(f"E-{n}", rng) for n in range(size)}
     path.write_text(json.dumps({"_default": docs}))
     db = TinyDB(str(path))
     table = db.table("_default")
-    figures = {
-        "insert": per_op(lambda i: table.insert(error_json(f"X-{i}", rng)), ops),
-        "get by doc_id": per_op(lambda i: table.get(doc_id=rng.randrange(1, size)), ops),
-        "search by id field": per_op(
-            lambda i: table.get(Query().id == f"E-{rng.randrange(size)}"), ops),
+    operations: dict[str, Callable[[int], object]] = {
+        "insert": lambda i: table.insert(error_json(f"X-{i}", rng)),
+        "get by doc_id": lambda i: table.get(doc_id=rng.randrange(1, size)),
+        "search by id field": lambda i: table.get(Query().id == f"E-{rng.randrange(size)}"),
     }
+    figures = {name: statistics.median(per_op(op, ops)) for name, op in operations.items()}
     db.close()
     return figures
 
@@ -164,12 +188,12 @@ def table(title: str, results: dict[int, dict[str, float]]) -> None:
     small, large = sizes[0], sizes[-1]
     print(f"\n{title}")
     header = "".join(f"{f'{s:,} rec':>14}" for s in sizes)
-    print(f"{'operation (ms/op, median)':36}{header}{'ratio':>9}")
+    print(f"{'operation (ms/op, median)':40}{header}{'ratio':>9}")
     for name in results[small]:
         cells = "".join(f"{results[s][name]:14.3f}" for s in sizes)
         base = results[small][name]
         ratio = results[large][name] / base if base else float("nan")
-        print(f"{name:36}{cells}{ratio:8.2f}x")
+        print(f"{name:40}{cells}{ratio:8.2f}x")
 
 
 def main() -> None:
@@ -181,7 +205,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
         root = Path(tmp)
-        ours = {int(s): measure_store(int(s), args.ops, root) for s in args.sizes.split(",")}
+        ours = measure_stores([int(s) for s in args.sizes.split(",")], args.ops, root)
         table("core.store (segmented TinyDB, atomic writes with fsync)", ours)
         plain = {
             int(s): measure_plain_tinydb(int(s), args.plain_ops, root)

@@ -10,8 +10,8 @@ from core.model import ErrorKind, ErrorRecord, ErrorStatus
 from core.store.guard import refuse_secrets, usable_secrets
 from core.store.segments import SegmentedTable
 
-# Small segments keep the rewrite of one file cheap; 256 records are about 120 kB.
-ERROR_SEGMENT = 256
+# Small segments keep the rewrite of one file cheap; 128 records are about 60 kB.
+ERROR_SEGMENT = 128
 
 
 def _facet(doc: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from core.store.guard import refuse_secrets, usable_secrets
 from core.store.segments import SegmentedTable
 
 # Entries carry three profile snapshots (a few kB each), so segments hold fewer of them.
-HISTORY_SEGMENT = 128
+HISTORY_SEGMENT = 32
 
 
 def _facet(doc: dict[str, Any]) -> str:

@@ -721,9 +721,12 @@ class SegmentedTable:
             return []
         with self._locked():
             summary = self._load_summary()
+            # Decide each facet once, not once per segment: deep pages add up many segments.
+            keys = {key for counts in summary.values() for key in counts}
+            wanted = {key for key in keys if facet_ok(key)}
             out: list[JSON] = []
             for segment in sorted(summary, reverse=True):
-                matching = sum(n for key, n in summary[segment].items() if facet_ok(key))
+                matching = sum(n for key, n in summary[segment].items() if key in wanted)
                 if matching == 0:
                     continue
                 if offset >= matching:
