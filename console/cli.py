@@ -552,7 +552,11 @@ async def _serve_sandbox(ns: argparse.Namespace, config: Config) -> int:
     from core.sandbox import Knobs, Sandbox, SandboxSeedError, export_lines, serve_sandbox
 
     try:
-        sandbox = Sandbox(config.state_dir, seed=config.sandbox_seed, knobs=Knobs.from_env())
+        knobs = Knobs.from_env()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        sandbox = Sandbox(config.state_dir, seed=config.sandbox_seed, knobs=knobs)
     except SandboxSeedError as exc:
         raise ConfigError(str(exc)) from None
 

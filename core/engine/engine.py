@@ -80,7 +80,10 @@ class Engine:
         if config.sandbox:
             from core.sandbox import Knobs, Sandbox, SandboxSeedError
 
-            knobs = Knobs.from_env()
+            try:
+                knobs = Knobs.from_env()
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
             if sandbox is None:
                 try:
                     sandbox = Sandbox(state, seed=config.sandbox_seed, knobs=knobs)
