@@ -390,9 +390,14 @@ class KlaviyoEmulator:
                 413, "payload_too_large", "The request payload exceeds the maximum size of 5 MB."
             )
         try:
-            return json.loads(raw)
+            return json.loads(raw, parse_constant=_not_json, parse_float=_finite)
         except (ValueError, UnicodeDecodeError) as exc:
             raise invalid(f"JSON parse error - {exc}", pointer="/data") from None
+        except RecursionError:
+            # A few kilobytes of "[[[[..." exhaust the decoder's stack; still a bad body.
+            raise invalid(
+                "JSON parse error - the body nests too deeply.", pointer="/data"
+            ) from None
 
     # ------------------------------------------------------------------ shared pieces
 
@@ -1095,6 +1100,19 @@ def _schema_only(attrs: JSON, pointer: str) -> None:
     profile_attributes(probe, pointer, allowed=UPSERT_FIELDS)
     if attrs.get("email") is not None and not isinstance(attrs["email"], str):
         raise invalid("'email' must be a string or null.", pointer=f"{pointer}/email")
+
+
+def _not_json(constant: str) -> Any:
+    # Python reads NaN and Infinity, JSON has neither: stored, they would make every later
+    # answer about the profile unreadable to a strict client.
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:20]} is too large")
+    return value
 
 
 _FLIP = str.maketrans("0123456789ABCDEFGHJKMNPQRSTVWXYZ", "ZYXWVTSRQPNMKJHGFEDCBA9876543210")
