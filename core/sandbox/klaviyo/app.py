@@ -1027,10 +1027,18 @@ class KlaviyoEmulator:
             profile_meta(row.get("meta"), f"{pointer}/meta")
         list_ids: list[str] = []
         rels = data.get("relationships")
-        if isinstance(rels, dict):
+        if rels is not None:
+            if not isinstance(rels, dict):
+                raise invalid("'relationships' must be an object.", pointer="/data/relationships")
             check_keys(rels, ("lists",), "/data/relationships", kind)
-            targets = (rels.get("lists") or {}).get("data") or []
-            for n, target in enumerate(targets):
+            lists = rels.get("lists")
+            targets = lists.get("data") if isinstance(lists, dict) else None
+            if lists is not None and not isinstance(targets, list):
+                raise invalid(
+                    "'lists' must be an object whose 'data' is an array of list identifiers.",
+                    pointer="/data/relationships/lists/data",
+                )
+            for n, target in enumerate(targets or []):
                 list_ids.append(
                     self._related_list({"data": target}, f"/data/relationships/lists/{n}")
                 )
