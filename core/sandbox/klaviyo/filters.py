@@ -165,7 +165,11 @@ def parse_filter(text: str, allowed: Mapping[str, frozenset[str]]) -> list[Condi
     parser = _Parser(text.strip())
     if not parser.text:
         raise _problem("Invalid filter provided: the filter is empty.")
-    terms = parser.expressions()
+    try:
+        terms = parser.expressions()
+    except RecursionError:
+        # "[[[[..." or "and(and(..." a few thousand deep exhausts the parser's stack.
+        raise _problem("Invalid filter provided: it nests too deeply.") from None
     if parser.peek():
         raise parser.fail("unexpected text")
     for term in terms:
