@@ -35,6 +35,7 @@ GET_LISTS = "GET /api/lists"
 ADD_MEMBERS = "POST /api/lists/{id}/relationships/profiles"
 REMOVE_MEMBERS = "DELETE /api/lists/{id}/relationships/profiles"
 PROFILE_LISTS = "GET /api/profiles/{id}/lists"
+LIST_MEMBER_IDS = "GET /api/lists/{id}/relationships/profiles"
 BULK_IMPORT = "POST /api/profile-bulk-import-jobs"
 BULK_IMPORT_GET = "GET /api/profile-bulk-import-jobs/{job_id}"
 BULK_IMPORT_ERRORS = "GET /api/profile-bulk-import-jobs/{id}/import-errors"
@@ -52,6 +53,7 @@ BUCKETS: dict[str, BucketSpec] = {
     ADD_MEMBERS: _M,
     REMOVE_MEMBERS: _M,
     PROFILE_LISTS: _S,
+    LIST_MEMBER_IDS: _L,
     BULK_IMPORT: _M,
     BULK_IMPORT_GET: _M,
     BULK_IMPORT_ERRORS: _M,
@@ -61,6 +63,8 @@ SUBSCRIBE_BATCH = 1000
 UNSUBSCRIBE_BATCH = 100
 LIST_BATCH = 1000
 IMPORT_BATCH = 10_000
+# page[size] maximum of GET /api/profiles and of list-member reads; also caps an any() filter.
+PAGE_MAX = 100
 # Klaviyo caps a request at 5 MB and a profile at 100 KB; stay a little under both.
 IMPORT_MAX_BYTES = 5_000_000
 IMPORT_PROFILE_MAX_BYTES = 100_000
@@ -223,6 +227,24 @@ class KlaviyoClient:
                 return Profile.from_api(resource)
         return None
 
+    async def find_profiles(self, field: str, values: Sequence[str]) -> list[Profile]:
+        """Profiles whose `field` (id, email, phone_number) is any of these, with consent.
+
+        One request per 100 values: the batch path coalesces many customers' lookups here.
+        """
+        found: list[Profile] = []
+        for chunk in _chunks(list(dict.fromkeys(values)), PAGE_MAX):
+            listed = ",".join(filter_string(value) for value in chunk)
+            params = {
+                "filter": f"any({field},[{listed}])",
+                "additional-fields[profile]": "subscriptions",
+                "page[size]": str(PAGE_MAX),
+            }
+            async for resource in self._pages("/api/profiles", GET_PROFILES, params):
+                if isinstance(resource, Mapping) and resource.get("id"):
+                    found.append(Profile.from_api(resource))
+        return found
+
     async def create_profile(self, attributes: JSON) -> Profile:
         """POST a new profile; a duplicate raises ApiError 409 with duplicate_profile_id."""
         body = _encode({"data": {"type": "profile", "attributes": dict(attributes)}})
@@ -324,6 +346,27 @@ class KlaviyoClient:
             # Only hits are cached: a list created later must still be found.
             self._lists_by_name[name] = found
         return found
+
+    async def list_member_ids(
+        self, list_id: str, *, email: str | None = None, phone_number: str | None = None
+    ) -> frozenset[str]:
+        """Ids of the list's members with this email (or phone): a list-side membership check.
+
+        L tier (75/s, 750/m), unlike GET /api/profiles/{id}?include=lists (1/s, 15/m).
+        """
+        if email:
+            params = {"filter": f"equals(email,{filter_string(email)})"}
+        elif phone_number:
+            params = {"filter": f"equals(phone_number,{filter_string(phone_number)})"}
+        else:
+            raise ValueError("a list membership check needs an email or a phone number")
+        params["page[size]"] = str(PAGE_MAX)
+        ids: set[str] = set()
+        path = f"/api/lists/{list_id}/relationships/profiles"
+        async for resource in self._pages(path, LIST_MEMBER_IDS, params):
+            if isinstance(resource, Mapping) and resource.get("id"):
+                ids.add(str(resource["id"]))
+        return frozenset(ids)
 
     async def profile_lists(self, profile_id: str) -> list[KlaviyoList]:
         """Every list the profile belongs to."""

@@ -207,47 +207,113 @@ def plan_of(ctx: Context, mapped: Mapped, resolution: Resolution) -> Plan:
 
 async def fetch(ctx: Context, customer_id: str, customer: Customer | None = None
                 ) -> tuple[Customer, str | None]:
-    """Round trip 1: the Customer and its stored link, together."""
+    """Round trip 1: the Customer, its stored link and the template's uncached lists, together."""
+    names = ctx.template.list_names()
     if customer is not None:
-        link = await _staged(Stage.FETCH, ctx.ipaas.lookup_link(customer_id))
-        return customer, link
-    found, link = await asyncio.gather(
+        given = await asyncio.gather(
+            _staged(Stage.FETCH, ctx.ipaas.lookup_link(customer_id)),
+            ensure_lists(ctx, names), return_exceptions=True)
+        _raise_first(given)
+        return customer, _as_link(given[0])
+    got = await asyncio.gather(
         _staged(Stage.FETCH, ctx.ipaas.get_customer(customer_id)),
         _staged(Stage.FETCH, ctx.ipaas.lookup_link(customer_id)),
-    )
+        ensure_lists(ctx, names), return_exceptions=True)
+    _raise_first(got)
+    found = got[0]
     if found is None:
         raise CustomerNotFound(customer_id)
-    return found, link
+    if not isinstance(found, Customer):
+        raise TypeError(f"iPaaS.com client returned {type(found).__name__} for a customer")
+    return found, _as_link(got[1])
+
+
+def _raise_first(outcomes: Sequence[object]) -> None:
+    """Raise the first failure in call order (the customer's before the lists')."""
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
+def _as_link(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+async def ensure_lists(ctx: Context, names: Iterable[str]) -> None:
+    """Look up, together, every named list not in the cache; lists not in Klaviyo stay uncached."""
+    wanted = [name for name in dict.fromkeys(names) if ctx.lists.get(name) is None]
+    if not wanted:
+        return
+    found = await asyncio.gather(
+        *(_staged(Stage.RESOLVE, ctx.klaviyo.find_list_by_name(name)) for name in wanted))
+    for item in found:
+        if item is not None:
+            ctx.lists.put(item)
+
+
+def _probe(mapped: Mapped, link: str | None) -> tuple[str | None, str | None]:
+    """The email (else phone) a list-side membership check filters by."""
+    first, second = (mapped.update, mapped.add) if link else (mapped.add, mapped.update)
+    for collection in (first, second):
+        email = collection.attributes.get("email")
+        if email:
+            return str(email), None
+    for collection in (first, second):
+        phone = collection.attributes.get("phone_number")
+        if phone:
+            return None, str(phone)
+    return None, None
+
+
+def _with_lists(profile: Profile | None, probe: tuple[str | None, str | None],
+                members: Mapping[str, frozenset[str]]) -> Profile | None:
+    """The profile with the named lists it belongs to, when the check was about this profile."""
+    if profile is None or not members:
+        return profile
+    email, phone = probe
+    if email is not None:
+        same = profile.email is not None and profile.email.casefold() == email.casefold()
+    else:
+        same = phone is not None and profile.phone_number == phone
+    if not same:
+        return profile  # the check filtered by another identity: membership stays unknown
+    return replace(profile, list_ids=frozenset(
+        list_id for list_id, ids in members.items() if profile.id in ids))
 
 
 async def resolve(ctx: Context, mapped: Mapped, link: str | None, *,
                   interactive: bool = True) -> Resolution:
-    """Round trip 2: the linked profile, email and phone matches and uncached lists, together.
+    """Round trip 2: the linked profile, email and phone matches and list membership, together.
 
-    With `interactive` off (batches), a linked customer skips the matches and the list
-    membership read to spare rate limit; a stale link then costs one more round trip.
+    Membership is checked list-side (GET /api/lists/{id}/relationships/profiles filtered by
+    the customer's email or phone, L tier) rather than with include=lists on the profile read
+    (1/s, 15/m). With `interactive` off (batches), a linked customer skips the matches and the
+    membership checks to spare rate limit; a stale link then costs one more round trip.
     """
     email, phone = mapped.identifiers
     names = mapped.list_names
-    wanted = [name for name in names if ctx.lists.get(name) is None]
+    await ensure_lists(ctx, names)  # normally done in round 1: a no-op from the cache
+    known = {name: ctx.lists.get(name) for name in names}
+    probe = _probe(mapped, link)
 
     async def nothing() -> Profile | None:
         return None
 
     do_match = interactive or link is None
-    linked_call = (ctx.klaviyo.get_profile(link, include_lists=interactive) if link
-                   else nothing())
+    linked_call = ctx.klaviyo.get_profile(link, include_lists=False) if link else nothing()
     email_call = ctx.klaviyo.find_profile_by_email(email) if email and do_match else nothing()
     phone_call = ctx.klaviyo.find_profile_by_phone(phone) if phone and do_match else nothing()
+    checked = [klist for klist in known.values() if klist is not None]
+    if not interactive or probe == (None, None):
+        checked = []
     profiles = asyncio.gather(
         _staged(Stage.RESOLVE, linked_call),
         _staged(Stage.RESOLVE, email_call),
         _staged(Stage.RESOLVE, phone_call),
     )
-    lookups = asyncio.gather(
-        *(_staged(Stage.RESOLVE, ctx.klaviyo.find_list_by_name(name)) for name in wanted)
-    )
-    (linked, by_email, by_phone), found_lists = await asyncio.gather(profiles, lookups)
+    checks = asyncio.gather(*(
+        _list_check(ctx, klist, probe) for klist in checked))
+    (linked, by_email, by_phone), found = await asyncio.gather(profiles, checks)
     if link and linked is None and not do_match:
         by_email, by_phone = await asyncio.gather(
             _staged(Stage.RESOLVE, ctx.klaviyo.find_profile_by_email(email) if email
@@ -255,17 +321,25 @@ async def resolve(ctx: Context, mapped: Mapped, link: str | None, *,
             _staged(Stage.RESOLVE, ctx.klaviyo.find_profile_by_phone(phone) if phone
                     else nothing()),
         )
-    for item in found_lists:
-        if item is not None:
-            ctx.lists.put(item)
-    lists: dict[str, KlaviyoList | None] = {name: ctx.lists.get(name) for name in names}
+    members = {klist.id: ids for klist, ids in zip(checked, found, strict=True)}
     return Resolution(
         link=link,
-        linked_profile=linked,
-        email_match=by_email,
-        phone_match=by_phone,
-        lists=lists,
+        linked_profile=_with_lists(linked, probe, members),
+        email_match=_with_lists(by_email, probe, members),
+        phone_match=_with_lists(by_phone, probe, members),
+        lists=known,
     )
+
+
+async def _list_check(ctx: Context, klist: KlaviyoList,
+                      probe: tuple[str | None, str | None]) -> frozenset[str]:
+    try:
+        return await ctx.klaviyo.list_member_ids(klist.id, email=probe[0],
+                                                 phone_number=probe[1])
+    except ApiError as exc:
+        if exc.status == 404:
+            ctx.lists.forget(klist.name)  # the cached id went stale; the next plan looks it up
+        raise StageFailure(Stage.RESOLVE, exc) from exc
 
 
 async def preview(ctx: Context, customer_id: str, *, customer: Customer | None = None,

@@ -19,6 +19,10 @@ from core.model import ErrorKind, Plan, Route
 from core.sandbox import Knobs, Sandbox
 from tests.e2e.conftest import LISTS, customer, template_with_custom_fields
 
+# Every request is held this long, as a network would: requests started together overlap
+# even when the code between their starts is slow, so depth counts dependencies, not CPU.
+WIRE_LATENCY = 0.02
+
 
 class DepthTransport(httpx.AsyncBaseTransport):
     """Counts sequential round trips: depth = 1 + the deepest request finished before it."""
@@ -39,8 +43,8 @@ class DepthTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         depth = 1 + max(self.finished, default=0)
-        # Any real request yields to the loop; let concurrent requests start before this ends.
-        await asyncio.sleep(0)
+        # A real request takes time; let concurrent requests start before this one ends.
+        await asyncio.sleep(WIRE_LATENCY)
         if self.before_request is not None:
             self.before_request(request)
         response = await self.inner.handle_async_request(request)
@@ -58,13 +62,14 @@ def write_seed(path: Path, customers: list[dict[str, Any]],
 
 
 async def open_engine(tmp_path: Path, seed: Path, *, template: Path | None = None,
-                      secret: str | None = None) -> tuple[Engine, Sandbox, DepthTransport]:
+                      secret: str | None = None, rate_scale: float = 0.001
+                      ) -> tuple[Engine, Sandbox, DepthTransport]:
     state = tmp_path / "state"
     config = Config(state_dir=state, sandbox=True, sandbox_seed=seed, retry_attempts=1,
                     template_path=template, listen_secret=secret)
-    # Rate-limit windows shrunk: depth counts dependent round trips, not pacing waits (the
-    # include=lists read has a 1/s bucket that a push right after its preview would wait on).
-    sandbox = Sandbox(state, seed=seed, knobs=Knobs(rate_scale=0.001))
+    # Rate-limit windows are shrunk for the batch tests; the depth test runs at Klaviyo's real
+    # limits, so a push right after its preview must not wait on any 1/s bucket.
+    sandbox = Sandbox(state, seed=seed, knobs=Knobs(rate_scale=rate_scale))
     wire = DepthTransport(sandbox.transport)
     engine = await Engine.open(config, sandbox=sandbox, transport=wire)
     return engine, sandbox, wire
@@ -87,12 +92,16 @@ async def test_preview_costs_two_round_trips_and_push_two_more(tmp_path: Path,
         profiles=[{"id": ann, "attributes": {"email": "ann@example.com"}}],
         links={"1": ann} if linked else {},
     )
-    engine, _, wire = await open_engine(tmp_path, seed)
+    engine, _, wire = await open_engine(tmp_path, seed, rate_scale=1.0)
     try:
         plan = await engine.preview("1")
         assert plan.route is (Route.UPDATE if linked else Route.LINK)
         assert wire.depth <= 2, wire.calls
         assert len(wire.calls) >= 4  # customer, link, profile lookups, lists: really concurrent
+        # Membership is checked list-side in round 2, never with include=lists (1/s, 15/m).
+        checks = [c for c in wire.calls if c[0] == "GET" and c[1].startswith("/api/lists/")
+                  and c[1].endswith("/relationships/profiles")]
+        assert len(checks) == len(LISTS) and all(depth == 2 for *_, depth in checks)
 
         wire.reset()
         result = await engine.push("1", confirmed=True)

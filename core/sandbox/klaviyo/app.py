@@ -62,6 +62,16 @@ _LIST_FILTERS = {
     "created": frozenset({"greater-than"}),
     "updated": frozenset({"greater-than"}),
 }
+# GET /api/lists/{id}/profiles and /relationships/profiles (lists.json x-klaviyo-filters).
+_MEMBER_FILTERS = {
+    "email": frozenset({"equals", "any"}),
+    "phone_number": frozenset({"equals", "any"}),
+    "push_token": frozenset({"equals", "any"}),
+    "_kx": frozenset({"equals"}),
+    "joined_group_at": frozenset(
+        {"greater-or-equal", "greater-than", "less-or-equal", "less-than"}
+    ),
+}
 _PROFILE_FIELD_HEADS = frozenset(
     PROFILE_FIELDS
     | {"created", "updated", "last_event_date", "subscriptions", "predictive_analytics"}
@@ -361,6 +371,12 @@ class KlaviyoEmulator:
             buckets.append((f"{op}:predictive_analytics", M))
         if "profile_count" in query.get("additional-fields[list]", ""):
             buckets.append((f"{op}:profile_count", XS))
+        if op == "get_profile":
+            # include=lists / include=segments carry their own 1/s, 15/m limit (the OpenAPI
+            # description of get_profile), counted on top of the endpoint's bucket.
+            included = {part.strip() for part in query.get("include", "").split(",")}
+            for name in sorted(included & {"lists", "segments"}):
+                buckets.append((f"{op}:include_{name}", XS))
         return buckets
 
     @staticmethod
@@ -928,7 +944,7 @@ class KlaviyoEmulator:
         self._list_or_404(lid)
         fields, subs, predictive = self._profile_view(call)
         size = _page_size(call, default=20, maximum=100)
-        chunk, nxt, prev = _page(sorted(self.state.members[lid]), call, size)
+        chunk, nxt, prev = _page(self._filtered_members(call, lid), call, size)
         data = [
             profile_resource(
                 self.state.profiles[pid],
@@ -945,10 +961,31 @@ class KlaviyoEmulator:
         """GET /api/lists/{id}/relationships/profiles."""
         lid = call.ids[0]
         self._list_or_404(lid)
-        size = _page_size(call, default=20, maximum=1000)
-        chunk, nxt, prev = _page(sorted(self.state.members[lid]), call, size)
+        size = _page_size(call, default=20, maximum=100)
+        chunk, nxt, prev = _page(self._filtered_members(call, lid), call, size)
         data = [{"type": "profile", "id": pid} for pid in chunk]
         return Reply(200, {"data": data, "links": _links(call, nxt, prev)})
+
+    def _filtered_members(self, call: Call, lid: str) -> list[str]:
+        """Member ids of a list, ascending, narrowed by the `filter` the member reads accept."""
+        members = self.state.members[lid]
+        text = call.query.get("filter")
+        if text is None:
+            return sorted(members)
+        pool = set(members)
+        for term in parse_filter(text, _MEMBER_FILTERS):
+            if term.field in {"email", "phone_number"}:
+                pool &= self._index_lookup(term) or set()
+            elif term.field == "joined_group_at":
+                if not isinstance(term.value, datetime):
+                    raise invalid(
+                        "'joined_group_at' must be compared with an unquoted datetime.",
+                        parameter="filter",
+                    )
+                pool = {pid for pid in pool if _joined_matches(members[pid], term)}
+            else:
+                pool = set()  # the sandbox keeps no push tokens and no _kx
+        return sorted(pool)
 
     def _member_ids(self, call: Call) -> tuple[str, list[str]]:
         lid = call.ids[0]
@@ -1137,6 +1174,20 @@ def _compare(record: JSON, term: Condition) -> bool:
     if target.tzinfo is None:
         target = target.replace(tzinfo=UTC)
     return stamp > target if term.op == "greater-than" else stamp < target
+
+
+def _joined_matches(joined: str, term: Condition) -> bool:
+    stamp = datetime.fromisoformat(joined)
+    target: datetime = term.value
+    if target.tzinfo is None:
+        target = target.replace(tzinfo=UTC)
+    if term.op == "greater-than":
+        return stamp > target
+    if term.op == "greater-or-equal":
+        return stamp >= target
+    if term.op == "less-than":
+        return stamp < target
+    return stamp <= target
 
 
 def _list_matches(record: JSON, term: Condition) -> bool:
