@@ -30,13 +30,18 @@ from core.store import ErrorLog, History
 from core.store.errors import ERROR_SEGMENT
 from core.store.history import HISTORY_SEGMENT
 
-CUSTOMERS = 20_000
+# Five records per customer at every size, so per-customer lookups compare like with like.
+PER_CUSTOMER = 5
 KINDS = list(ErrorKind)
 
 
-def error_json(record_id: str, rng: random.Random) -> dict[str, object]:
+def customer_of(rng: random.Random, size: int) -> str:
+    return str(50_000 + rng.randrange(max(1, size // PER_CUSTOMER)))
+
+
+def error_json(record_id: str, rng: random.Random, size: int) -> dict[str, object]:
     return ErrorRecord(
-        id=record_id, customer_id=str(50_000 + rng.randrange(CUSTOMERS)),
+        id=record_id, customer_id=customer_of(rng, size),
         kind=rng.choice(KINDS), stage=Stage.WRITE,
         message="Klaviyo answered 503 Service Unavailable; the profile was not written",
         retry_action="re-plan from fresh data and push again",
@@ -47,7 +52,7 @@ def error_json(record_id: str, rng: random.Random) -> dict[str, object]:
     ).to_json()
 
 
-def history_json(entry_id: str, rng: random.Random) -> dict[str, object]:
+def history_json(entry_id: str, rng: random.Random, size: int) -> dict[str, object]:
     profile = {
         "email": f"c{rng.randrange(10**6)}@example.com", "first_name": "Ann", "last_name": "Lee",
         "phone_number": "+15555550100",
@@ -56,7 +61,7 @@ def history_json(entry_id: str, rng: random.Random) -> dict[str, object]:
         "properties": {"customer_number": "C-1001", "tier": "gold"},
     }
     return HistoryEntry(
-        id=entry_id, customer_id=str(50_000 + rng.randrange(CUSTOMERS)),
+        id=entry_id, customer_id=customer_of(rng, size),
         at="2025-05-01T10:00:00+00:00", route=Route.UPDATE, ok=True, profile_id="01JPROFILE",
         before=profile, sent={"data": {"type": "profile", "attributes": profile}}, after=profile,
         consent=({"channel": "email", "action": "subscribe", "list": None},),
@@ -64,7 +69,7 @@ def history_json(entry_id: str, rng: random.Random) -> dict[str, object]:
 
 
 def fill(folder: Path, prefix: str, capacity: int, count: int,
-         make: Callable[[str, random.Random], dict[str, object]]) -> list[str]:
+         make: Callable[[str, random.Random, int], dict[str, object]]) -> list[str]:
     """Write `count` records as full segments, as add() would have left them."""
     rng = random.Random(count)
     folder.mkdir(parents=True, exist_ok=True)
@@ -73,7 +78,7 @@ def fill(folder: Path, prefix: str, capacity: int, count: int,
         docs = {}
         for slot in range(min(capacity, count - segment * capacity)):
             record_id = f"{prefix}-{segment:06d}-{slot:04d}"
-            docs[str(slot + 1)] = make(record_id, rng)
+            docs[str(slot + 1)] = make(record_id, rng, count)
             ids.append(record_id)
         (folder / f"seg-{segment:06d}.json").write_text(json.dumps({"records": docs}))
     return ids
@@ -111,7 +116,8 @@ class Bench:
             table._table._drop_caches()  # type: ignore[attr-defined]  # as a new process finds it
 
         def add(i: int) -> None:
-            log.add(ErrorRecord.from_json({**error_json(log.new_id(), rng), "status": "open"}))
+            raw = error_json(log.new_id(), rng, self.size)
+            log.add(ErrorRecord.from_json({**raw, "status": "open"}))
 
         def update(i: int) -> None:
             record = log.get(rng.choice(self.ids))
@@ -119,7 +125,7 @@ class Bench:
             log.update(dataclasses.replace(record, attempts=record.attempts + 1))
 
         def customer() -> str:
-            return str(50_000 + rng.randrange(CUSTOMERS))
+            return customer_of(rng, self.size)
 
         newest = self.ids[-1]
         return {
@@ -135,7 +141,7 @@ class Bench:
                 status=ErrorStatus.OPEN, offset=log.count(status=ErrorStatus.OPEN) // 2, limit=50),
             "count(status=open)": lambda i: log.count(status=ErrorStatus.OPEN),
             "history add": lambda i: history.add(
-                HistoryEntry.from_json(history_json(history.new_id(), rng))),
+                HistoryEntry.from_json(history_json(history.new_id(), rng, self.size))),
             "history get, cold": lambda i: (cold(history), history.get(rng.choice(self.hids))),
             "history for_customer, cold": lambda i: (
                 cold(history), history.for_customer(customer())),
@@ -169,12 +175,12 @@ def measure_plain_tinydb(size: int, ops: int, root: Path) -> dict[str, float]:
     """Plain TinyDB, default JSONStorage: every operation re-reads (and a write rewrites) it all."""
     path = root / f"plain-{size}.json"
     rng = random.Random(size)
-    docs = {str(n + 1): error_json(f"E-{n}", rng) for n in range(size)}
+    docs = {str(n + 1): error_json(f"E-{n}", rng, size) for n in range(size)}
     path.write_text(json.dumps({"_default": docs}))
     db = TinyDB(str(path))
     table = db.table("_default")
     operations: dict[str, Callable[[int], object]] = {
-        "insert": lambda i: table.insert(error_json(f"X-{i}", rng)),
+        "insert": lambda i: table.insert(error_json(f"X-{i}", rng, size)),
         "get by doc_id": lambda i: table.get(doc_id=rng.randrange(1, size)),
         "search by id field": lambda i: table.get(Query().id == f"E-{rng.randrange(size)}"),
     }

@@ -722,8 +722,7 @@ class SegmentedTable:
         with self._locked():
             summary = self._load_summary()
             # Decide each facet once, not once per segment: deep pages add up many segments.
-            keys = {key for counts in summary.values() for key in counts}
-            wanted = {key for key in keys if facet_ok(key)}
+            wanted = {key for key in self._load_totals() if facet_ok(key)}
             out: list[JSON] = []
             for segment in sorted(summary, reverse=True):
                 matching = sum(n for key, n in summary[segment].items() if key in wanted)
@@ -746,13 +745,17 @@ class SegmentedTable:
 
     def count(self, facet_ok: Callable[[str], bool]) -> int:
         with self._locked():
-            if self._totals is None:
-                totals: dict[str, int] = {}
-                for counts in self._load_summary().values():
-                    for key, n in counts.items():
-                        totals[key] = totals.get(key, 0) + n
-                self._totals = totals
-            return sum(n for key, n in self._totals.items() if facet_ok(key))
+            return sum(n for key, n in self._load_totals().items() if facet_ok(key))
+
+    def _load_totals(self) -> dict[str, int]:
+        """Records per facet over the whole table, kept up to date by every write."""
+        if self._totals is None:
+            totals: dict[str, int] = {}
+            for counts in self._load_summary().values():
+                for key, n in counts.items():
+                    totals[key] = totals.get(key, 0) + n
+            self._totals = totals
+        return self._totals
 
     def close(self) -> None:
         with self._mutex:
