@@ -36,12 +36,18 @@ class ErrorLog:
     """Failed transfers by id, by customer (the open one) and newest first with filters."""
 
     def __init__(
-        self, state_dir: Path, *, secrets: Sequence[str] = (), segment_size: int = ERROR_SEGMENT
+        self,
+        state_dir: Path,
+        *,
+        secrets: Sequence[str] = (),
+        segment_size: int = ERROR_SEGMENT,
+        durable: bool = True,
     ) -> None:
+        """`durable=False` skips fsync: for tests and throwaway state (a kill -9 is still safe)."""
         self._secrets = usable_secrets(secrets)
         self._table = SegmentedTable(
             Path(state_dir) / "errors", prefix="E", capacity=segment_size,
-            facet=_facet, flag=_is_open,
+            facet=_facet, flag=_is_open, durable=durable,
         )
 
     def new_id(self) -> str:

@@ -28,11 +28,18 @@ class History:
     """Every push, by customer and newest first."""
 
     def __init__(
-        self, state_dir: Path, *, secrets: Sequence[str] = (), segment_size: int = HISTORY_SEGMENT
+        self,
+        state_dir: Path,
+        *,
+        secrets: Sequence[str] = (),
+        segment_size: int = HISTORY_SEGMENT,
+        durable: bool = True,
     ) -> None:
+        """`durable=False` skips fsync: for tests and throwaway state (a kill -9 is still safe)."""
         self._secrets = usable_secrets(secrets)
         self._table = SegmentedTable(
-            Path(state_dir) / "history", prefix="H", capacity=segment_size, facet=_facet
+            Path(state_dir) / "history", prefix="H", capacity=segment_size, facet=_facet,
+            durable=durable,
         )
 
     def new_id(self) -> str:

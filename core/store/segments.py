@@ -97,9 +97,10 @@ def _load_json(path: Path) -> Any:
 class AtomicJSONStorage(Storage):
     """TinyDB storage: whole-file atomic replace on write, parsed data kept in memory."""
 
-    def __init__(self, path: str, *, cache: bool = True) -> None:
+    def __init__(self, path: str, *, cache: bool = True, durable: bool = True) -> None:
         self.path = Path(path)
         self._cache = cache
+        self._durable = durable
         self._data: dict[str, dict[str, Any]] | None = None
 
     def read(self) -> dict[str, dict[str, Any]] | None:
@@ -114,7 +115,7 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         try:
-            _write_file(self.path, _dumps(data), durable=True)
+            _write_file(self.path, _dumps(data), durable=self._durable)
         except BaseException:
             # TinyDB mutated the cached dict before calling us; it no longer matches the file.
             self._data = None
@@ -200,6 +201,7 @@ class SegmentedTable:
         flag: Flag | None = None,
         cached_segments: int = 8,
         cached_buckets: int = 64,
+        durable: bool = True,
     ) -> None:
         if not 1 <= capacity <= 9999:
             raise ValueError("segment capacity must be between 1 and 9999")
@@ -217,6 +219,7 @@ class SegmentedTable:
         self._buckets: OrderedDict[int, JSON] = OrderedDict()
         self._summary: dict[int, dict[str, int]] | None = None
         self._totals: dict[str, int] | None = None
+        self._durable = durable
         self._cached_segments = cached_segments
         self._cached_buckets = cached_buckets
         self._gen: int | None = None
@@ -308,7 +311,9 @@ class SegmentedTable:
     def _segment(self, segment: int) -> Any:
         db = self._segments.get(segment)
         if db is None:
-            db = TinyDB(str(self._segment_path(segment)), storage=AtomicJSONStorage)
+            db = TinyDB(
+                str(self._segment_path(segment)), storage=AtomicJSONStorage, durable=self._durable
+            )
             self._segments[segment] = db
             while len(self._segments) > self._cached_segments:
                 self._segments.popitem(last=False)[1].close()

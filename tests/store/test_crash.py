@@ -209,7 +209,7 @@ def test_a_damaged_segment_is_reported_by_name(tmp_path: Path) -> None:
 
 
 def _add_many(state: Path, out: int, name: str) -> None:
-    log = ErrorLog(state, segment_size=8)
+    log = ErrorLog(state, segment_size=8, durable=False)
     for n in range(40):
         record = error(log.new_id(), f"{name}-{n % 5}")
         log.add(record)

@@ -96,7 +96,7 @@ def _model_query(records: list, status=None, kind=None, customer=None):  # type:
 
 def test_query_pages_and_filters_match_a_plain_list(tmp_path: Path) -> None:
     rng = random.Random(5)
-    log = ErrorLog(tmp_path, segment_size=7)
+    log = ErrorLog(tmp_path, segment_size=7, durable=False)
     kinds = [ErrorKind.AUTH, ErrorKind.CONFLICT, ErrorKind.API_UNAVAILABLE]
     records = []
     for _ in range(60):
@@ -137,14 +137,14 @@ def _segment_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_lookups_and_pages_read_only_the_segments_they_need(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    log = ErrorLog(tmp_path, segment_size=10)
+    log = ErrorLog(tmp_path, segment_size=10, durable=False)
     ids = []
     for n in range(200):
         record = error(log.new_id(), str(n), ErrorKind.AUTH if n == 5 else ErrorKind.CONFLICT)
         log.add(record)
         ids.append(record.id)
     log.close()
-    log = ErrorLog(tmp_path, segment_size=10)
+    log = ErrorLog(tmp_path, segment_size=10, durable=False)
     reads = _segment_reads(monkeypatch)
     assert log.get(ids[42]) is not None
     assert reads == ["seg-000004.json"]
@@ -178,11 +178,11 @@ def test_two_instances_on_one_directory_see_each_others_writes(tmp_path: Path) -
 
 
 def test_threads_get_unique_ids_and_lose_nothing(tmp_path: Path) -> None:
-    shared = ErrorLog(tmp_path, segment_size=16)
+    shared = ErrorLog(tmp_path, segment_size=16, durable=False)
     added: list[str] = []
 
     def work(n: int) -> None:
-        log = shared if n % 2 else ErrorLog(tmp_path, segment_size=16)
+        log = shared if n % 2 else ErrorLog(tmp_path, segment_size=16, durable=False)
         for i in range(25):
             record = error(log.new_id(), f"{n}-{i % 3}")
             log.add(record)
