@@ -269,10 +269,11 @@ class SegmentedTable:
                 elif state.get("gen") != self._gen:
                     self._drop_caches()
                     self._gen = state.get("gen")
-                if opening:
-                    self._check_on_open(state)
                 if state.get("intent"):
                     self._repair(state)
+                if opening:
+                    # After the repair: a crash on a segment's first record is not a mismatch.
+                    self._check_on_open(state)
                 yield state
             finally:
                 self._journal.unlock()
