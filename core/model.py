@@ -14,6 +14,10 @@ class CustomerDataError(ValueError):
     """A Customer record that cannot be read; the message names the customer and the field."""
 
 
+class ProfileDataError(ValueError):
+    """A Klaviyo profile resource that cannot be read; the message names the profile and field."""
+
+
 # --------------------------------------------------------------------------------------------
 # iPaaS.com side
 # --------------------------------------------------------------------------------------------
@@ -251,8 +255,20 @@ class Profile:
 
     @classmethod
     def from_api(cls, resource: Mapping[str, Any]) -> Profile:
-        """Build from a JSON:API `profile` resource object."""
-        attributes = dict(resource.get("attributes") or {})
+        """Build from a JSON:API `profile` resource; a garbled one raises ProfileDataError."""
+        if not isinstance(resource, Mapping):
+            raise ProfileDataError(
+                f"Klaviyo profile resource must be an object, got {type(resource).__name__}"
+            )
+        where = f"Klaviyo profile {resource.get('id') or '(no id)'}: "
+        # Guessing is unsafe here: read as empty, a garbled profile would hide an opt-out from
+        # the consent guard, so the push must stop instead.
+        raw_attributes = resource.get("attributes") or {}
+        if not isinstance(raw_attributes, Mapping):
+            raise ProfileDataError(
+                f"{where}attributes must be an object, got {type(raw_attributes).__name__}"
+            )
+        attributes = dict(raw_attributes)
         raw_subs = attributes.pop("subscriptions", None)
         subs = None
         if isinstance(raw_subs, Mapping):
@@ -261,9 +277,19 @@ class Profile:
                 sms=_consent(raw_subs, "sms"),
             )
         lists = None
-        related = (resource.get("relationships") or {}).get("lists")
+        relationships = resource.get("relationships") or {}
+        if not isinstance(relationships, Mapping):
+            raise ProfileDataError(
+                f"{where}relationships must be an object, got {type(relationships).__name__}"
+            )
+        related = relationships.get("lists")
         if isinstance(related, Mapping) and isinstance(related.get("data"), list):
-            lists = frozenset(str(item.get("id")) for item in related["data"])
+            for item in related["data"]:
+                if not isinstance(item, Mapping) or not item.get("id"):
+                    raise ProfileDataError(
+                        f"{where}relationships.lists.data holds {item!r}, not a list identifier"
+                    )
+            lists = frozenset(str(item["id"]) for item in related["data"])
         return cls(
             id=str(resource.get("id", "")), attributes=attributes, subscriptions=subs,
             list_ids=lists,
