@@ -24,6 +24,7 @@ import json
 import random
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -95,19 +96,26 @@ class Sandbox:
         ipaas_options: IpaasOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        wall_clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """`rng` and `wall_clock`, when given, also fix the emulators' ids and timestamps."""
         self.knobs = knobs or Knobs()
         self.credentials = SandboxCredentials()
         self.rng = rng or random.Random()
         self._clock = clock
         self._sleep = sleep
         creds = self.credentials
-        self.klaviyo: KlaviyoSide = klaviyo or _klaviyo_emulator(creds, self.knobs)
+        # ULIDs get their own stream, seeded from rng's state without drawing from it, so a
+        # given rng still yields the same fault sequence.
+        id_rng = random.Random(hash(rng.getstate())) if rng is not None else None
+        self.klaviyo: KlaviyoSide = klaviyo or _klaviyo_emulator(
+            creds, self.knobs, rng=id_rng, wall_clock=wall_clock)
         self.ipaas = IpaasEmulator(
             token=creds.ipaas_token,
             system_id=creds.ipaas_system_id,
             options=ipaas_options,
             user=SsoUser(creds.ipaas_email, creds.ipaas_password, creds.ipaas_company_id),
+            clock=time.time if wall_clock is None else _seconds_of(wall_clock),
         )
         self._listeners: list[Callable[[str, str], None]] = []
         self.ipaas.on_change = self._customer_changed
@@ -297,6 +305,10 @@ def _resolve_links(
     return resolved
 
 
+def _seconds_of(wall_clock: Callable[[], datetime]) -> Callable[[], float]:
+    return lambda: wall_clock().timestamp()
+
+
 def _service_of(path: str) -> str | None:
     head = path.split("/", 2)[1].lower() if path.startswith("/") and len(path) > 1 else ""
     if head == "api":
@@ -306,11 +318,18 @@ def _service_of(path: str) -> str | None:
     return None
 
 
-def _klaviyo_emulator(creds: SandboxCredentials, knobs: Knobs) -> KlaviyoSide:
+def _klaviyo_emulator(
+    creds: SandboxCredentials,
+    knobs: Knobs,
+    *,
+    rng: random.Random | None = None,
+    wall_clock: Callable[[], datetime] | None = None,
+) -> KlaviyoSide:
     from core.sandbox.klaviyo import KlaviyoEmulator
 
     emulator: KlaviyoSide = KlaviyoEmulator(
-        api_key=creds.klaviyo_api_key, rate_scale=knobs.rate_scale
+        api_key=creds.klaviyo_api_key, rate_scale=knobs.rate_scale, rng=rng,
+        wall_clock=wall_clock,
     )
     return emulator
 

@@ -7,6 +7,7 @@ import binascii
 import bisect
 import gzip
 import json
+import random
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -196,6 +197,7 @@ class KlaviyoEmulator:
         rate_scale: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("the Klaviyo sandbox needs an API key to check requests against")
@@ -207,7 +209,8 @@ class KlaviyoEmulator:
         self.rate_scale = rate_scale
         self._limiter = RateLimiter(scale=rate_scale)
         self.state = AccountState(
-            now_iso=self._now_iso, epoch_ms=lambda: int(self._wall().timestamp() * 1000)
+            now_iso=self._now_iso, epoch_ms=lambda: int(self._wall().timestamp() * 1000),
+            rng=rng,
         )
 
     def __repr__(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 import uuid
 
@@ -31,12 +32,15 @@ def decode_ulid(text: str) -> int:
 class UlidSource:
     """Monotonic ULIDs, so that id order is creation order."""
 
-    def __init__(self) -> None:
+    def __init__(self, rng: random.Random | None = None) -> None:
         self._last = 0
+        self._rng = rng
 
     def next(self, epoch_ms: int) -> str:
         """A fresh ULID for a wall-clock time in milliseconds."""
-        candidate = (epoch_ms << 80) | int.from_bytes(os.urandom(10), "big")
+        noise = (self._rng.getrandbits(80) if self._rng is not None
+                 else int.from_bytes(os.urandom(10), "big"))
+        candidate = (epoch_ms << 80) | noise
         if candidate <= self._last:
             candidate = self._last + 1
         self._last = candidate

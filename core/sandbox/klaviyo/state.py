@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import random
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -34,13 +35,15 @@ def _email_key(email: str) -> str:
 class AccountState:
     """Everything the emulated Klaviyo account holds, with O(1) identity lookups."""
 
-    def __init__(self, *, now_iso: Callable[[], str], epoch_ms: Callable[[], int]) -> None:
+    def __init__(self, *, now_iso: Callable[[], str], epoch_ms: Callable[[], int],
+                 rng: random.Random | None = None) -> None:
         self._now_iso = now_iso
         self._epoch_ms = epoch_ms
+        self._rng = rng
         self._reset()
 
     def _reset(self) -> None:
-        self.ids = UlidSource()
+        self.ids = UlidSource(self._rng)
         self.profiles: dict[str, JSON] = {}
         self.order: list[str] = []
         self.by_email: dict[str, str] = {}
