@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from core.clients.ipaas import IpaasClient
 from core.clients.klaviyo import KlaviyoClient
 from core.clients.limiter import RateLimitState
 from core.config import Config, ConfigError
-from core.engine import flow
+from core.engine import flow, records
 from core.engine.batch import (
     DEFAULT_WORKERS,
     BatchProgress,
@@ -62,10 +63,12 @@ class Engine:
     @classmethod
     async def open(cls, config: Config, *, sandbox: Sandbox | None = None,
                    transport: httpx.AsyncBaseTransport | None = None,
-                   retry: RetryPolicy | None = None) -> Engine:
+                   retry: RetryPolicy | None = None,
+                   clock: Callable[[], datetime] | None = None) -> Engine:
         """Build clients (on the sandbox when configured), stores and the mapping template.
 
-        `sandbox` and `transport` let tests wrap or share what the engine talks to.
+        `sandbox` and `transport` let tests wrap or share what the engine talks to; `clock`
+        fixes the time error records and history entries carry (ids already come in order).
         """
         try:
             template = load_template(config.template_path)
@@ -120,6 +123,7 @@ class Engine:
             history=History(state, secrets=secrets),
             lists=ListCache(KeyValue(state, "cache", secrets=secrets)),
             secrets=secrets,
+            now=records.now_iso if clock is None else records.iso_clock(clock),
         )
         return cls(config, ctx, sandbox=sandbox)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -149,6 +149,8 @@ class Context:
     history: History
     lists: ListCache
     secrets: tuple[str, ...] = ()
+    # When records are stamped: the wall clock, or a fixed one for repeatable runs.
+    now: Callable[[], str] = records.now_iso
 
 
 # ------------------------------------------------------------------------------------------
@@ -575,6 +577,8 @@ def _with_message(record: ErrorRecord, message: str, ctx: Context) -> ErrorRecor
 
 
 def _upsert(ctx: Context, record: ErrorRecord) -> ErrorRecord:
+    stamp = ctx.now()
+    record = replace(record, created_at=stamp, updated_at=stamp)
     existing = ctx.errors.open_for_customer(record.customer_id)
     if existing is None:
         ctx.errors.add(record)
@@ -600,7 +604,7 @@ def _record_history(ctx: Context, plan: Plan, *, ok: bool, profile_id: str | Non
     ctx.history.add(HistoryEntry(
         id=ctx.history.new_id(),
         customer_id=plan.customer_id,
-        at=records.now_iso(),
+        at=ctx.now(),
         route=plan.route,
         ok=ok,
         profile_id=profile_id,
@@ -618,7 +622,7 @@ def _resolve_open(ctx: Context, customer_id: str) -> None:
     # Open-record upserts run without an await in between, so asyncio tasks cannot interleave.
     existing = ctx.errors.open_for_customer(customer_id)
     if existing is not None:
-        ctx.errors.update(records.resolved(existing, attempted=True))
+        ctx.errors.update(records.resolved(existing, attempted=True, at=ctx.now()))
 
 
 def customers_of(ids: Iterable[str]) -> list[str]:

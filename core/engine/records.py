@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -14,6 +15,11 @@ _DETAIL_LIMIT = 500
 def now_iso() -> str:
     """The current UTC time as ISO 8601 with seconds, as every record stores it."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def iso_clock(clock: Callable[[], datetime]) -> Callable[[], str]:
+    """now_iso over another clock (a fixed one makes records repeatable)."""
+    return lambda: clock().isoformat(timespec="seconds")
 
 
 def scrub(text: str | None, secrets: tuple[str, ...]) -> str | None:
@@ -152,13 +158,14 @@ def merge_into_open(existing: ErrorRecord, fresh: ErrorRecord) -> ErrorRecord:
     )
 
 
-def resolved(existing: ErrorRecord, *, attempted: bool) -> ErrorRecord:
+def resolved(existing: ErrorRecord, *, attempted: bool,
+             at: str | None = None) -> ErrorRecord:
     """The record marked resolved (kept, not deleted); the success counts as an attempt."""
     return replace(
         existing,
         status=ErrorStatus.RESOLVED,
         attempts=existing.attempts + (1 if attempted else 0),
-        updated_at=now_iso(),
+        updated_at=at or now_iso(),
     )
 
 
