@@ -29,7 +29,7 @@ from tests.property.strategies import BOUNDED, VALID, json_values, mutated
 KEY = "pk_property_clients_key_0123456789"
 TOKEN = "ipaas-property-clients-token-42"
 RETRY = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.01, total_timeout=5.0)
-PER_CALL = settings(BOUNDED, max_examples=40)
+PER_CALL = settings(BOUNDED, max_examples=30)
 
 PROFILE = {
     "type": "profile", "id": "01HPROFILE",

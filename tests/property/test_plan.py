@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from core.mapping import load_template
 from core.model import KlaviyoList, OptIn, Profile, ProfileDataError, Route
 from core.plan import PlanSettings, Resolution, plan_push
-from tests.property.strategies import BOUNDED, customers, mutated
+from tests.property.strategies import SMALL, customers, mutated
 from tests.property.test_clients import PROFILE
 
 SHIPPED = load_template()
@@ -33,7 +33,7 @@ lists = st.dictionaries(
 )
 
 
-@BOUNDED
+@SMALL
 @given(customers, st.one_of(st.none(), st.just("01HPROFILE")), profiles, profiles, profiles,
        lists, st.booleans())
 def test_any_customer_and_profile_give_a_plan(

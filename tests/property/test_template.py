@@ -212,7 +212,7 @@ def test_damaged_default_template_loads_or_names_the_line(text: str) -> None:
 SHIPPED = load_template()
 
 
-@BOUNDED
+@SMALL
 @given(customers, st.sampled_from(["US", "GB", "ZZ", "", "001"]))
 def test_default_template_maps_any_readable_customer(customer: Customer, region: str) -> None:
     for collection in Collection:
@@ -254,7 +254,7 @@ def plausible_rows(draw: st.DrawFn) -> list[dict[str, Any]]:
     return out
 
 
-@BOUNDED
+@SMALL
 @given(plausible_rows(), customers)
 def test_plausible_templates_map_any_customer(
     add: list[dict[str, Any]], customer: Customer
