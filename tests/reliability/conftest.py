@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CLEARED_ENV
+from tests.e2e.conftest import CLEARED_ENV, Cli, template_with_custom_fields
 
 
 @pytest.fixture
@@ -18,3 +18,17 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyP
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("COLUMNS", "160")
     return monkeypatch
+
+
+@pytest.fixture
+def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str], clean_env: pytest.MonkeyPatch) -> Cli:
+    """The real CLI, in-process, on a seeded sandbox in a temp state dir."""
+    return Cli(state_dir=tmp_path / "state", seed_path=tmp_path / "seed.json", capsys=capsys)
+
+
+@pytest.fixture
+def custom_template(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> Path:
+    """SubscribeProfile, LIST_Sms Subscribers and UCLIST_Preview List read from custom fields."""
+    path = template_with_custom_fields(tmp_path / "template.toml")
+    clean_env.setenv("KLAVIYO_CONSOLE_TEMPLATE", str(path))
+    return path
