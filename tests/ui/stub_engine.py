@@ -1,4 +1,11 @@
-"""A deterministic in-memory engine with the console's port, for snapshots and fast Pilot tests."""
+"""An in-memory engine with the console's port, kept only for Pilot tests the sandbox cannot stage.
+
+Snapshots and the flow tests in test_sandbox.py run the real engine on the sandbox. This stub
+serves the widget-level tests in test_lookup_push.py and test_errors_batch.py that need states
+the real engine reaches only slowly or not at all: a push that stays in flight (second push
+refused), an engine that fails to open, error records of every kind and status on demand
+(filters, paging), a retry that succeeds, and search results with several matches.
+"""
 
 from __future__ import annotations
 

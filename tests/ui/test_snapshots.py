@@ -1,4 +1,8 @@
-"""SVG snapshots of the key screens on a deterministic engine (fixed ids, times and paths)."""
+"""SVG snapshots of the key screens: the real console over Engine.open on the demo sandbox.
+
+Ids and times are fixed (Sandbox rng and wall_clock, Engine clock) and the state dir is the
+relative path `state`, so every run draws the same screens.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,17 @@ import pytest
 
 from console.app import ConsoleApp
 from console.screens.batch import BatchScreen
-from core.model import ErrorKind, ErrorStatus
 from tests.ui.helpers import settle
-from tests.ui.stub_engine import StubConfig, StubEngine, stub_factory
+from tests.ui.sandbox_app import HoldCustomer, sandbox_app
 
 WIDE = (160, 48)
 NARROW = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settings screen shows the state dir: keep it the same relative path every run."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(autouse=True)
@@ -22,21 +31,8 @@ def frozen_batch_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(BatchScreen, "SAMPLE_SECONDS", 3600.0)
 
 
-def build(engine: StubEngine | None = None) -> ConsoleApp:
-    engine = engine or StubEngine(StubConfig(state_dir=Path("/state/sandbox")))
-    return ConsoleApp(engine.config, engine_factory=stub_factory(engine), keymap={})
-
-
-def with_errors() -> StubEngine:
-    engine = StubEngine(StubConfig(state_dir=Path("/state/sandbox")))
-    engine.add_error("55260", ErrorKind.API_UNAVAILABLE, "Klaviyo did not answer (503) after "
-                     "5 attempts")
-    engine.add_error("1001", ErrorKind.RATE_LIMITED, "Klaviyo answered 429 for 65 s")
-    engine.add_error("1002", ErrorKind.VALIDATION, "phone_number +1555 is not a valid number",
-                     status=ErrorStatus.RESOLVED)
-    engine.add_error("1004", ErrorKind.NO_IDENTIFIER, "no valid identifier: add an email or a "
-                     "phone number")
-    return engine
+def build(**kw) -> ConsoleApp:
+    return sandbox_app(Path("state"), **kw)
 
 
 def keys(*pressed: str):
@@ -47,6 +43,8 @@ def keys(*pressed: str):
         for key in pressed:
             await pilot.press(key)
             await settle(pilot)
+        pilot.app.clear_notifications()
+        await pilot.pause()
 
     return run
 
@@ -56,66 +54,67 @@ def test_lookup_empty(snap_compare):
 
 
 def test_preview_update_with_diff_wide(snap_compare):
-    assert snap_compare(build(), terminal_size=WIDE, run_before=keys(*"55260", "enter"))
+    assert snap_compare(build(), terminal_size=WIDE, run_before=keys(*"55264", "enter"))
 
 
 def test_preview_update_narrow_stacks_panes(snap_compare):
-    assert snap_compare(build(), terminal_size=NARROW, run_before=keys(*"55260", "enter"))
+    assert snap_compare(build(), terminal_size=NARROW, run_before=keys(*"55264", "enter"))
 
 
 def test_preview_blocked(snap_compare):
-    assert snap_compare(build(), terminal_size=WIDE, run_before=keys(*"1004", "enter"))
+    assert snap_compare(build(), terminal_size=WIDE, run_before=keys(*"55330", "enter"))
 
 
 def test_push_confirmation_with_consent_warning(snap_compare):
-    async def open_dialog(pilot) -> None:
-        await settle(pilot)
-        await pilot.press(*"1005", "enter")
-        await settle(pilot)
-        await pilot.press("f5")
-        await settle(pilot)
+    assert snap_compare(build(), terminal_size=WIDE, run_before=keys(*"55262", "enter", "f5"))
 
-    assert snap_compare(build(), terminal_size=WIDE, run_before=open_dialog)
+
+async def push_failures(pilot) -> None:
+    """Failed, held and blocked pushes through the engine, one after another (stable ids)."""
+    await settle(pilot)
+    for customer_id in ("55330", "55341", "55262", "55331"):
+        await pilot.app.engine.push(customer_id)
+    await pilot.press("f6")
+    await settle(pilot)
+    pilot.app.clear_notifications()
+    await pilot.pause()
 
 
 def test_error_log(snap_compare):
-    assert snap_compare(build(with_errors()), terminal_size=WIDE, run_before=keys("f6"))
+    assert snap_compare(build(), terminal_size=WIDE, run_before=push_failures)
 
 
 def test_error_log_narrow(snap_compare):
-    assert snap_compare(build(with_errors()), terminal_size=NARROW, run_before=keys("f6"))
+    assert snap_compare(build(), terminal_size=NARROW, run_before=push_failures)
 
 
 def test_batch_in_progress(snap_compare):
-    engine = StubEngine(StubConfig(state_dir=Path("/state/sandbox")))
-    engine.hold_after = 3
+    gates: list[HoldCustomer] = []
+
+    def hold_55271(inner):
+        gates.append(HoldCustomer(inner, "55271"))
+        return gates[0]
 
     async def start(pilot) -> None:
         await settle(pilot)
         await pilot.press("f8")
         await settle(pilot)
-        await pilot.press(*"55260 1001 1002 1003 1005", "f5")
-        for _ in range(50):
+        await pilot.press(*"55260 55262 55268 55330 55271", "f5")
+        screen = pilot.app.screen
+        # Four customers finish; 55271's read never answers, so the batch stays running.
+        for _ in range(400):
             await pilot.pause()
-            if pilot.app.screen.counts.finished == 3:
+            if screen.counts.finished == 4:
                 break
+        assert screen.running and gates[0].held.is_set()
         await pilot.pause()
 
-    assert snap_compare(build(engine), terminal_size=WIDE, run_before=start)
+    assert snap_compare(build(wrap=hold_55271), terminal_size=WIDE, run_before=start)
 
 
 def test_history(snap_compare):
-    async def push_then_history(pilot) -> None:
-        await settle(pilot)
-        await pilot.press(*"55260", "enter")
-        await settle(pilot)
-        await pilot.press("f5", "y")
-        await settle(pilot)
-        pilot.app.clear_notifications()
-        await pilot.press("f7")
-        await settle(pilot)
-
-    assert snap_compare(build(), terminal_size=WIDE, run_before=push_then_history)
+    assert snap_compare(build(), terminal_size=WIDE,
+                        run_before=keys(*"55260", "enter", "f5", "y", "f7"))
 
 
 def test_settings(snap_compare):
