@@ -91,21 +91,17 @@ class Tap(httpx.AsyncBaseTransport):
 
     inner: httpx.AsyncBaseTransport
     log: list[tuple[float, str, str, int]] = field(default_factory=list)
-    finished: list[int] = field(default_factory=list)
-
-    @property
-    def depth(self) -> int:
-        return max(self.finished, default=0)
+    depth: int = 0
 
     def reset(self) -> None:
         self.log.clear()
-        self.finished.clear()
+        self.depth = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         arrived = time.monotonic()
-        depth = 1 + max(self.finished, default=0)
+        depth = 1 + self.depth
         response = await self.inner.handle_async_request(request)
-        self.finished.append(depth)
+        self.depth = max(self.depth, depth)
         self.log.append((arrived, request.method, request.url.path, response.status_code))
         return response
 

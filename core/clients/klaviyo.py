@@ -141,6 +141,7 @@ class KlaviyoClient:
                 "(set KLAVIYO_API_KEY)"
             )
         self.revision = revision
+        self.rate_scale = rate_scale
         self._lists_by_name: dict[str, KlaviyoList] = {}
         self._session = ApiSession(
             SERVICE,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
 from collections import deque
@@ -65,6 +67,9 @@ class _Bucket:
     reset_at: float | None = None
     throttled: int = 0
     sent: int = 0
+    # Waiters queue here one behind another, so a thousand callers waiting on one bucket
+    # wake one at a time instead of all at every free slot.
+    queue: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def wait(self, now: float) -> float:
         return max([self.not_before - now, *(w.wait(now) for w in self.windows)])
@@ -118,15 +123,26 @@ class Limiter:
 
     async def acquire(self, buckets: Iterable[str]) -> None:
         """Wait until every named bucket has room, then take one slot in each."""
-        chosen = [self._buckets[name] for name in buckets if name in self._buckets]
-        while True:
-            now = self._clock()
-            delay = max((b.wait(now) for b in chosen), default=0.0)
-            if delay <= 0:
-                for bucket in chosen:
-                    bucket.record(now)
-                return
-            await self._sleep(delay)
+        chosen = sorted({self._buckets[name].name: self._buckets[name]
+                         for name in buckets if name in self._buckets}.values(),
+                        key=lambda b: b.name)
+        if not any(b.queue.locked() for b in chosen) and self._take(chosen):
+            return
+        async with contextlib.AsyncExitStack() as held:
+            for bucket in chosen:  # always in name order, so two callers never deadlock
+                await held.enter_async_context(bucket.queue)
+            while not self._take(chosen):
+                now = self._clock()
+                await self._sleep(max((b.wait(now) for b in chosen), default=0.0))
+
+    def _take(self, chosen: list[_Bucket]) -> bool:
+        """Take a slot in every bucket if all have room now."""
+        now = self._clock()
+        if any(b.wait(now) > 0 for b in chosen):
+            return False
+        for bucket in chosen:
+            bucket.record(now)
+        return True
 
     def observe(self, bucket_name: str, headers: Mapping[str, str]) -> None:
         """Read RateLimit-Limit/-Remaining/-Reset and pace the rest of the window."""

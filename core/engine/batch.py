@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from core.engine.flow import PushResult
 from core.model import Customer
 
-# Every push makes one list-membership call per mapped list, and that endpoint allows 10 calls
-# per second (Klaviyo's M tier); more workers than that only queue inside the rate limiter.
-# The limiter paces the steady windows; this keeps bursts from piling up behind it.
-DEFAULT_WORKERS = 10
+# A batch shares its reads, consent jobs and list calls (core.engine.bulk), so what paces it is
+# the profile write's own bucket (75/s, 750/m). Enough customers in flight to fill that burst
+# and the shared calls while some wait on the limiter, which queues them in order.
+DEFAULT_WORKERS = 200
 QUEUE_PER_WORKER = 2
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +27,7 @@ from core.engine.batch import (
     ids_source,
     run_batch,
 )
+from core.engine.bulk import BULK_WORKERS, BatchCalls
 from core.engine.flow import Context, ListCache, PushResult
 from core.engine.listen import HookHandler, Notification
 from core.mapping import TemplateError, load_template
@@ -186,11 +188,14 @@ class Engine:
         else:
             wanted = flow.customers_of(ids)
             items, total = ids_source(wanted), len(wanted)
-        # `bulk` is accepted for the CLI's sake; the per-customer path keeps every guard.
-        del bulk
+        # Reads, consent jobs and list calls are shared across the batch's customers; with
+        # `bulk`, profile writes too, as profile-bulk-import jobs.
+        ctx = replace(self._ctx, calls=BatchCalls(self._ctx.klaviyo, bulk=bulk))
+        if bulk:
+            workers = max(workers, BULK_WORKERS)
 
         async def push_one(customer_id: str, customer: Customer | None) -> PushResult:
-            result = await flow.push(self._ctx, customer_id, confirmed=allow_unsubscribe,
+            result = await flow.push(ctx, customer_id, confirmed=allow_unsubscribe,
                                      trigger="batch", customer=customer, interactive=False)
             if on_result is not None:
                 on_result(result)

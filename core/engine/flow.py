@@ -13,6 +13,7 @@ from core.clients.http import ApiError
 from core.clients.ipaas import IpaasClient
 from core.clients.klaviyo import ConsentSubject, KlaviyoClient
 from core.engine import records
+from core.engine.bulk import BatchCalls, Write
 from core.mapping import Template, apply
 from core.model import (
     JSON,
@@ -151,6 +152,8 @@ class Context:
     secrets: tuple[str, ...] = ()
     # When records are stamped: the wall clock, or a fixed one for repeatable runs.
     now: Callable[[], str] = records.now_iso
+    # Set for a batch: reads, consent jobs and list calls are shared across its customers.
+    calls: BatchCalls | None = None
 
 
 # ------------------------------------------------------------------------------------------
@@ -302,9 +305,29 @@ async def resolve(ctx: Context, mapped: Mapped, link: str | None, *,
         return None
 
     do_match = interactive or link is None
-    linked_call = ctx.klaviyo.get_profile(link, include_lists=False) if link else nothing()
-    email_call = ctx.klaviyo.find_profile_by_email(email) if email and do_match else nothing()
-    phone_call = ctx.klaviyo.find_profile_by_phone(phone) if phone and do_match else nothing()
+    shared = ctx.calls if not interactive else None
+
+    def by_email() -> Awaitable[Profile | None]:
+        if not email:
+            return nothing()
+        if shared is not None:
+            return shared.profile("email", email)
+        return ctx.klaviyo.find_profile_by_email(email)
+
+    def by_phone() -> Awaitable[Profile | None]:
+        if not phone:
+            return nothing()
+        if shared is not None:
+            return shared.profile("phone_number", phone)
+        return ctx.klaviyo.find_profile_by_phone(phone)
+
+    if link:
+        linked_call = (shared.profile("id", link) if shared is not None
+                       else ctx.klaviyo.get_profile(link, include_lists=False))
+    else:
+        linked_call = nothing()
+    email_call = by_email() if do_match else nothing()
+    phone_call = by_phone() if do_match else nothing()
     checked = [klist for klist in known.values() if klist is not None]
     if not interactive or probe == (None, None):
         checked = []
@@ -315,20 +338,16 @@ async def resolve(ctx: Context, mapped: Mapped, link: str | None, *,
     )
     checks = asyncio.gather(*(
         _list_check(ctx, klist, probe) for klist in checked))
-    (linked, by_email, by_phone), found = await asyncio.gather(profiles, checks)
+    (linked, email_match, phone_match), found = await asyncio.gather(profiles, checks)
     if link and linked is None and not do_match:
-        by_email, by_phone = await asyncio.gather(
-            _staged(Stage.RESOLVE, ctx.klaviyo.find_profile_by_email(email) if email
-                    else nothing()),
-            _staged(Stage.RESOLVE, ctx.klaviyo.find_profile_by_phone(phone) if phone
-                    else nothing()),
-        )
+        email_match, phone_match = await asyncio.gather(
+            _staged(Stage.RESOLVE, by_email()), _staged(Stage.RESOLVE, by_phone()))
     members = {klist.id: ids for klist, ids in zip(checked, found, strict=True)}
     return Resolution(
         link=link,
         linked_profile=_with_lists(linked, probe, members),
-        email_match=_with_lists(by_email, probe, members),
-        phone_match=_with_lists(by_phone, probe, members),
+        email_match=_with_lists(email_match, probe, members),
+        phone_match=_with_lists(phone_match, probe, members),
         lists=known,
     )
 
@@ -503,6 +522,9 @@ async def _write(ctx: Context, plan: Plan) -> Profile | None:
     attributes = _attributes(plan.payload)
     if attributes is None:
         return None  # link-only: nothing to write
+    if ctx.calls is not None and ctx.calls.bulk:
+        return await _staged(Stage.WRITE, ctx.calls.write(
+            Write(plan.route, plan.profile_id, attributes)))
     if plan.route is Route.CREATE:
         return await _staged(Stage.WRITE, ctx.klaviyo.create_profile(attributes))
     if plan.profile_id is None:
@@ -528,7 +550,11 @@ async def _consent_jobs(ctx: Context, plan: Plan, profile_id: str) -> None:
         email = next((c.subject for c in changes if c.channel is Channel.EMAIL), None)
         phone = next((c.subject for c in changes if c.channel is Channel.SMS), None)
         subject = ConsentSubject(email=email, phone_number=phone, profile_id=profile_id)
-        channels = {c.channel for c in changes}
+        channels = frozenset(c.channel for c in changes)
+        if ctx.calls is not None:
+            calls.append(_staged(Stage.CONSENT, ctx.calls.consent(
+                action, subject, channels=channels, list_id=list_id)))
+            continue
         run = (ctx.klaviyo.subscribe if action is ConsentAction.SUBSCRIBE
                else ctx.klaviyo.unsubscribe)
         calls.append(_staged(Stage.CONSENT, run([subject], channels=channels, list_id=list_id)))
@@ -538,6 +564,10 @@ async def _consent_jobs(ctx: Context, plan: Plan, profile_id: str) -> None:
 async def _list_calls(ctx: Context, plan: Plan, profile_id: str) -> None:
     calls = []
     for change in plan.lists:
+        if ctx.calls is not None:
+            calls.append(_list_call(ctx, change.list_name, ctx.calls.membership(
+                change.action, change.list_id, profile_id)))
+            continue
         call = (ctx.klaviyo.add_to_list if change.action is ListAction.ADD
                 else ctx.klaviyo.remove_from_list)
         calls.append(_list_call(ctx, change.list_name, call(change.list_id, [profile_id])))

@@ -1,0 +1,362 @@
+"""Many customers' Klaviyo calls in few requests: coalesced reads, consent jobs and list calls.
+
+A batch pays Klaviyo per request, not per profile, for everything but the profile write itself:
+a subscribe job takes 1000 profiles, an unsubscribe job 100, a list call 1000, a profile read
+with an any() filter 100. Each customer still awaits its own outcome; when a combined request
+fails, its customers are retried one by one so every failure lands on the customer it belongs to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar, cast
+
+from core.clients.http import ApiError
+from core.clients.klaviyo import (
+    IMPORT_BATCH,
+    LIST_BATCH,
+    PAGE_MAX,
+    SUBSCRIBE_BATCH,
+    UNSUBSCRIBE_BATCH,
+    ConsentSubject,
+    KlaviyoClient,
+    import_chunks,
+)
+from core.model import JSON, Channel, ConsentAction, ListAction, Profile, Route
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# How long a partly filled request waits for more customers before it goes out anyway.
+LINGER = 0.05
+# An import job is worth waiting longer for: its endpoint allows only 150 requests a minute.
+IMPORT_LINGER = 1.0
+# Job polling, in Klaviyo seconds (multiplied by the client's rate scale in the sandbox).
+POLL_FIRST, POLL_MAX = 0.5, 10.0
+# Customers in flight in a bulk sync: two import jobs' worth, one planning while one runs.
+BULK_WORKERS = 2 * IMPORT_BATCH
+_ROW = re.compile(r"^/data/attributes/profiles/data/(\d+)")
+
+
+@dataclass
+class _Pending(Generic[T, R]):
+    items: list[T] = field(default_factory=list)
+    waiters: list[asyncio.Future[R]] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
+
+
+class Coalescer(Generic[T, R]):
+    """Gathers items per key into one call of at most `size` items, sent when full or after
+    `linger` seconds; `run(key, items)` answers one result per item, in order."""
+
+    def __init__(self, run: Callable[[Hashable, list[T]], Awaitable[list[R]]], *,
+                 size: int, linger: float = LINGER) -> None:
+        if size < 1:
+            raise ValueError("a coalesced call needs room for at least one item")
+        self._run = run
+        self._size = size
+        self._linger = linger
+        self._pending: dict[Hashable, _Pending[T, R]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.requests = 0
+
+    async def submit(self, key: Hashable, item: T) -> R:
+        """This item's result once its combined call has run; its own failure is raised."""
+        loop = asyncio.get_running_loop()
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = _Pending()
+            pending.timer = loop.call_later(self._linger, self._flush, key)
+        future: asyncio.Future[R] = loop.create_future()
+        pending.items.append(item)
+        pending.waiters.append(future)
+        if len(pending.items) >= self._size:
+            self._flush(key)
+        return await future
+
+    def _flush(self, key: Hashable) -> None:
+        pending = self._pending.pop(key, None)
+        if pending is None:
+            return
+        if pending.timer is not None:
+            pending.timer.cancel()
+        task = asyncio.get_running_loop().create_task(self._send(key, pending))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, key: Hashable, pending: _Pending[T, R]) -> None:
+        try:
+            self.requests += 1
+            results = await self._run(key, pending.items)
+        except ApiError as exc:
+            if len(pending.items) == 1:
+                if not pending.waiters[0].done():
+                    pending.waiters[0].set_exception(exc)
+                return
+            # Which customer broke the combined call is unknown: ask for each on its own.
+            await asyncio.gather(*(
+                self._alone(key, item, waiter)
+                for item, waiter in zip(pending.items, pending.waiters, strict=True)))
+            return
+        except BaseException as exc:
+            for waiter in pending.waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for waiter, result in zip(pending.waiters, results, strict=True):
+            if not waiter.done():
+                waiter.set_result(result)
+
+    async def _alone(self, key: Hashable, item: T, waiter: asyncio.Future[R]) -> None:
+        try:
+            self.requests += 1
+            result = (await self._run(key, [item]))[0]
+        except Exception as exc:
+            if not waiter.done():
+                waiter.set_exception(exc)
+            return
+        if not waiter.done():
+            waiter.set_result(result)
+
+    async def drain(self) -> None:
+        """Send whatever is pending now and wait for every call in flight."""
+        for key in list(self._pending):
+            self._flush(key)
+        while self._tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+ConsentKey = tuple[ConsentAction, str | None, frozenset[Channel]]
+ListKey = tuple[ListAction, str]
+
+
+@dataclass(frozen=True)
+class Write:
+    """One customer's profile write as an import row: the route, the target id and attributes."""
+
+    route: Route
+    profile_id: str | None
+    attributes: JSON
+
+    def row(self) -> JSON:
+        item: JSON = {"type": "profile", "attributes": dict(self.attributes)}
+        if self.route is not Route.CREATE and self.profile_id:
+            item["id"] = self.profile_id
+        return item
+
+
+WriteOutcome = Profile | ApiError
+
+
+class BatchCalls:
+    """The coalesced Klaviyo calls one batch shares across its customers."""
+
+    def __init__(self, klaviyo: KlaviyoClient, *, linger: float = LINGER,
+                 bulk: bool = False) -> None:
+        self._klaviyo = klaviyo
+        self.bulk = bulk
+        self.imports: Coalescer[Write, WriteOutcome] = Coalescer(
+            self._import, size=IMPORT_BATCH, linger=IMPORT_LINGER if linger else 0.0)
+        self.jobs = 0
+        self.reads: Coalescer[str, Profile | None] = Coalescer(
+            self._read, size=PAGE_MAX, linger=linger)
+        self.subscribes: Coalescer[ConsentSubject, None] = Coalescer(
+            self._consent, size=SUBSCRIBE_BATCH, linger=linger)
+        self.unsubscribes: Coalescer[ConsentSubject, None] = Coalescer(
+            self._consent, size=UNSUBSCRIBE_BATCH, linger=linger)
+        self.lists: Coalescer[str, None] = Coalescer(self._members, size=LIST_BATCH,
+                                                     linger=linger)
+
+    # ---- what the flow calls -----------------------------------------------------------
+
+    async def profile(self, field_name: str, value: str) -> Profile | None:
+        """The profile whose id, email or phone_number is this value, with consent."""
+        return await self.reads.submit(field_name, value)
+
+    async def consent(self, action: ConsentAction, subject: ConsentSubject, *,
+                      channels: frozenset[Channel], list_id: str | None) -> None:
+        """This subject's share of a subscribe or unsubscribe job."""
+        key: ConsentKey = (action, list_id, channels)
+        chosen = self.subscribes if action is ConsentAction.SUBSCRIBE else self.unsubscribes
+        await chosen.submit(key, subject)
+
+    async def membership(self, action: ListAction, list_id: str, profile_id: str) -> None:
+        """This profile's share of an add-to-list or remove-from-list call."""
+        key: ListKey = (action, list_id)
+        await self.lists.submit(key, profile_id)
+
+    async def write(self, write: Write) -> Profile:
+        """This customer's row of a profile-bulk-import job, once the job is complete; the
+        row's own import error is raised."""
+        outcome = await self.imports.submit("import", write)
+        if isinstance(outcome, ApiError):
+            raise outcome
+        return outcome
+
+    async def drain(self) -> None:
+        await asyncio.gather(self.imports.drain(), self.reads.drain(), self.subscribes.drain(),
+                             self.unsubscribes.drain(), self.lists.drain())
+
+    @property
+    def requests(self) -> int:
+        return sum(c.requests for c in (self.reads, self.subscribes, self.unsubscribes,
+                                        self.lists))
+
+    # ---- bulk import -------------------------------------------------------------------
+
+    async def _import(self, key: Hashable, writes: list[Write]) -> list[WriteOutcome]:
+        del key
+        outcomes: list[WriteOutcome | None] = [None] * len(writes)
+        rows = [w.row() for w in writes]
+        start = 0
+        jobs = []
+        for chunk in import_chunks(rows, None):
+            jobs.append(self._job(list(range(start, start + len(chunk))), rows, outcomes))
+            start += len(chunk)
+        await asyncio.gather(*jobs)
+        await self._find_created(writes, outcomes)
+        return [o if o is not None else _local("the import job did not report this profile")
+                for o in outcomes]
+
+    async def _job(self, indexes: list[int], rows: list[JSON],
+                   outcomes: list[WriteOutcome | None]) -> None:
+        """Submit one job (rows the API refuses by pointer are failed and the rest resent),
+        wait for it, and fail each row named by its import errors."""
+        pending = list(indexes)
+        job_id: str | None = None
+        for _ in range(3):
+            try:
+                self.jobs += 1
+                job_id = await self._klaviyo.bulk_import([rows[i] for i in pending])
+                break
+            except ApiError as exc:
+                bad = _row_of(exc.pointer)
+                if bad is None or bad >= len(pending):
+                    for i in pending:
+                        outcomes[i] = exc
+                    return
+                outcomes[pending.pop(bad)] = exc
+                if not pending:
+                    return
+        if job_id is None:
+            for i in pending:
+                outcomes[i] = outcomes[i] or _local("the import job was refused three times")
+            return
+        try:
+            status = await self._wait(job_id)
+            errors = await self._klaviyo.import_errors(job_id)
+        except ApiError as exc:
+            for i in pending:
+                outcomes[i] = exc
+            return
+        for error in errors:
+            attributes = error.get("attributes") or {}
+            source = attributes.get("source") or {}
+            at = _row_of(source.get("pointer") if isinstance(source, dict) else None)
+            if at is not None and at < len(pending):
+                outcomes[pending[at]] = ApiError(
+                    "klaviyo", status=400, code=str(attributes.get("code") or "invalid"),
+                    title=attributes.get("title"), detail=attributes.get("detail"),
+                    pointer=source.get("pointer"), method="POST",
+                    path="/api/profile-bulk-import-jobs")
+        if status != "complete":
+            for i in pending:
+                outcomes[i] = outcomes[i] or _local(f"the import job ended {status}")
+
+    async def _wait(self, job_id: str) -> str:
+        scale = self._klaviyo.rate_scale
+        delay = POLL_FIRST * scale
+        while True:
+            job = await self._klaviyo.get_import_job(job_id)
+            status = str((job.get("attributes") or {}).get("status") or "queued")
+            if status in ("complete", "cancelled"):
+                return status
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, POLL_MAX * scale)
+
+    async def _find_created(self, writes: list[Write],
+                            outcomes: list[WriteOutcome | None]) -> None:
+        """Profile ids for imported rows: given for updates, found by email or phone for
+        creates (the job's profiles come back unordered, so identifiers tie them back)."""
+        lookups = []
+        for i, write in enumerate(writes):
+            if outcomes[i] is not None:
+                continue
+            if write.route is not Route.CREATE and write.profile_id:
+                outcomes[i] = Profile(id=write.profile_id, attributes=dict(write.attributes))
+                continue
+            email = write.attributes.get("email")
+            phone = write.attributes.get("phone_number")
+            if email:
+                lookups.append((i, self.profile("email", str(email))))
+            elif phone:
+                lookups.append((i, self.profile("phone_number", str(phone))))
+            else:
+                outcomes[i] = _local("imported without an email or phone to find it by")
+        found = await asyncio.gather(*(call for _, call in lookups), return_exceptions=True)
+        for (i, _), profile in zip(lookups, found, strict=True):
+            if isinstance(profile, ApiError):
+                outcomes[i] = profile
+            elif isinstance(profile, Profile):
+                outcomes[i] = replace(profile, attributes={**profile.attributes,
+                                                           **writes[i].attributes})
+            elif isinstance(profile, BaseException):
+                raise profile
+            else:
+                outcomes[i] = _local("imported, but Klaviyo has no profile with its email "
+                                     "or phone afterwards")
+
+    # ---- the combined requests ---------------------------------------------------------
+
+    async def _read(self, key: Hashable, values: list[str]) -> list[Profile | None]:
+        field_name = str(key)
+        found = await self._klaviyo.find_profiles(field_name, values)
+        index: dict[str, Profile] = {}
+        for profile in found:
+            own = _identity(profile, field_name)
+            if own is not None:
+                index.setdefault(own, profile)
+        return [index.get(_normal(field_name, value)) for value in values]
+
+    async def _consent(self, key: Hashable, subjects: list[ConsentSubject]) -> list[None]:
+        action, list_id, channels = cast(ConsentKey, key)
+        run = (self._klaviyo.subscribe if action is ConsentAction.SUBSCRIBE
+               else self._klaviyo.unsubscribe)
+        await run(subjects, channels=channels, list_id=list_id)
+        return [None] * len(subjects)
+
+    async def _members(self, key: Hashable, profile_ids: list[str]) -> list[None]:
+        action, list_id = cast(ListKey, key)
+        run = (self._klaviyo.add_to_list if action is ListAction.ADD
+               else self._klaviyo.remove_from_list)
+        await run(list_id, profile_ids)
+        return [None] * len(profile_ids)
+
+
+def _row_of(pointer: object) -> int | None:
+    match = _ROW.match(pointer) if isinstance(pointer, str) else None
+    return int(match.group(1)) if match else None
+
+
+def _local(detail: str) -> ApiError:
+    return ApiError("klaviyo", code="import_incomplete", detail=detail, local=True)
+
+
+def _normal(field_name: str, value: str) -> str:
+    # Klaviyo matches emails without regard to case; ids and E.164 numbers are exact.
+    return value.casefold() if field_name == "email" else value
+
+
+def _identity(profile: Profile, field_name: str) -> str | None:
+    if field_name == "id":
+        return profile.id
+    if field_name == "email":
+        return profile.email.casefold() if profile.email else None
+    return profile.phone_number
