@@ -59,6 +59,7 @@ class Engine:
         self.history: History = ctx.history
         self.template = ctx.template
         self._closed = False
+        self._following: list[Callable[[str, str], None]] = []
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -276,4 +277,12 @@ class Engine:
             task.add_done_callback(pending.discard)
 
         self.sandbox.add_change_listener(changed)
+        self._following.append(changed)
         return True
+
+    def unfollow_sandbox(self) -> None:
+        """Stop what follow_sandbox started (pushes already under way finish)."""
+        if self.sandbox is not None:
+            for listener in self._following:
+                self.sandbox.remove_change_listener(listener)
+        self._following.clear()

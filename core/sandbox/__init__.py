@@ -168,6 +168,11 @@ class Sandbox:
         """Call `listener(scope, customer_id)` when a Customer is created or updated."""
         self._listeners.append(listener)
 
+    def remove_change_listener(self, listener: Callable[[str, str], None]) -> None:
+        """Stop calling a listener added with add_change_listener (unknown ones are ignored)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def _customer_changed(self, scope: str, customer_id: str) -> None:
         self._changed()
         for listener in list(self._listeners):
