@@ -64,7 +64,7 @@ def parse_pagination(header: str | None) -> tuple[int | None, int | None]:
             if isinstance(value, int | float | str) and not isinstance(value, bool):
                 try:
                     return int(value)
-                except ValueError:
+                except (ValueError, OverflowError):
                     continue
         return None
 

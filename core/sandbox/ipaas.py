@@ -472,7 +472,7 @@ class IpaasEmulator:
         if (
             user is None
             or email.casefold() != user.email_address.casefold()
-            or not secrets.compare_digest(password, user.password)
+            or not secrets.compare_digest(password.encode(), user.password.encode())
         ):
             raise _ApiFailure(401, "AUTH-1010", "email address or password is incorrect")
         return _json(200, self._issue("user", None))
@@ -541,12 +541,25 @@ def _stored(raw: Mapping[str, Any], customer_id: str) -> JSON:
 
 def _body_object(request: httpx.Request) -> JSON:
     try:
-        body = json.loads(request.content or b"null")
-    except ValueError:
+        body = json.loads(
+            request.content or b"null", parse_constant=_refuse_constant, parse_float=_finite
+        )
+    except (ValueError, RecursionError):
         raise _ApiFailure(400, "VALD-1000", "request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise _ApiFailure(400, "VALD-1000", "request body must be a JSON object")
     return body
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is too large for a JSON number")
+    return value
 
 
 def _int_param(params: httpx.QueryParams, name: str, default: int) -> int:
@@ -561,7 +574,8 @@ def _int_param(params: httpx.QueryParams, name: str, default: int) -> int:
 
 
 def _system_id(raw: str) -> str:
-    if not raw.isdigit() or int(raw) <= 0:
+    # isdigit() is true for digits int() refuses ("²"); system ids are short ASCII numbers.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18) or int(raw) <= 0:
         raise _ApiFailure(400, "VALD-1017", f"System Id {raw!r} is invalid: it must be > 0")
     return str(int(raw))
 

@@ -139,12 +139,7 @@ def test_any_request_gets_an_answer_below_500(sent: Sent, shape: ErrorShape) -> 
 
 
 PER_ROUTE = settings(BOUNDED, max_examples=40)
-# The sso login route is left out until core/sandbox/ipaas.py stops raising TypeError on a
-# non-ASCII password (secrets.compare_digest on str); reported with issue 8.
-BODY_ROUTES = [
-    (method, path, valid) for method, path, valid in ROUTES
-    if valid is not None and path != "/sso/v2/auth/login"
-]
+BODY_ROUTES = [(method, path, valid) for method, path, valid in ROUTES if valid is not None]
 
 
 @pytest.mark.parametrize(("method", "path", "valid"), BODY_ROUTES,
