@@ -7,7 +7,7 @@ import os
 import stat
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +33,7 @@ _FILE_KEYS: dict[tuple[str, str], str] = {
     ("console", "sms_consent"): "sms_consent",
     ("console", "retry_attempts"): "retry_attempts",
     ("listen", "secret"): "listen_secret",
+    ("listen", "port"): "listen_port",
 }
 _ENV_KEYS: dict[str, str] = {
     "KLAVIYO_API_KEY": "klaviyo_api_key",
@@ -73,6 +74,10 @@ class Config:
     listen_secret: str | None = None
     # Attempts per API call before a transient failure (5xx, 429, timeout) is logged.
     retry_attempts: int = 5
+    # Port `listen` binds in the console (None: a free port); the CLI has its own --port.
+    listen_port: int | None = None
+    # The [keymap] table as written: binding id -> keys. The console validates the ids.
+    keymap: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items())
@@ -95,6 +100,8 @@ class Config:
                 value = _mask(value)
             elif isinstance(value, Path):
                 value = str(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
             out[f.name] = value
         return out
 
@@ -163,6 +170,9 @@ class Config:
             sms_consent=_boolean(values.get("sms_consent", False), "sms_consent"),
             listen_secret=str(values["listen_secret"]) if values.get("listen_secret") else None,
             retry_attempts=_count(values.get("retry_attempts", 5), "retry_attempts"),
+            listen_port=(_port(values["listen_port"], "listen.port")
+                         if values.get("listen_port") is not None else None),
+            keymap=dict(values.get("keymap", {})),
         )
         if config.template_path is not None and not config.template_path.is_file():
             raise ConfigError(f"mapping template not found: {config.template_path}")
@@ -216,6 +226,24 @@ def _count(value: Any, name: str) -> int:
     return number
 
 
+def _port(value: Any, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a port number, got {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise ConfigError(f"{name} must be between 0 and 65535, got {number}")
+    return number
+
+
+def _keymap(content: dict[str, Any], path: Path) -> dict[str, str]:
+    for key, value in content.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"config file {path}: [keymap] {key} must be a key name such as "
+                              f'"f5" or "ctrl+p,f5", got {value!r}')
+    return dict(content)
+
+
 def _read_file(path: Path, *, required: bool) -> dict[str, Any]:
     path = Path(os.path.expanduser(str(path)))
     if not path.exists():
@@ -232,6 +260,9 @@ def _read_file(path: Path, *, required: bool) -> dict[str, Any]:
     for table, content in raw.items():
         if not isinstance(content, dict):
             raise ConfigError(f"config file {path}: [{table}] must be a table")
+        if table == "keymap":
+            values["keymap"] = _keymap(content, path)
+            continue
         for key, value in content.items():
             target = _FILE_KEYS.get((table, key))
             if target is None:
