@@ -13,7 +13,7 @@ import contextlib
 import re
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field, replace
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from core.clients.http import ApiError
 from core.clients.klaviyo import (
@@ -165,6 +165,7 @@ class BatchCalls:
         self.imports: Coalescer[Write, WriteOutcome] = Coalescer(
             self._import, size=IMPORT_BATCH, linger=IMPORT_LINGER if linger else 0.0)
         self.jobs = 0
+        self._records: dict[str, list[asyncio.Future[None]]] = {}
         self.reads: Coalescer[str, Profile | None] = Coalescer(
             self._read, size=PAGE_MAX, linger=linger)
         self.subscribes: Coalescer[ConsentSubject, None] = Coalescer(
@@ -200,7 +201,20 @@ class BatchCalls:
             raise outcome
         return outcome
 
+    def record(self, customer_id: str, write: Callable[[Any], None], item: Any) -> None:
+        """Run a store write in a worker thread; settle(customer_id) waits for it."""
+        future = asyncio.get_running_loop().run_in_executor(None, write, item)
+        self._records.setdefault(customer_id, []).append(future)
+
+    async def settle(self, customer_id: str) -> None:
+        """Wait for this customer's store writes; the first failure is raised."""
+        futures = self._records.pop(customer_id, [])
+        if futures:
+            await asyncio.gather(*futures)
+
     async def drain(self) -> None:
+        await asyncio.gather(*(f for fs in self._records.values() for f in fs))
+        self._records.clear()
         await asyncio.gather(self.imports.drain(), self.reads.drain(), self.subscribes.drain(),
                              self.unsubscribes.drain(), self.lists.drain())
 

@@ -386,6 +386,15 @@ async def push(ctx: Context, customer_id: str, *, confirmed: bool = False,
                trigger: str = "manual", customer: Customer | None = None,
                interactive: bool = True) -> PushResult:
     """Design §3 steps 1-7 on a fresh plan; every outcome is recorded, nothing is raised."""
+    result = await _push(ctx, customer_id, confirmed=confirmed, trigger=trigger,
+                         customer=customer, interactive=interactive)
+    if ctx.calls is not None:
+        await ctx.calls.settle(customer_id)  # its history entry is on disk when this returns
+    return result
+
+
+async def _push(ctx: Context, customer_id: str, *, confirmed: bool, trigger: str,
+                customer: Customer | None, interactive: bool) -> PushResult:
     plan: Plan | None = None
     stage = Stage.FETCH
     try:
@@ -631,7 +640,7 @@ def _fail(ctx: Context, plan: Plan, record: ErrorRecord, trigger: str, *,
 def _record_history(ctx: Context, plan: Plan, *, ok: bool, profile_id: str | None,
                     after: JSON | None, error_id: str | None, trigger: str) -> None:
     sent = plan.payload if plan.route is not Route.BLOCKED else None
-    ctx.history.add(HistoryEntry(
+    entry = HistoryEntry(
         id=ctx.history.new_id(),
         customer_id=plan.customer_id,
         at=ctx.now(),
@@ -645,7 +654,13 @@ def _record_history(ctx: Context, plan: Plan, *, ok: bool, profile_id: str | Non
         lists=tuple(item.to_json() for item in plan.lists),
         error_id=error_id,
         trigger=trigger,
-    ))
+    )
+    if ctx.calls is not None:
+        # A batch writes history off the event loop: the store syncs each entry to disk,
+        # and other customers' requests can go out meanwhile. push() awaits it.
+        ctx.calls.record(plan.customer_id, ctx.history.add, entry)
+        return
+    ctx.history.add(entry)
 
 
 def _resolve_open(ctx: Context, customer_id: str) -> None:
