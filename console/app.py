@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ async def open_engine(config: Any) -> EnginePort:
 def config_keymap(config: Any) -> dict[str, str]:
     """The [keymap] overrides: from config.keymap if the Config carries it, else its file."""
     table = getattr(config, "keymap", None)
-    if isinstance(table, dict):
+    if isinstance(table, Mapping):
         return parse_keymap(table)
     path = getattr(config, "config_file", None)
     return keymap_from_file(Path(path)) if path else {}

@@ -28,6 +28,7 @@ DEFAULT_KEYS: dict[str, tuple[str, str]] = {
     "batch-start": ("f5,ctrl+j", "Start"),
     "batch-cancel": ("f10,ctrl+b", "Cancel batch"),
     "batch-all": ("f3", "All customers"),
+    "listen": ("ctrl+t,f11", "Listen"),
     "confirm": ("y", "Push"),
     "cancel": ("escape,n", "Cancel"),
 }

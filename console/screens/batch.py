@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import secrets
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -66,6 +68,21 @@ def headroom(limits: Mapping[str, Any]) -> float:
     return min(shares) if shares else 100.0
 
 
+def outcome_words(result: Any) -> str:
+    """A push result in a few words: ok with the profile, held, or failed with the record."""
+    if result.ok:
+        return f"ok → profile {result.profile_id}"
+    error = result.error
+    state = "held" if result.held else "failed"
+    return f"{state} ({error.id}: {error.message})" if error is not None else state
+
+
+def notification_line(note: Any, result: Any, status: str) -> str:
+    """One feed line for an outbound notification and what its push did."""
+    line = f"{note.scope} {note.id or '-'}: "
+    return line + (outcome_words(result) if result is not None else status)
+
+
 def counts_line(counts: Counts, rate: float) -> str:
     total = "?" if counts.total is None else str(counts.total)
     return (f"{counts.finished} of {total}   done {counts.done}   failed {counts.failed}   "
@@ -81,8 +98,10 @@ class BatchScreen(Screen[None]):
         binding("batch-start", "start"),
         binding("batch-cancel", "cancel_batch"),
         binding("batch-all", "toggle_all"),
+        binding("listen", "toggle_listen"),
     ]
-    SAMPLE_SECONDS = 1.0
+    SAMPLE_SECONDS = 0.25
+    LISTEN_HOST = "127.0.0.1"
 
     running: reactive[bool] = reactive(False, bindings=True)
 
@@ -95,6 +114,7 @@ class BatchScreen(Screen[None]):
         self._last_finished = 0
         self._last_sample = time.monotonic()
         self._rate = 0.0
+        self.listener: Any = None  # the LoopbackServer while listen is on
 
     def compose(self) -> ComposeResult:
         yield ScreenBar("batch")
@@ -109,7 +129,8 @@ class BatchScreen(Screen[None]):
             yield Static("Not started.", id="batch-counts")
             with Horizontal(id="batch-charts", classes="panes"):
                 with Vertical(classes="chart"):
-                    yield Label("Throughput (customers/s, last 60 s)")
+                    yield Label(f"Throughput (customers/s, last "
+                                f"{round(60 * self.SAMPLE_SECONDS)} s)")
                     yield Sparkline(list(self.throughput), id="throughput")
                 with Vertical(classes="chart"):
                     yield Label("Klaviyo rate-limit headroom (% left)")
@@ -121,14 +142,15 @@ class BatchScreen(Screen[None]):
         self.query_one("#batch-run").border_title = "Progress"
         feed = self.query_one("#feed", Log)
         feed.border_title = "Outbound notifications (listen)"
-        feed.write_line("listen is off: start `klaviyo-console listen` to see notifications")
+        feed.write_line("listen is off: Ctrl+T (or F11) takes iPaaS.com outbound notifications "
+                        "here")
         self.query_one("#batch-ids", Input).focus()
         self.set_interval(self.SAMPLE_SECONDS, self.sample)
 
     # ------------------------------------------------------------------ figures
 
     def sample(self) -> None:
-        """Once a second: throughput since the last sample and the tightest headroom."""
+        """Every SAMPLE_SECONDS: throughput since the last sample and the tightest headroom."""
         now = time.monotonic()
         elapsed = max(now - self._last_sample, 1e-6)
         finished = self.counts.finished
@@ -230,3 +252,74 @@ class BatchScreen(Screen[None]):
 
     def on_notification_received(self, message: NotificationReceived) -> None:
         self.query_one("#feed", Log).write_line(message.line)
+
+    # ------------------------------------------------------------------ listen
+
+    def action_toggle_listen(self) -> None:
+        if self.listener is None:
+            self.start_listen()
+        else:
+            self.stop_listen()
+
+    @work(group="listen", exclusive=True, exit_on_error=False)
+    async def start_listen(self) -> None:
+        """Serve the engine's hook handler on loopback and follow sandbox customer changes."""
+        from core.loopback import LoopbackServer
+
+        feed = self.post_message
+        try:
+            engine: Any = await wait_engine(self.app)
+        except Exception as exc:
+            feed(NotificationReceived(f"listen not started: {say(exc)}"))
+            return
+        config = engine.config
+        secret = getattr(config, "listen_secret", None)
+        generated = False
+        if not secret:
+            if engine.sandbox is None:
+                feed(NotificationReceived(
+                    "listen not started: a shared secret is required; set "
+                    "KLAVIYO_CONSOLE_LISTEN_SECRET or [listen] secret in the config file"))
+                return
+            # A rehearsal on the sandbox still refuses unauthenticated posts.
+            secret, generated = secrets.token_urlsafe(24), True
+        port = getattr(config, "listen_port", None) or 0
+        handler = engine.hook_handler(
+            secret, on_result=lambda note, result, status: feed(
+                NotificationReceived(notification_line(note, result, status))))
+        server = LoopbackServer(handler, self.LISTEN_HOST, port)
+        try:
+            await server.start()
+        except OSError as exc:
+            feed(NotificationReceived(
+                f"listen not started: cannot bind {self.LISTEN_HOST}:{port}: {exc.strerror}"))
+            return
+        self.listener = server
+        where = ("a secret generated for this run (set KLAVIYO_CONSOLE_LISTEN_SECRET to post "
+                 "your own)" if generated else "the configured shared secret")
+        feed(NotificationReceived(
+            f"listening on {server.url}/ · POST with Authorization: Bearer <secret> · "
+            f"requires {where}"))
+        if engine.follow_sandbox(lambda result: feed(NotificationReceived(
+                f"sandbox change: customer {result.plan.customer_id}: "
+                f"{outcome_words(result)}"))):
+            feed(NotificationReceived("following sandbox customer changes"))
+        self.refresh_bindings()
+
+    @work(group="listen", exclusive=True, exit_on_error=False)
+    async def stop_listen(self) -> None:
+        await self.close_listen()
+        self.post_message(NotificationReceived("listen stopped"))
+
+    async def close_listen(self) -> None:
+        server, self.listener = self.listener, None
+        engine: Any = getattr(self.app, "engine", None)
+        if engine is not None and hasattr(engine, "unfollow_sandbox"):
+            engine.unfollow_sandbox()
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await server.close()
+        self.refresh_bindings()
+
+    async def on_unmount(self) -> None:
+        await self.close_listen()

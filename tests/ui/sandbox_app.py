@@ -35,7 +35,10 @@ def sandbox_config(state: Path, **overrides: Any) -> Config:
 def sandbox_app(state: Path, *, knobs: Knobs | None = None, wrap: Wrap | None = None,
                 keymap: dict[str, str] | None = None, config: Config | None = None,
                 recent_path: Path | None = None) -> ConsoleApp:
-    """ConsoleApp over Engine.open on the demo sandbox in `state`, ids and times fixed."""
+    """ConsoleApp over Engine.open on the demo sandbox in `state`, ids and times fixed.
+
+    keymap=None reads the [keymap] of the config, as the console does at start-up.
+    """
     config = config or sandbox_config(state)
 
     async def open_engine(config: Config) -> Engine:
@@ -44,7 +47,7 @@ def sandbox_app(state: Path, *, knobs: Knobs | None = None, wrap: Wrap | None = 
         transport = wrap(sandbox.transport) if wrap is not None else None
         return await Engine.open(config, sandbox=sandbox, transport=transport, clock=fixed_clock)
 
-    return ConsoleApp(config, engine_factory=open_engine, keymap={} if keymap is None else keymap,
+    return ConsoleApp(config, engine_factory=open_engine, keymap=keymap,
                       recent_path=recent_path or Path(config.state_dir) / "recent.json")
 
 

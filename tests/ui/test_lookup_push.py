@@ -13,7 +13,7 @@ from console.screens.confirm import PushConfirmScreen
 from console.screens.lookup import LookupScreen
 from console.screens.recent import PickCustomerScreen
 from tests.ui.helpers import lookup, settle, text_of
-from tests.ui.stub_engine import StubConfig, StubEngine, stub_factory
+from tests.ui.stub_engine import StubConfig, stub_factory
 
 
 async def test_opens_on_the_lookup_with_the_cursor_in_the_customer_field(make_app, stub):
@@ -178,20 +178,6 @@ async def test_recent_lookups_persist_and_are_one_key_away(tmp_path, stub):
         await pilot.press("down", "enter")
         await settle(pilot)
         assert second.screen.plan.customer_id == "1002"
-
-
-async def test_keymap_remaps_push_by_binding_id(tmp_path):
-    engine = StubEngine(StubConfig(state_dir=tmp_path))
-    app = ConsoleApp(engine.config, engine_factory=stub_factory(engine),
-                     keymap={"push": "f12"}, recent_path=tmp_path / "r.json")
-    async with app.run_test(size=(120, 40)) as pilot:
-        await lookup(pilot, "55260")
-        await pilot.press("f5")
-        await pilot.pause()
-        assert not isinstance(app.screen, PushConfirmScreen)
-        await pilot.press("f12")
-        await pilot.pause()
-        assert isinstance(app.screen, PushConfirmScreen)
 
 
 async def test_engine_that_cannot_open_leaves_a_working_console(tmp_path):
