@@ -156,7 +156,24 @@ def redact(text: str | None, secrets: Iterable[str] = ()) -> str | None:
         return None
     for secret in sorted({*secrets, *_KNOWN_SECRETS}, key=len, reverse=True):
         if secret and len(secret) >= 4:
-            text = text.replace(secret, _REDACTED)
+            text = _redact_cut(text.replace(secret, _REDACTED), secret)
+    return text
+
+
+# A body cut off mid-secret (a dropped connection, a truncated echo) ends with a prefix of it;
+# one cut at the front starts with a suffix. Pieces this long are never innocent text.
+_MIN_PIECE = 6
+
+
+def _redact_cut(text: str, secret: str) -> str:
+    for size in range(len(secret) - 1, _MIN_PIECE - 1, -1):
+        if text.endswith(secret[:size]):
+            text = text[:-size] + _REDACTED
+            break
+    for size in range(len(secret) - 1, _MIN_PIECE - 1, -1):
+        if text.startswith(secret[-size:]):
+            text = _REDACTED + text[size:]
+            break
     return text
 
 
