@@ -46,8 +46,8 @@ async def shoot(state: Path, out: Path, name: str, steps: Step) -> Path:
     config = Config.load(env={}, state_dir=state, sandbox=True)
 
     async def open_engine(config: Config) -> Any:
-        # A slow sandbox keeps the batch on screen long enough to be seen running.
-        knobs = Knobs(latency_ms=400 if name == "batch" else 0)
+        # Latency and 4x tighter rate limits keep the batch running long enough to draw.
+        knobs = Knobs(latency_ms=300, rate_scale=4) if name == "batch" else Knobs()
         return await Engine.open(config, sandbox=Sandbox(state, knobs=knobs))
 
     app = ConsoleApp(config, engine_factory=open_engine, keymap={},
@@ -58,7 +58,10 @@ async def shoot(state: Path, out: Path, name: str, steps: Step) -> Path:
         await steps(pilot)
         app.clear_notifications()
         await pilot.pause()
-        return Path(app.save_screenshot(f"{name}.svg", str(out)))
+        saved = Path(app.save_screenshot(f"{name}.svg", str(out)))
+        if isinstance(app.screen, BatchScreen) and app.screen.running:
+            await press(pilot, "f10")  # let the batch stop before its state dir goes away
+        return saved
 
 
 async def lookup_steps(pilot: Pilot[Any]) -> None:
@@ -86,22 +89,18 @@ async def errors_steps(pilot: Pilot[Any]) -> None:
 
 
 async def batch_steps(pilot: Pilot[Any]) -> None:
-    await press(pilot, "f8", "f3")
+    await press(pilot, "f8", "ctrl+t", "f3")
     await pilot.click("#allow-unsubscribe")
     await pilot.press("f5")  # no settle: the shot is of a batch still running
     screen = pilot.app.screen
     assert isinstance(screen, BatchScreen)
-    for _ in range(100):
+    # Real samples only: wait until the sampler has drawn a few seconds of the running batch.
+    wanted = round(4 / screen.SAMPLE_SECONDS)
+    for _ in range(600):
         await pilot.pause(0.05)
-        if screen.counts.finished >= 12:
+        drawn = sum(1 for rate in screen.throughput if rate > 0)
+        if drawn >= wanted or not screen.running:
             break
-    # Figures as a long batch draws them: the sampler runs once a second, too slow to wait for.
-    for rate, room in zip((3, 6, 9, 9, 10, 8, 10, 9, 10, 10) * 3, range(100, 40, -2),
-                          strict=False):
-        screen.throughput.append(rate)
-        screen.headroom.append(room)
-    screen.query_one("#throughput").data = list(screen.throughput)
-    screen.query_one("#headroom").data = list(screen.headroom)
     await pilot.pause()
 
 

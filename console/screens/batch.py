@@ -295,11 +295,12 @@ class BatchScreen(Screen[None]):
                 f"listen not started: cannot bind {self.LISTEN_HOST}:{port}: {exc.strerror}"))
             return
         self.listener = server
-        where = ("a secret generated for this run (set KLAVIYO_CONSOLE_LISTEN_SECRET to post "
-                 "your own)" if generated else "the configured shared secret")
         feed(NotificationReceived(
-            f"listening on {server.url}/ · POST with Authorization: Bearer <secret> · "
-            f"requires {where}"))
+            f"listening on {server.url}/ (POST, Authorization: Bearer <secret>)"))
+        feed(NotificationReceived(
+            "a shared secret is required: " + (
+                "one was generated for this sandbox run (set KLAVIYO_CONSOLE_LISTEN_SECRET "
+                "to post your own)" if generated else "the configured [listen] secret")))
         if engine.follow_sandbox(lambda result: feed(NotificationReceived(
                 f"sandbox change: customer {result.plan.customer_id}: "
                 f"{outcome_words(result)}"))):
