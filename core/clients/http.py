@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import json
 import logging
 import random
@@ -351,6 +353,22 @@ def timeouts(total: float) -> httpx.Timeout:
     return httpx.Timeout(connect=min(10.0, total), read=total, write=total, pool=total)
 
 
+def refuse_plain_http(service: str, base_url: str) -> None:
+    """ValueError unless the URL is https, or plain http to this machine (the sandbox)."""
+    url = httpx.URL(base_url)
+    if url.scheme == "https":
+        return
+    host = url.host
+    loopback = host == "localhost"
+    with contextlib.suppress(ValueError):
+        loopback = loopback or ipaddress.ip_address(host).is_loopback
+    if url.scheme != "http" or not loopback:
+        raise ValueError(
+            f"{service} base URL must be https (plain http only to loopback), got "
+            f"{url.scheme}://{host}"
+        )
+
+
 class ApiSession:
     """One httpx.AsyncClient with retries, Retry-After, backoff, pacing and secret-free errors."""
 
@@ -381,11 +399,15 @@ class ApiSession:
         self._parsed: weakref.WeakKeyDictionary[httpx.Response, Any] = (
             weakref.WeakKeyDictionary()
         )
+        if transport is None:
+            refuse_plain_http(service, base_url)
         self._client = httpx.AsyncClient(
             base_url=base_url,
             headers=dict(headers),
             transport=transport,
             timeout=timeouts(timeout),
+            # Certificates are always checked; a redirect never carries the credentials on.
+            verify=True,
             follow_redirects=False,
         )
 
