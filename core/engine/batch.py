@@ -12,9 +12,10 @@ from core.engine.flow import PushResult
 from core.model import Customer
 
 # A batch shares its reads, consent jobs and list calls (core.engine.bulk), so what paces it is
-# the profile write's own bucket (75/s, 750/m). Enough customers in flight to fill that burst
-# and the shared calls while some wait on the limiter, which queues them in order.
-DEFAULT_WORKERS = 200
+# the profile write's own bucket (75/s, 750/m). Enough customers in flight to keep that bucket
+# busy while some wait on shared calls; few enough that a cancel, which lets the ones in flight
+# finish, stops within a few seconds at Klaviyo's real 12.5 writes a second.
+DEFAULT_WORKERS = 32
 QUEUE_PER_WORKER = 2
 
 
