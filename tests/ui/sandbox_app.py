@@ -52,15 +52,16 @@ def sandbox_app(state: Path, *, knobs: Knobs | None = None, wrap: Wrap | None = 
 
 
 class HoldCustomer(httpx.AsyncBaseTransport):
-    """Leaves every read of one iPaaS.com customer unanswered, so a batch stays in flight."""
+    """Holds reads of one iPaaS.com customer until `release` is set: a batch stays in flight."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport, customer_id: str) -> None:
         self._inner = inner
-        self._path = f"/customer/{customer_id}".lower()
+        self._segment = f"/{customer_id}/"
         self.held = asyncio.Event()
+        self.release = asyncio.Event()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path.lower().endswith(self._path):
+        if self._segment in request.url.path + "/":  # its read and its external-id lookup
             self.held.set()
-            await asyncio.Event().wait()
+            await self.release.wait()
         return await self._inner.handle_async_request(request)

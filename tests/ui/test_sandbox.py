@@ -10,10 +10,10 @@ from textual.widgets import DataTable
 from console.app import ConsoleApp
 from console.screens.confirm import PushConfirmScreen
 from core.config import Config
-from core.engine import Engine
 from core.model import ErrorStatus
-from core.sandbox import Knobs, Sandbox
+from core.sandbox import Knobs
 from tests.ui.helpers import lookup, settle, text_of
+from tests.ui.sandbox_app import HoldCustomer, sandbox_app
 
 
 @pytest.fixture
@@ -84,25 +84,28 @@ async def test_batch_holds_then_errors_retry(app):
 
 
 async def test_batch_of_all_customers_can_be_cancelled(tmp_path):
-    state = tmp_path / "state"
-    config = Config.load(env={}, state_dir=state, sandbox=True)
+    gates = []
 
-    async def slow_sandbox(config):
-        # Latency keeps the batch running long enough to cancel it halfway.
-        return await Engine.open(config, sandbox=Sandbox(state, knobs=Knobs(latency_ms=50)))
+    def hold_55271(inner):
+        gates.append(HoldCustomer(inner, "55271"))
+        return gates[0]
 
-    app = ConsoleApp(config, engine_factory=slow_sandbox, keymap={},
-                     recent_path=tmp_path / "recent.json")
+    # Latency keeps most customers unstarted when cancel arrives; the hold keeps it running.
+    app = sandbox_app(tmp_path / "state", wrap=hold_55271, knobs=Knobs(latency_ms=50))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f8")
         await settle(pilot)
         await pilot.press("f3", "f5")
-        for _ in range(200):
-            await pilot.pause(0.02)
-            if app.screen.counts.finished:
+        screen = app.screen
+        for _ in range(400):  # 55271's read is held, so the batch cannot finish on its own
+            await pilot.pause()
+            if gates and gates[0].held.is_set():
                 break
+        assert screen.running
         await pilot.press("f10")
+        await pilot.pause()
+        gates[0].release.set()
         await settle(pilot)
         assert "Batch cancelled" in text_of(pilot, "#batch-counts")
-        assert not app.screen.running
-        assert app.screen.counts.finished < 49
+        assert not screen.running
+        assert screen.cancel_event is not None and screen.cancel_event.is_set()
