@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -16,7 +17,7 @@ import httpx
 
 from core.clients.http import ApiError, ApiSession, RetryPolicy, malformed
 from core.clients.limiter import BucketSpec, Clock, Limiter, RateLimitState, Sleep
-from core.model import JSON, Channel, KlaviyoList, OptIn, Profile
+from core.model import JSON, Channel, KlaviyoList, OptIn, Profile, ProfileDataError
 
 __all__ = ["BUCKETS", "ConsentSubject", "KlaviyoClient"]
 
@@ -104,6 +105,14 @@ def _list_from_api(resource: Any) -> KlaviyoList | None:
     opt_in = OptIn.SINGLE if raw == OptIn.SINGLE.value else OptIn.DOUBLE
     name = attributes.get("name") if isinstance(attributes, Mapping) else None
     return KlaviyoList(id=str(resource["id"]), name=str(name or ""), opt_in_process=opt_in)
+
+
+def _read_profile(resource: Any, response: httpx.Response) -> Profile:
+    """A profile resource as a Profile; a garbled one is the server's fault, not the caller's."""
+    try:
+        return Profile.from_api(resource)
+    except ProfileDataError as exc:
+        raise malformed(SERVICE, response, str(exc)) from None
 
 
 def _next_cursor(document: Any) -> str | None:
@@ -225,7 +234,7 @@ class KlaviyoClient:
             raise malformed(SERVICE, response, "profile search answered without a data list")
         for resource in data:
             if isinstance(resource, Mapping) and resource.get("id"):
-                return Profile.from_api(resource)
+                return _read_profile(resource, response)
         return None
 
     async def find_profiles(self, field: str, values: Sequence[str]) -> list[Profile]:
@@ -241,9 +250,10 @@ class KlaviyoClient:
                 "additional-fields[profile]": "subscriptions",
                 "page[size]": str(PAGE_MAX),
             }
-            async for resource in self._pages("/api/profiles", GET_PROFILES, params):
+            async for resource, response in self._pages_with("/api/profiles", GET_PROFILES,
+                                                             params):
                 if isinstance(resource, Mapping) and resource.get("id"):
-                    found.append(Profile.from_api(resource))
+                    found.append(_read_profile(resource, response))
         return found
 
     async def create_profile(self, attributes: JSON) -> Profile:
@@ -271,7 +281,7 @@ class KlaviyoClient:
         data = document.get("data") if isinstance(document, Mapping) else None
         if not isinstance(data, Mapping) or not data.get("id"):
             raise malformed(SERVICE, response, "profile response has no data.id")
-        profile = Profile.from_api(data)
+        profile = _read_profile(data, response)
         dropped = response.headers.get("X-Klaviyo-Partial-Failure")
         if dropped:
             fields = tuple(part.strip() for part in dropped.split(",") if part.strip())
@@ -380,6 +390,11 @@ class KlaviyoClient:
 
     async def _pages(self, path: str, bucket: str, params: Mapping[str, str]) -> Any:
         """Each resource of a cursor-paged collection, following links.next."""
+        async for resource, _response in self._pages_with(path, bucket, params):
+            yield resource
+
+    async def _pages_with(self, path: str, bucket: str, params: Mapping[str, str]) -> Any:
+        """Each resource of a cursor-paged collection with the response it came in."""
         query = dict(params)
         for _ in range(_MAX_PAGES):
             response = await self._session.request(
@@ -390,7 +405,7 @@ class KlaviyoClient:
             if not isinstance(data, list):
                 raise malformed(SERVICE, response, f"{path} answered without a data list")
             for resource in data:
-                yield resource
+                yield resource, response
             cursor = _next_cursor(document)
             if cursor is None or cursor == query.get("page[cursor]"):
                 return
@@ -433,6 +448,12 @@ class KlaviyoClient:
             data = document.get("data") if isinstance(document, Mapping) else None
             if not isinstance(data, Mapping):
                 raise malformed(SERVICE, response, "import job response has no data")
+            if "," in job_id:
+                # Combining needs readable attributes and counts; a single job is passed on.
+                try:
+                    _job_counts(data)
+                except ValueError as exc:
+                    raise malformed(SERVICE, response, f"import job {single}: {exc}") from None
             jobs.append(dict(data))
         return jobs[0] if len(jobs) == 1 else combine_jobs(job_id, jobs)
 
@@ -567,6 +588,33 @@ def import_chunks(items: Sequence[JSON], list_id: str | None) -> list[list[JSON]
 _STATUS_ORDER = ("queued", "processing", "cancelled", "complete")
 
 
+_COUNTS = ("total_count", "completed_count", "failed_count")
+
+
+def _job_counts(job: Mapping[str, Any]) -> dict[str, int]:
+    """A job's counts as integers; ValueError names what is garbled."""
+    attributes = job.get("attributes") or {}
+    if not isinstance(attributes, Mapping):
+        raise ValueError(f"attributes must be an object, got {type(attributes).__name__}")
+    counts = {}
+    for key in _COUNTS:
+        raw = attributes.get(key) or 0
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise ValueError(f"{key} must be a number, got {type(raw).__name__}")
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ValueError(f"{key} must be a number, got {str(raw)[:40]!r}") from None
+        if not math.isfinite(number) or number < 0 or number != int(number):
+            raise ValueError(f"{key} must be a whole number of profiles, got {str(raw)[:40]!r}")
+        counts[key] = int(number)
+    for key in ("status", "created_at", "completed_at"):
+        value = attributes.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{key} must be text, got {type(value).__name__}")
+    return counts
+
+
 def combine_jobs(job_id: str, jobs: Sequence[Mapping[str, Any]]) -> JSON:
     """One job resource summing several: counts add up, the least finished status wins."""
     attrs = [j.get("attributes") or {} for j in jobs]
@@ -575,8 +623,10 @@ def combine_jobs(job_id: str, jobs: Sequence[Mapping[str, Any]]) -> JSON:
         statuses, key=lambda s: _STATUS_ORDER.index(s) if s in _STATUS_ORDER else 0
     )
 
+    counts = [_job_counts(j) for j in jobs]
+
     def total(key: str) -> int:
-        return sum(int(a.get(key) or 0) for a in attrs)
+        return sum(c[key] for c in counts)
 
     return {
         "type": "profile-bulk-import-job",
