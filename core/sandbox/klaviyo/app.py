@@ -56,6 +56,7 @@ _PROFILE_FILTERS = {
     "_kx": frozenset({"equals"}),
     "created": frozenset({"greater-than", "less-than"}),
     "updated": frozenset({"greater-than", "less-than"}),
+    "subscriptions.email.marketing.suppression.reason": frozenset({"equals"}),
 }
 _LIST_FILTERS = {
     "name": frozenset({"equals", "any"}),
@@ -616,6 +617,8 @@ class KlaviyoEmulator:
             return {v for v in values if v in state.profiles}
         if term.field == "_kx":
             return set()
+        if term.field == "subscriptions.email.marketing.suppression.reason":
+            return {pid for v in values for pid in state.suppressed(v)}
         return None
 
     async def get_profile_lists(self, call: Call) -> Reply:

@@ -76,6 +76,15 @@ class AccountState:
         """Ids of profiles carrying this external id (Klaviyo lets several share one)."""
         return list(self.by_external.get(external_id, ()))
 
+    def suppressed(self, reason: str) -> set[str]:
+        """Ids of profiles whose email marketing carries a suppression with this reason."""
+        found = set()
+        for pid, record in self.profiles.items():
+            email = record.get("email_marketing")
+            if email and any(s.get("reason") == reason for s in email.get("suppression") or ()):
+                found.add(pid)
+        return found
+
     def lists_of(self, profile_id: str) -> list[str]:
         """Ids of the lists a profile belongs to, in list-creation order."""
         mine = self.memberships.get(profile_id, set())
