@@ -1,11 +1,14 @@
 """Figure 6: console start-up against a bare Textual app, and keypress to a rendered preview.
 
 Run: .venv/bin/python bench/startup.py [--repeats 7]
-Headless (App.run_test, 120x40), on the demo sandbox in a fresh state dir. Start-up is the
-time from starting the app to its first rendered frame (run_test returns once the first screen
-is mounted and painted), against a bare App with one Static in the same run: target at most
-1.3x. Then the spec customer 55260 is previewed once (fetched), and the time from pressing
-Enter on it again to the preview banner showing it is measured: target at most 50 ms.
+Headless (App.run_test, 120x40), on the demo sandbox in a fresh state dir. A frame counts as
+rendered when the compositor hands it to App._display (what a terminal driver would write), so
+neither figure waits for the app to go idle. Start-up is the time from building the app to its
+first rendered frame, against a bare App with one Static in the same run, interleaved: target
+at most 1.3x; the time until the console is idle with its engine open is printed beside it.
+Keypress: customers 55260 and 55261 are previewed once each (fetched), then Enter on the other
+one is pressed in turn and the time to the first frame whose route banner names it is measured:
+target at most 50 ms.
 """
 
 from __future__ import annotations
@@ -33,13 +36,44 @@ class Bare(App[None]):
         yield Static("hello")
 
 
+class Frames:
+    """Times of the frames an app renders, and what a probe said about each."""
+
+    def __init__(self, app: Any, probe: Any = None) -> None:
+        self.times: list[tuple[float, Any]] = []
+        self.probe = probe or (lambda: None)
+        display = app._display
+
+        def recording(screen: Any, renderable: Any) -> None:
+            display(screen, renderable)
+            if renderable is not None:
+                self.times.append((time.perf_counter(), self.probe()))
+
+        app._display = recording
+
+    def first_after(self, started: float, test: Any = lambda seen: True) -> float | None:
+        for at, seen in self.times:
+            if at >= started and test(seen):
+                return at - started
+        return None
+
+
 async def first_frame(make: Any) -> tuple[float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
+    """(seconds to the first rendered frame, seconds until idle with the engine open)."""
+    started = time.perf_counter()
     app = make()
+    frames = Frames(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        out = time.perf_counter() - wall, time.process_time() - cpu
-    return out
+        ready = getattr(app, "engine_ready", None)
+        if ready is not None:
+            await ready.wait()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        idle = time.perf_counter() - started
+    first = frames.first_after(started)
+    assert first is not None, "no frame was rendered"
+    return first, idle
 
 
 def banner(app: Any) -> str:
@@ -51,29 +85,26 @@ def banner(app: Any) -> str:
 
 async def keypress_to_preview(state: Path, repeats: int) -> list[float]:
     app = sandbox_app(state)
+    frames = Frames(app, probe=lambda: banner(app))
     times = []
+    customers = ["55260", "55261"]
     async with app.run_test(size=(120, 40)) as pilot:
-        for attempt in range(repeats + 1):
-            for _ in range(3):
-                await pilot.pause()
-                await app.workers.wait_for_complete()
+        for attempt in range(repeats + 2):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            customer = customers[attempt % 2]
             field = app.screen.query_one("#customer")
-            field.value = "55260"
+            field.value = customer
             field.focus()
             await pilot.pause()
-            before = banner(app)
             started = time.perf_counter()
             await pilot.press("enter")
-            while True:
-                await pilot.pause()
-                text = banner(app)
-                if "55260" in text or ("UPDATE" in text and text != before) or (
-                        attempt and "UPDATE" in text):
-                    break
+            while frames.first_after(started, lambda seen: f"customer {customer}" in seen) is None:
+                await asyncio.sleep(0.002)
                 if time.perf_counter() - started > 10:
-                    raise SystemExit("the preview never rendered")
-            if attempt:  # the first one fetches; the rest are of an already-fetched customer
-                times.append(time.perf_counter() - started)
+                    raise SystemExit(f"the preview of {customer} never rendered")
+            if attempt >= 2:  # the first two fetch; the rest show an already-fetched customer
+                times.append(frames.first_after(started, lambda seen: f"customer {customer}" in seen))
     return times
 
 
@@ -87,17 +118,18 @@ async def main(repeats: int) -> None:
             bare.append(await first_frame(Bare))
             console.append(await first_frame(lambda: sandbox_app(state)))
         keys = await keypress_to_preview(state, repeats)
-    b = statistics.median(w for w, _ in bare)
-    c = statistics.median(w for w, _ in console)
-    bc = statistics.median(p for _, p in bare)
-    cc = statistics.median(p for _, p in console)
+    b = statistics.median(f for f, _ in bare)
+    c = statistics.median(f for f, _ in console)
+    bi = statistics.median(i for _, i in bare)
+    ci = statistics.median(i for _, i in console)
     print(f"start-up (headless 120x40, median of {repeats}, interleaved)")
-    print(f"  bare Textual app {b * 1000:.0f} ms (CPU {bc * 1000:.0f} ms), console "
-          f"{c * 1000:.0f} ms (CPU {cc * 1000:.0f} ms): {c / b:.2f}x wall, "
-          f"{cc / bc:.2f}x CPU (target <= 1.3x)")
-    print(f"  keypress to rendered preview of 55260 (already fetched): median "
-          f"{statistics.median(keys) * 1000:.0f} ms, best {min(keys) * 1000:.0f} ms "
-          f"(target <= 50 ms)")
+    print(f"  first rendered frame: bare Textual app {b * 1000:.0f} ms, console "
+          f"{c * 1000:.0f} ms: {c / b:.2f}x (target <= 1.3x)")
+    print(f"  idle (console: engine open, every widget mounted): bare {bi * 1000:.0f} ms, "
+          f"console {ci * 1000:.0f} ms: {ci / bi:.2f}x")
+    print(f"  keypress to rendered preview of an already-fetched customer: median "
+          f"{statistics.median(keys) * 1000:.0f} ms, best {min(keys) * 1000:.0f} ms, worst "
+          f"{max(keys) * 1000:.0f} ms (target <= 50 ms)")
 
 
 if __name__ == "__main__":
