@@ -428,16 +428,18 @@ class KlaviyoClient:
 
     # ---- bulk import ----------------------------------------------------------------------
 
-    async def bulk_import(self, profiles: Sequence[JSON], *, list_id: str | None = None) -> str:
+    async def bulk_import(self, profiles: Sequence[JSON], *, list_id: str | None = None,
+                          list_ids: Sequence[str] = ()) -> str:
         """Start import jobs (10,000 profiles / 5 MB each); returns the job id.
 
         When the profiles need more than one job, the returned id joins the job ids with
         commas; get_import_job and import_errors accept such an id and combine the jobs.
         """
         items = [_import_item(profile) for profile in profiles]
+        lists = list(dict.fromkeys([*([list_id] if list_id else []), *list_ids]))
         job_ids = []
-        for chunk in import_chunks(items, list_id):
-            body = import_body(chunk, list_id)
+        for chunk in import_chunks(items, list_id, list_ids=lists):
+            body = import_body(chunk, list_id, list_ids=lists)
             response = await self._session.request(
                 "POST", "/api/profile-bulk-import-jobs", buckets=[BULK_IMPORT],
                 body=_encode(body), parse=True,
@@ -565,20 +567,24 @@ def _import_item(profile: Mapping[str, Any]) -> JSON:
     return {"type": "profile", "attributes": dict(profile)}
 
 
-def import_body(items: Sequence[JSON], list_id: str | None) -> JSON:
-    """The profile-bulk-import-job document."""
+def import_body(items: Sequence[JSON], list_id: str | None, *,
+                list_ids: Sequence[str] = ()) -> JSON:
+    """The profile-bulk-import-job document; every imported profile joins the lists."""
     data: JSON = {
         "type": "profile-bulk-import-job",
         "attributes": {"profiles": {"data": list(items)}},
     }
-    if list_id:
-        data["relationships"] = {"lists": {"data": [{"type": "list", "id": list_id}]}}
+    lists = list(dict.fromkeys([*([list_id] if list_id else []), *list_ids]))
+    if lists:
+        data["relationships"] = {"lists": {"data": [{"type": "list", "id": lid}
+                                                    for lid in lists]}}
     return {"data": data}
 
 
-def import_chunks(items: Sequence[JSON], list_id: str | None) -> list[list[JSON]]:
+def import_chunks(items: Sequence[JSON], list_id: str | None, *,
+                  list_ids: Sequence[str] = ()) -> list[list[JSON]]:
     """Split into jobs of at most 10,000 profiles and 5 MB; a profile over 100 KB is refused."""
-    envelope = len(_encode(import_body([], list_id)))
+    envelope = len(_encode(import_body([], list_id, list_ids=list_ids)))
     chunks: list[list[JSON]] = []
     current: list[JSON] = []
     size = envelope

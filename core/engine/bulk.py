@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar, cast
 
@@ -26,7 +27,23 @@ from core.clients.klaviyo import (
     KlaviyoClient,
     import_chunks,
 )
-from core.model import JSON, Channel, ConsentAction, ListAction, Profile, Route
+from core.model import (
+    JSON,
+    Channel,
+    ConsentAction,
+    ConsentState,
+    KlaviyoList,
+    ListAction,
+    MappedProfile,
+    Plan,
+    Profile,
+    Route,
+    Subscriptions,
+)
+from core.plan import PlanSettings
+from core.plan.consent import TargetState, plan_operations
+
+log = logging.getLogger("core.engine")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -40,6 +57,33 @@ POLL_FIRST, POLL_MAX = 0.5, 10.0
 # Customers in flight in a bulk sync: two import jobs' worth, one planning while one runs.
 BULK_WORKERS = 2 * IMPORT_BATCH
 _ROW = re.compile(r"^/data/attributes/profiles/data/(\d+)")
+# Suppressions a subscribe lifts: subscribing such a profile overrides an opt-out.
+OPT_OUT_REASONS = ("UNSUBSCRIBE", "SPAM_REPORT", "USER_SUPPRESSED")
+# Store writes of a batch go to disk in groups: one worker-thread call (and, with add_many,
+# one fsync per segment) for up to this many entries.
+STORE_GROUP = 512
+STORE_LINGER = 0.02
+
+
+@dataclass(frozen=True)
+class OptedOut:
+    """Profiles whose email marketing is opted out, read as a set before a bulk sync: the only
+    consent state the guard needs when every other target is treated as unknown."""
+
+    ids: frozenset[str] = frozenset()
+    emails: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, profiles: list[Profile]) -> OptedOut:
+        return cls(ids=frozenset(p.id for p in profiles),
+                   emails=frozenset(p.email.casefold() for p in profiles if p.email))
+
+    def consent(self, profile_id: str | None, email: object) -> Subscriptions | None:
+        """UNSUBSCRIBED when the target or its email is in the set; else unknown (None)."""
+        if (profile_id and profile_id in self.ids) or (
+                isinstance(email, str) and email.casefold() in self.emails):
+            return Subscriptions(email=ConsentState.UNSUBSCRIBED)
+        return None
 
 
 @dataclass
@@ -144,6 +188,8 @@ class Write:
     route: Route
     profile_id: str | None
     attributes: JSON
+    # Lists every imported profile of the job joins (the job's relationships.lists).
+    lists: frozenset[str] = frozenset()
 
     def row(self) -> JSON:
         item: JSON = {"type": "profile", "attributes": dict(self.attributes)}
@@ -174,6 +220,60 @@ class BatchCalls:
             self._consent, size=UNSUBSCRIBE_BATCH, linger=linger)
         self.lists: Coalescer[str, None] = Coalescer(self._members, size=LIST_BATCH,
                                                      linger=linger)
+        self.stores: Coalescer[Any, None] = Coalescer(self._store, size=STORE_GROUP,
+                                                      linger=STORE_LINGER if linger else 0.0)
+        # Set by prepare() for a bulk sync: targets are not read, only this set is.
+        self.opted_out: OptedOut | None = None
+        self._prepared: asyncio.Future[None] | None = None
+
+    @property
+    def upsert(self) -> bool:
+        """True when profile writes are import upserts planned without reading each target."""
+        return self.bulk and self.opted_out is not None
+
+    async def ready(self, *, sms_consent: bool) -> None:
+        """prepare() once per batch; every customer waits for it before planning."""
+        if self._prepared is None:
+            self._prepared = asyncio.ensure_future(self.prepare(sms_consent=sms_consent))
+        await asyncio.shield(self._prepared)
+
+    async def prepare(self, *, sms_consent: bool) -> None:
+        """For a bulk sync, read the opted-out set; on any failure every target is read."""
+        if not self.bulk or sms_consent:
+            return  # SMS opt-outs cannot be read as a set: each target is read instead
+        try:
+            found = await asyncio.gather(*(self._klaviyo.suppressed_profiles(reason)
+                                           for reason in OPT_OUT_REASONS))
+        except ApiError as exc:
+            log.warning("opted-out profiles could not be read as a set (%s); the bulk sync "
+                        "reads each target instead", exc)
+            return
+        self.opted_out = OptedOut.of([p for group in found for p in group])
+
+    def upsert_plan(self, plan: Plan, mapped: MappedProfile,
+                    lists: Mapping[str, KlaviyoList | None], settings: PlanSettings) -> Plan:
+        """A bulk plan without a read target: the import upserts by id or identifiers, consent
+        is unknown except for the opted-out set, so unsubscribes and double opt-in list
+        subscribes are guarded and a re-subscribe of an opted-out email is caught."""
+        if self.opted_out is None or plan.blocked:
+            return plan
+        if plan.route is Route.UPDATE:
+            return replace(plan, current=None, reason=plan.reason + "; bulk import: the "
+                           "current profile was not read (consent known only for opt-outs)")
+        if plan.route is not Route.CREATE:
+            return plan
+        attributes = (plan.payload or {}).get("data", {}).get("attributes", {})
+        email = attributes.get("email")
+        target = TargetState(
+            email=email, phone_number=attributes.get("phone_number"),
+            subscriptions=self.opted_out.consent(None, email), list_ids=None,
+            phone_usable=mapped.phone_valid is not False)
+        ops = plan_operations(mapped, lists, target, sms_consent=settings.sms_consent)
+        return replace(
+            plan, consent=ops.consent, lists=ops.lists,
+            warnings=tuple(dict.fromkeys([*plan.warnings, *ops.warnings])),
+            reason=("bulk import upserts by email, phone or external id: creates the profile "
+                    "or updates the one that has them (current profile not read)"))
 
     # ---- what the flow calls -----------------------------------------------------------
 
@@ -196,15 +296,26 @@ class BatchCalls:
     async def write(self, write: Write) -> Profile:
         """This customer's row of a profile-bulk-import job, once the job is complete; the
         row's own import error is raised."""
-        outcome = await self.imports.submit("import", write)
+        outcome = await self.imports.submit(write.lists, write)
         if isinstance(outcome, ApiError):
             raise outcome
         return outcome
 
     def record(self, customer_id: str, write: Callable[[Any], None], item: Any) -> None:
-        """Run a store write in a worker thread; settle(customer_id) waits for it."""
-        future = asyncio.get_running_loop().run_in_executor(None, write, item)
+        """Queue a store write for the next group (run in a worker thread);
+        settle(customer_id) waits until it is written."""
+        future = asyncio.ensure_future(self.stores.submit(write, item))
         self._records.setdefault(customer_id, []).append(future)
+
+    async def _store(self, key: Hashable, items: list[Any]) -> list[None]:
+        write = cast(Callable[[Any], None], key)
+        owner = getattr(write, "__self__", None)
+        many = getattr(owner, f"{getattr(write, '__name__', '')}_many", None)
+        if callable(many):
+            await asyncio.get_running_loop().run_in_executor(None, many, items)
+        else:
+            await asyncio.get_running_loop().run_in_executor(None, _each, write, items)
+        return [None] * len(items)
 
     async def settle(self, customer_id: str) -> None:
         """Wait for this customer's store writes; the first failure is raised."""
@@ -213,10 +324,11 @@ class BatchCalls:
             await asyncio.gather(*futures)
 
     async def drain(self) -> None:
-        await asyncio.gather(*(f for fs in self._records.values() for f in fs))
-        self._records.clear()
         await asyncio.gather(self.imports.drain(), self.reads.drain(), self.subscribes.drain(),
                              self.unsubscribes.drain(), self.lists.drain())
+        await self.stores.drain()
+        await asyncio.gather(*(f for fs in self._records.values() for f in fs))
+        self._records.clear()
 
     @property
     def requests(self) -> int:
@@ -226,13 +338,14 @@ class BatchCalls:
     # ---- bulk import -------------------------------------------------------------------
 
     async def _import(self, key: Hashable, writes: list[Write]) -> list[WriteOutcome]:
-        del key
+        list_ids = sorted(cast(frozenset[str], key))
         outcomes: list[WriteOutcome | None] = [None] * len(writes)
         rows = [w.row() for w in writes]
         start = 0
         jobs = []
-        for chunk in import_chunks(rows, None):
-            jobs.append(self._job(list(range(start, start + len(chunk))), rows, outcomes))
+        for chunk in import_chunks(rows, None, list_ids=list_ids):
+            jobs.append(self._job(list(range(start, start + len(chunk))), rows, outcomes,
+                                  list_ids))
             start += len(chunk)
         await asyncio.gather(*jobs)
         await self._find_created(writes, outcomes)
@@ -240,7 +353,7 @@ class BatchCalls:
                 for o in outcomes]
 
     async def _job(self, indexes: list[int], rows: list[JSON],
-                   outcomes: list[WriteOutcome | None]) -> None:
+                   outcomes: list[WriteOutcome | None], list_ids: list[str]) -> None:
         """Submit one job (rows the API refuses by pointer are failed and the rest resent),
         wait for it, and fail each row named by its import errors."""
         pending = list(indexes)
@@ -248,7 +361,8 @@ class BatchCalls:
         for _ in range(3):
             try:
                 self.jobs += 1
-                job_id = await self._klaviyo.bulk_import([rows[i] for i in pending])
+                job_id = await self._klaviyo.bulk_import([rows[i] for i in pending],
+                                                         list_ids=list_ids)
                 break
             except ApiError as exc:
                 bad = _row_of(exc.pointer)
@@ -352,6 +466,11 @@ class BatchCalls:
                else self._klaviyo.remove_from_list)
         await run(list_id, profile_ids)
         return [None] * len(profile_ids)
+
+
+def _each(write: Callable[[Any], None], items: list[Any]) -> None:
+    for item in items:
+        write(item)
 
 
 def _row_of(pointer: object) -> int | None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from core.clients.http import ApiError
-from core.clients.ipaas import IpaasClient
+from core.clients.ipaas import IpaasClient, parse_link
 from core.clients.klaviyo import ConsentSubject, KlaviyoClient
 from core.engine import records
 from core.engine.bulk import BatchCalls, Write
@@ -214,6 +214,13 @@ async def fetch(ctx: Context, customer_id: str, customer: Customer | None = None
                 ) -> tuple[Customer, str | None]:
     """Round trip 1: the Customer, its stored link and the template's uncached lists, together."""
     names = ctx.template.list_names()
+    if ctx.calls is not None and ctx.calls.bulk:
+        await ctx.calls.ready(sms_consent=ctx.settings.sms_consent)
+    if customer is not None and ctx.calls is not None and ctx.calls.upsert:
+        # A bulk upsert trusts the page's external ids: a link missed here only means the
+        # import upserts by identifiers instead of by id, and the link is stored afterwards.
+        await ensure_lists(ctx, names)
+        return customer, _page_link(ctx, customer)
     if customer is not None:
         given = await asyncio.gather(
             _staged(Stage.FETCH, ctx.ipaas.lookup_link(customer_id)),
@@ -242,6 +249,14 @@ def _raise_first(outcomes: Sequence[object]) -> None:
 
 def _as_link(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _page_link(ctx: Context, customer: Customer) -> str | None:
+    system = ctx.ipaas.system_id
+    for item in customer.external_ids:
+        if str(item.system_id) == system:
+            return parse_link(item.external_id)
+    return None
 
 
 async def ensure_lists(ctx: Context, names: Iterable[str]) -> None:
@@ -299,6 +314,14 @@ async def resolve(ctx: Context, mapped: Mapped, link: str | None, *,
     names = mapped.list_names
     await ensure_lists(ctx, names)  # normally done in round 1: a no-op from the cache
     known = {name: ctx.lists.get(name) for name in names}
+    calls = ctx.calls
+    if not interactive and calls is not None and calls.opted_out is not None and calls.bulk:
+        # Bulk upsert: no target is read; its consent is unknown unless it opted out.
+        if link is None:
+            return Resolution(link=None, lists=known)
+        target = Profile(id=link, subscriptions=calls.opted_out.consent(
+            link, mapped.update.attributes.get("email")))
+        return Resolution(link=link, linked_profile=target, lists=known)
     probe = _probe(mapped, link)
 
     async def nothing() -> Profile | None:
@@ -406,6 +429,8 @@ async def _push(ctx: Context, customer_id: str, *, confirmed: bool, trigger: str
             resolution = await resolve(ctx, mapped, link, interactive=interactive)
             stage = Stage.PLAN
             plan = plan_of(ctx, mapped, resolution)
+            if ctx.calls is not None and ctx.calls.upsert and not interactive:
+                plan = ctx.calls.upsert_plan(plan, mapped.add, resolution.lists, ctx.settings)
         except CustomerNotFound as exc:
             return _fail(ctx, blank_plan(customer_id, str(exc)), records.simple(
                 ErrorKind.NOT_FOUND, Stage.FETCH, str(exc), record_id=ctx.errors.new_id(),
@@ -533,12 +558,19 @@ async def _write(ctx: Context, plan: Plan) -> Profile | None:
         return None  # link-only: nothing to write
     if ctx.calls is not None and ctx.calls.bulk:
         return await _staged(Stage.WRITE, ctx.calls.write(
-            Write(plan.route, plan.profile_id, attributes)))
+            Write(plan.route, plan.profile_id, attributes, _carried(ctx, plan))))
     if plan.route is Route.CREATE:
         return await _staged(Stage.WRITE, ctx.klaviyo.create_profile(attributes))
     if plan.profile_id is None:
         raise RuntimeError(f"plan routes to {plan.route.value} without a profile id")
     return await _staged(Stage.WRITE, ctx.klaviyo.patch_profile(plan.profile_id, attributes))
+
+
+def _carried(ctx: Context, plan: Plan) -> frozenset[str]:
+    """List adds an import job makes for its rows (relationships.lists): none outside bulk."""
+    if ctx.calls is None or not ctx.calls.bulk or _attributes(plan.payload) is None:
+        return frozenset()
+    return frozenset(c.list_id for c in plan.lists if c.action is ListAction.ADD)
 
 
 def _attributes(payload: JSON | None) -> dict[str, Any] | None:
@@ -572,7 +604,10 @@ async def _consent_jobs(ctx: Context, plan: Plan, profile_id: str) -> None:
 
 async def _list_calls(ctx: Context, plan: Plan, profile_id: str) -> None:
     calls = []
+    carried = _carried(ctx, plan)
     for change in plan.lists:
+        if change.action is ListAction.ADD and change.list_id in carried:
+            continue  # the import job added it
         if ctx.calls is not None:
             calls.append(_list_call(ctx, change.list_name, ctx.calls.membership(
                 change.action, change.list_id, profile_id)))
