@@ -292,6 +292,10 @@ def error_from_response(
             body = json.loads(raw)
         except ValueError:
             fields = {"detail": f"unreadable error body: {raw}"}
+            if stripped[:1] in ("{", "["):
+                # JSON cut off on the way: the status may be right but what it said is lost
+                # (a 409's duplicate_profile_id), so it counts as garbled and is retried.
+                fields["code"] = "malformed_response"
         else:
             fields = _klaviyo_fields(body) or _coded_fields(body)
             if not any(fields.values()):
