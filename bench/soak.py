@@ -1,7 +1,7 @@
 """Fault soak: 2,000 transfers through the sandbox with 20% faults on both APIs, then retry-all.
 
 Run: .venv/bin/python bench/soak.py [--customers 2000] [--failure-rate 0.2] [--seed 8]
-         [--attempts 2] [--workers 10]
+         [--attempts 2] [--workers 10] [--bulk]
 Prints what the faults did (by request kind and outcome), how many customers synced at once,
 how many were left in the error log (and as what), the result of `retry --all` with faults off,
 duplicate profiles (by email, phone and external id) and unhandled exceptions. Exit code 1 when
@@ -73,11 +73,14 @@ def main() -> int:
     parser.add_argument("--attempts", type=int, default=2,
                         help="client attempts per API call before a failure is logged")
     parser.add_argument("--workers", type=int, default=10)
+    parser.add_argument("--bulk", action="store_true",
+                        help="sync --bulk: profile writes as bulk import jobs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         figures = asyncio.run(fault_soak(
             Path(tmp) / "state", args.customers, failure_rate=args.failure_rate,
-            seed=args.seed, workers=args.workers, attempts=args.attempts))
+            seed=args.seed, workers=args.workers, attempts=args.attempts,
+            bulk=args.bulk))
     report(figures)
     broken = failures(figures)
     for line in broken:

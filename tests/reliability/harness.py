@@ -250,7 +250,8 @@ class CountingRandom(random.Random):
 
 
 async def fault_soak(state_dir: Path, count: int, *, failure_rate: float = 0.2,
-                     seed: int = 8, workers: int = 10, attempts: int = 2) -> SoakFigures:
+                     seed: int = 8, workers: int = 10, attempts: int = 2,
+                     bulk: bool = False) -> SoakFigures:
     """Sync `count` customers through a faulty sandbox, then retry all with faults off."""
     rng = random.Random(seed)
     seed_path = state_dir.parent / f"{state_dir.name}-seed.json"
@@ -274,7 +275,7 @@ async def fault_soak(state_dir: Path, count: int, *, failure_rate: float = 0.2,
     with ExceptionCatcher() as catcher:
         try:
             started = time.perf_counter()
-            await engine.sync(ids, workers=workers)
+            await engine.sync(ids, workers=workers, bulk=bulk)
             figures.sync_seconds = time.perf_counter() - started
             figures.requests_faulted = faults.faults
             figures.outcomes = dict(sorted(sandbox.outcomes.items()))

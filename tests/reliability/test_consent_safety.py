@@ -142,10 +142,14 @@ def test_push_with_yes_applies_exactly_what_the_plan_showed(
     assert after[DOI][3] == 1  # one consent email, consent itself still pending
 
 
+BULK = pytest.mark.parametrize("bulk", [[], ["--bulk"]], ids=["per-profile", "bulk"])
+
+
+@BULK
 def test_sync_holds_guarded_plans_as_consent_guard_errors_and_retry_never_confirms(
-        cli: Cli, shown: dict[str, list[dict[str, Any]]]) -> None:
+        cli: Cli, shown: dict[str, list[dict[str, Any]]], bulk: list[str]) -> None:
     before = consent_of(cli)
-    code, progress = cli.json("sync", *EVERYONE)
+    code, progress = cli.json("sync", *EVERYONE, *bulk)
     assert code == 1 and progress["held"] == 2 and progress["done"] == 2, progress
     after_sync = consent_of(cli)
     assert_only_shown_changes(before, after_sync, shown, applied={PLAIN, NEVER})
@@ -161,19 +165,21 @@ def test_sync_holds_guarded_plans_as_consent_guard_errors_and_retry_never_confir
     assert {e["attempts"] for e in errors} == {3}
 
 
+@BULK
 def test_sync_with_allow_unsubscribe_applies_exactly_what_the_plans_showed(
-        cli: Cli, shown: dict[str, list[dict[str, Any]]]) -> None:
+        cli: Cli, shown: dict[str, list[dict[str, Any]]], bulk: list[str]) -> None:
     before = consent_of(cli)
-    code, progress = cli.json("sync", *EVERYONE, "--allow-unsubscribe")
+    code, progress = cli.json("sync", *EVERYONE, "--allow-unsubscribe", *bulk)
     assert code == 0 and progress["done"] == 4, progress
     assert_only_shown_changes(before, consent_of(cli), shown, applied=set(EVERYONE))
     assert open_kinds(cli) == {}
 
 
+@BULK
 def test_sync_all_holds_the_same_way_as_sync_of_ids(
-        cli: Cli, shown: dict[str, list[dict[str, Any]]]) -> None:
+        cli: Cli, shown: dict[str, list[dict[str, Any]]], bulk: list[str]) -> None:
     before = consent_of(cli)
-    code, progress = cli.json("sync", "--all")
+    code, progress = cli.json("sync", "--all", *bulk)
     assert code == 1 and progress["held"] == 2, progress
     assert_only_shown_changes(before, consent_of(cli), shown, applied={PLAIN, NEVER})
 

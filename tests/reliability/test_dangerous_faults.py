@@ -136,3 +136,23 @@ async def test_any_fault_on_the_patch_of_a_linked_customer_ends_logged_then_sync
         if first.failed:
             await engine.retry(None)
         assert_synced_once(engine, LINKED)
+
+
+@pytest.mark.parametrize("attempts", [2, 3])
+async def test_a_lost_create_whose_409_arrives_cut_off_is_still_retryable_and_never_doubled(
+        tmp_path: Path, seed: Path, attempts: int) -> None:
+    # Found by the soak: the 409 of the retried POST came truncated, so its duplicate id was
+    # lost and the customer was logged as a non-retryable conflict.
+    engine, faulty = await engine_with(tmp_path, seed, creates,
+                                       [Fault.TIMEOUT, Fault.MALFORMED_JSON], attempts=attempts)
+    async with engine:
+        first = await engine.sync([NEW])
+        assert len(faulty.hits) == 2
+        if attempts == 3:
+            assert first.done == 1  # the third POST read the 409 and linked
+        else:
+            assert first.failed == 1
+            record = engine.errors.open_for_customer(NEW)
+            assert record is not None and record.kind is ErrorKind.API_UNAVAILABLE, record
+            await engine.retry(None)
+        assert_synced_once(engine, NEW)
