@@ -60,6 +60,13 @@ class ErrorLog:
         refuse_secrets(f"error record {record.id}", data, self._secrets)
         self._table.add(data)
 
+    def add_many(self, records: Sequence[ErrorRecord]) -> None:
+        """Store new records in one group commit: one flush per segment, not one per record."""
+        data = [record.to_json() for record in records]
+        for record, raw in zip(records, data, strict=True):
+            refuse_secrets(f"error record {record.id}", raw, self._secrets)
+        self._table.add_many(data)
+
     def update(self, record: ErrorRecord) -> None:
         """Overwrite an existing record (resolved, attempts + 1, new message)."""
         data = record.to_json()

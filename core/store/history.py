@@ -52,6 +52,16 @@ class History:
         refuse_secrets(f"history entry {entry.id}", data, self._secrets)
         self._table.add(data)
 
+    def add_many(self, entries: Sequence[HistoryEntry]) -> None:
+        """Record several pushes in one group commit: one flush per segment, not one per entry.
+
+        Returns once every entry is on disk, like add(); nothing is stored if one holds a secret.
+        """
+        data = [entry.to_json() for entry in entries]
+        for entry, raw in zip(entries, data, strict=True):
+            refuse_secrets(f"history entry {entry.id}", raw, self._secrets)
+        self._table.add_many(data)
+
     def get(self, entry_id: str) -> HistoryEntry | None:
         raw = self._table.get(entry_id)
         return _entry(raw) if raw is not None else None

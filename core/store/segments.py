@@ -1,9 +1,12 @@
 """A TinyDB table split into small segment files, so a write or a lookup costs one small file.
 
 Layout of one table directory:
-    seg-000042.json   TinyDB file holding ids <P>-000042-0000 .. -<capacity-1>
+    seg-000042.json   TinyDB file holding ids <P>-000042-0000 .. -<capacity-1>, one record a
+                      line, so a lookup parses one record, not the segment
     summary/cNNNN.json  per segment (64 to a file), how many records fall in each facet
-    index/bNNN.json     customer id -> its record ids (and its flagged, e.g. open, ids)
+    index/bNNN.json     customer id -> its newest record ids (and its flagged, e.g. open, ids);
+                      4096 buckets, so a bucket stays a few kB up to ~10^5 customers
+    pages/<h>-NNNNNN.json  a busy customer's older ids, 64 to a page, written once and flushed
     .lock             flock'd by every operation; holds the id counter, a generation number
                       (bumped by every write, so other processes drop stale caches) and the
                       intent of the write in flight (a crash leaves it behind, the next
@@ -18,6 +21,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -25,7 +29,7 @@ import tempfile
 import threading
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +42,14 @@ from core.store.atomic import atomic_write_bytes
 
 JSON = dict[str, Any]
 TABLE = "records"
-BUCKETS = 256
+BUCKETS = 4096
+# Bumped when the index layout changes: an older store rebuilds its index once on open.
+INDEX_FORMAT = 2
+# A customer's entry keeps at most 2 * PAGE_IDS ids; older ones move to page files.
+PAGE_IDS = 64
 SUMMARY_CHUNK = 64
+# Records per group commit of add_many: one flushed write per segment they touch.
+GROUP_COMMIT = 256
 REBOOT_WINDOW_S = 3600.0
 _CHUNK_NAME = re.compile(r"^c(\d{4,})\.json$")
 _SEGMENT_NAME = re.compile(r"^seg-(\d{6,})\.json$")
@@ -51,6 +61,47 @@ class StoreError(RuntimeError):
 
 def _dumps(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _dumps_tables(data: dict[str, dict[str, Any]]) -> bytes:
+    """TinyDB's document, one document a line: JSON escapes newlines inside values, so a line
+    that starts with `"<doc id>":` is always that document and can be parsed on its own."""
+    tables = []
+    for name, docs in data.items():
+        lines = ",\n".join(f"{json.dumps(str(k))}:{_dumps(v).decode('utf-8')}"
+                           for k, v in docs.items())
+        tables.append(f"{json.dumps(name)}:{{\n{lines}\n}}")
+    return ("{" + ",".join(tables) + "}").encode("utf-8")
+
+
+_LINE_FORMAT = b'{"' + TABLE.encode() + b'":{\n'
+
+
+def _load_record(path: Path, doc_id: int) -> JSON | None:
+    """One document of a segment file without parsing the others (None: not there)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if not raw.startswith(_LINE_FORMAT):
+        # Written before documents went one a line: parse it whole.
+        data = _load_json(path)
+        docs = data.get(TABLE) if isinstance(data, dict) else None
+        found = docs.get(str(doc_id)) if isinstance(docs, dict) else None
+        return dict(found) if isinstance(found, dict) else None
+    start = raw.find(b'\n"%d":' % doc_id)
+    if start < 0:
+        return None
+    end = raw.find(b"\n", start + 1)
+    line = raw[start + 1:end if end >= 0 else len(raw)].rstrip(b",")
+    try:
+        found = json.loads(b"{" + line + b"}").get(str(doc_id))
+    except ValueError:
+        raise StoreError(
+            f"{path} is not valid JSON near document {doc_id}; move it aside and reopen to "
+            "rebuild"
+        ) from None
+    return found if isinstance(found, dict) else None
 
 
 def _boot_id() -> str | None:
@@ -115,7 +166,7 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
         try:
-            _write_file(self.path, _dumps(data), durable=self._durable)
+            _write_file(self.path, _dumps_tables(data), durable=self._durable)
         except BaseException:
             # TinyDB mutated the cached dict before calling us; it no longer matches the file.
             self._data = None
@@ -228,6 +279,8 @@ class SegmentedTable:
         self._boot = _boot_id()
         self._summary_dir = self.directory / "summary"
         self._summary_dir.mkdir(exist_ok=True)
+        self._pages_dir = self.directory / "pages"
+        self._pages_dir.mkdir(exist_ok=True)
         with self._locked(opening=True):
             pass
 
@@ -361,6 +414,46 @@ class SegmentedTable:
             self._buckets.pop(number, None)
             raise
 
+    def _page_path(self, customer: str, page: int) -> Path:
+        key = hashlib.sha1(customer.encode("utf-8")).hexdigest()[:20]
+        return self._pages_dir / f"{key}-{page:06d}.json"
+
+    def _page(self, customer: str, page: int) -> list[str]:
+        path = self._page_path(customer, page)
+        loaded = _load_json(path)
+        if not isinstance(loaded, list):
+            raise StoreError(
+                f"{path} is missing or damaged; delete the folders {self._index_dir} and "
+                f"{self._pages_dir} and reopen to rebuild them from the records"
+            )
+        return [str(i) for i in loaded]
+
+    def _paged_ids(self, customer: str, entry: JSON) -> list[str]:
+        """Every id the customer's pages hold, oldest first."""
+        out: list[str] = []
+        for page in range(int(entry.get("pages", 0))):
+            out.extend(self._page(customer, page))
+        return out
+
+    def _index_add(self, customer: str, entry: JSON, record: JSON) -> None:
+        """Put a new record's id into its customer's entry, moving the oldest ids to a page."""
+        _insert_sorted(entry["ids"], str(record["id"]), self._sort_key)
+        if self._flag is not None:
+            flagged = entry.setdefault("open", [])
+            if self._flag(record):
+                _insert_sorted(flagged, str(record["id"]), self._sort_key)
+        self._spill(customer, entry, durable=self._durable)
+
+    def _spill(self, customer: str, entry: JSON, *, durable: bool) -> None:
+        ids = entry["ids"]
+        while len(ids) >= 2 * PAGE_IDS:
+            page = int(entry.get("pages", 0))
+            # Flushed before the entry drops the ids: the reboot repair only re-derives recent
+            # segments, and these ids may be old. A page is written once, so this is rare.
+            _write_file(self._page_path(customer, page), _dumps(ids[:PAGE_IDS]), durable=durable)
+            del ids[:PAGE_IDS]
+            entry["pages"] = page + 1
+
     def _chunk_path(self, chunk: int) -> Path:
         return self._summary_dir / f"c{chunk:04d}.json"
 
@@ -399,7 +492,7 @@ class SegmentedTable:
     # ---------------------------------------------------------------- recovery
 
     def _check_on_open(self, state: JSON) -> None:
-        for folder in (self.directory, self._index_dir, self._summary_dir):
+        for folder in (self.directory, self._index_dir, self._summary_dir, self._pages_dir):
             for name in os.listdir(folder):
                 # Leftovers of writers killed mid-write; we hold the lock, so none is in flight.
                 if name.startswith(".") and name.endswith(".tmp"):
@@ -412,7 +505,8 @@ class SegmentedTable:
         except StoreError:
             summary = None
         index_missing = on_disk and not any(self._index_dir.iterdir())
-        if summary is None or sorted(summary) != on_disk or index_missing:
+        old_format = state.get("index") != INDEX_FORMAT
+        if summary is None or sorted(summary) != on_disk or index_missing or old_format:
             self._rebuild(state)
         elif rebooted:
             self._after_reboot(state, on_disk)
@@ -434,8 +528,12 @@ class SegmentedTable:
         """Finish the derived files of a write that died: one segment's counts, one customer."""
         intent = state["intent"]
         self._drop_caches()
-        if self._repair_segment(state, int(intent["segment"]), {str(intent["customer"])}):
-            self._finish(state)
+        segments = intent.get("segments", [intent.get("segment")])
+        customers = {str(c) for c in intent.get("customers", [intent.get("customer")])}
+        for segment in segments:
+            if not self._repair_segment(state, int(segment), customers):
+                return
+        self._finish(state)
 
     def _repair_segment(self, state: JSON, segment: int, customers: set[str] | None) -> bool:
         """Make summary and index agree with one segment for `customers` (None: all in it).
@@ -448,6 +546,10 @@ class SegmentedTable:
         try:
             summary = self._load_summary()
             buckets = {n: self._bucket(n) for n in {self._bucket_no(c) for c in customers}}
+            paged = {
+                c: set(self._paged_ids(c, buckets[self._bucket_no(c)].get(c) or {}))
+                for c in customers
+            }
         except StoreError:
             # Damaged from outside (every write replaces atomically): rebuild, don't patch.
             self._rebuild(state)
@@ -469,14 +571,17 @@ class SegmentedTable:
             entry = bucket.get(customer) or {"ids": []}
             mine = [d for d in docs if d.get("customer_id") == customer]
             ids = [i for i in entry["ids"] if self._sort_key(i).segment != segment]
-            ids += [str(d["id"]) for d in mine]
+            ids += [str(d["id"]) for d in mine if str(d["id"]) not in paged[customer]]
             new_entry: JSON = {"ids": sorted(set(ids), key=self._sort_key)}
             if self._flag is not None:
                 flagged = [i for i in entry.get("open", []) if self._sort_key(i).segment != segment]
                 flagged += [str(d["id"]) for d in mine if self._flag(d)]
                 new_entry["open"] = sorted(set(flagged), key=self._sort_key)
-            if bucket.get(customer) != (new_entry if new_entry["ids"] else None):
-                if new_entry["ids"]:
+            if entry.get("pages"):
+                new_entry["pages"] = entry["pages"]
+            keep = bool(new_entry["ids"] or new_entry.get("pages"))
+            if bucket.get(customer) != (new_entry if keep else None):
+                if keep:
                     bucket[customer] = new_entry
                 else:
                     bucket.pop(customer, None)
@@ -531,9 +636,18 @@ class SegmentedTable:
                 top = rid if top is None or rid > top else top
             if counts:
                 summary[segment] = counts
+        for name in os.listdir(self._pages_dir):
+            os.unlink(self._pages_dir / name)
+        paged = False
         for number, bucket in buckets.items():
+            for customer, entry in bucket.items():
+                paged = paged or len(entry["ids"]) >= 2 * PAGE_IDS
+                self._spill(customer, entry, durable=False)
             if bucket or self._bucket_path(number).exists():
                 _replace_file(self._bucket_path(number), _dumps(bucket))
+        if paged and self._durable:
+            # Pages must outlive a power cut (see _spill); one sync instead of one per page.
+            os.sync()
         chunks = {segment // SUMMARY_CHUNK for segment in summary}
         for chunk in chunks:
             _replace_file(self._chunk_path(chunk), self._chunk_bytes(summary, chunk))
@@ -544,6 +658,7 @@ class SegmentedTable:
         self._summary = summary
         if top is not None:
             _bump_next(state, top)
+        state["index"] = INDEX_FORMAT
         self._finish(state)
 
     def rebuild(self) -> None:
@@ -577,15 +692,20 @@ class SegmentedTable:
             extra = sorted(set(summary) - set(self._segments_on_disk()))
             if extra:
                 problems.append(f"summary lists segments with no file: {extra}")
+            by_bucket: dict[int, set[str]] = {}
+            for customer in expected:
+                by_bucket.setdefault(self._bucket_no(customer), set()).add(customer)
             for number in range(BUCKETS):
                 bucket = self._bucket(number)
-                for customer in set(bucket) | {
-                    c for c in expected if self._bucket_no(c) == number
-                }:
+                for customer in set(bucket) | by_bucket.get(number, set()):
                     want = expected.get(customer)
                     if want is not None:
                         want = {k: sorted(v, key=self._sort_key) for k, v in want.items()}
                     got = bucket.get(customer)
+                    if got is not None:
+                        # Pages and entry together hold the customer's ids.
+                        got = {k: v for k, v in got.items() if k != "pages"}
+                        got["ids"] = self._paged_ids(customer, bucket[customer]) + got["ids"]
                     if got != want:
                         problems.append(
                             f"index of customer {customer} is {got}, records say {want}"
@@ -615,12 +735,7 @@ class SegmentedTable:
                 table.insert(Document(dict(record), doc_id=rid.slot + 1))
                 number = self._bucket_no(customer)
                 bucket = self._bucket(number)
-                entry = bucket.setdefault(customer, {"ids": []})
-                _insert_sorted(entry["ids"], str(record["id"]), self._sort_key)
-                if self._flag is not None:
-                    flagged = entry.setdefault("open", [])
-                    if self._flag(record):
-                        _insert_sorted(flagged, str(record["id"]), self._sort_key)
+                self._index_add(customer, bucket.setdefault(customer, {"ids": []}), record)
                 self._write_bucket(number, bucket)
                 summary = self._load_summary()
                 counts = summary.setdefault(rid.segment, {})
@@ -629,6 +744,54 @@ class SegmentedTable:
                 self._count_in_totals(key, 1)
                 self._write_summary(summary, rid.segment)
                 _bump_next(state, rid)
+
+    def add_many(self, records: Sequence[JSON]) -> None:
+        """Store new records with one flushed write per segment they fall in (group commit).
+
+        Returns once every record is on disk; a crash before that leaves each record either
+        stored whole or not at all, and the index agreeing with whatever was stored.
+        """
+        rids = [self._require_id(r) for r in records]
+        if len(set(rids)) != len(rids):
+            raise ValueError("the same record id is given twice; each record needs new_id()")
+        items = sorted(zip(rids, records, strict=True), key=lambda item: item[0])
+        # Bounded groups keep the intent (in the journal) small.
+        for start in range(0, len(items), GROUP_COMMIT):
+            self._add_group(items[start:start + GROUP_COMMIT])
+
+    def _add_group(self, items: list[tuple[RecordId, JSON]]) -> None:
+        by_segment: dict[int, list[tuple[RecordId, JSON]]] = {}
+        for rid, record in items:
+            by_segment.setdefault(rid.segment, []).append((rid, record))
+        customers = sorted({str(record["customer_id"]) for _, record in items})
+        with self._locked() as state:
+            for segment, group in by_segment.items():
+                table = self._segment(segment)
+                for rid, record in group:
+                    if table.contains(doc_id=rid.slot + 1):
+                        raise ValueError(f"record {record['id']} already exists; use update()")
+            intent = {"segments": sorted(by_segment), "customers": customers}
+            with self._writing(state, intent):
+                for segment, group in by_segment.items():
+                    self._segment(segment).insert_multiple(
+                        [Document(dict(record), doc_id=rid.slot + 1) for rid, record in group]
+                    )
+                buckets: dict[int, JSON] = {}
+                summary = self._load_summary()
+                for rid, record in items:
+                    customer = str(record["customer_id"])
+                    number = self._bucket_no(customer)
+                    bucket = buckets.setdefault(number, self._bucket(number))
+                    self._index_add(customer, bucket.setdefault(customer, {"ids": []}), record)
+                    counts = summary.setdefault(rid.segment, {})
+                    key = self._facet(record)
+                    counts[key] = counts.get(key, 0) + 1
+                    self._count_in_totals(key, 1)
+                for number, bucket in buckets.items():
+                    self._write_bucket(number, bucket)
+                for chunk in sorted({segment // SUMMARY_CHUNK for segment in by_segment}):
+                    self._write_summary(summary, chunk * SUMMARY_CHUNK)
+                _bump_next(state, items[-1][0])
 
     def replace(self, record: JSON) -> None:
         """Overwrite an existing record; only its segment (and index/counts if they change)."""
@@ -682,14 +845,23 @@ class SegmentedTable:
             return self._get(rid, record_id)
 
     def _get(self, rid: RecordId, record_id: str) -> JSON | None:
-        doc = self._segment(rid.segment).get(doc_id=rid.slot + 1)
-        return dict(doc) if doc is not None and doc.get("id") == record_id else None
+        db = self._segments.get(rid.segment)
+        doc: JSON | None
+        if db is not None:
+            found = db.table(TABLE).get(doc_id=rid.slot + 1)
+            doc = dict(found) if found is not None else None
+        else:
+            # Not cached for writing: read the one line, not the segment (a lookup stays flat).
+            doc = _load_record(self._segment_path(rid.segment), rid.slot + 1)
+        return doc if doc is not None and doc.get("id") == record_id else None
 
     def customer_ids(self, customer_id: str, *, flagged: bool = False) -> list[str]:
         """The customer's record ids, oldest first (only the flagged ones if asked)."""
         with self._locked():
             entry = self._bucket(self._bucket_no(customer_id)).get(customer_id) or {}
-            return list(entry.get("open" if flagged else "ids", []))
+            if flagged:
+                return list(entry.get("open", []))
+            return self._paged_ids(customer_id, entry) + list(entry.get("ids", []))
 
     def for_customer(
         self,
@@ -706,7 +878,7 @@ class SegmentedTable:
         with self._locked():
             entry = self._bucket(self._bucket_no(customer_id)).get(customer_id) or {}
             out: list[JSON] = []
-            for record_id in reversed(entry.get("open" if flagged else "ids", [])):
+            for record_id in self._newest_ids(customer_id, entry, flagged=flagged):
                 rid = self.parse_id(record_id)
                 doc = self._get(rid, record_id) if rid is not None else None
                 if doc is None or (keep is not None and not keep(doc)):
@@ -718,6 +890,15 @@ class SegmentedTable:
                 if limit is not None and len(out) >= limit:
                     break
             return out
+
+    def _newest_ids(self, customer: str, entry: JSON, *, flagged: bool) -> Iterator[str]:
+        """The customer's ids newest first, reading a page only when the caller gets that far."""
+        if flagged:
+            yield from reversed(entry.get("open", []))
+            return
+        yield from reversed(entry.get("ids", []))
+        for page in reversed(range(int(entry.get("pages", 0)))):
+            yield from reversed(self._page(customer, page))
 
     def newest(
         self, facet_ok: Callable[[str], bool], *, offset: int = 0, limit: int | None = None
