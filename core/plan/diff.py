@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from core.model import Change, FieldDiff
@@ -18,8 +19,11 @@ _LOCATION = (
 _METADATA = frozenset(
     {"id", "created", "updated", "last_event_date", "subscriptions", "predictive_analytics"}
 )
-_NESTED = ("location", "properties")
+_NESTED = frozenset({"location", "properties"})
 _PHONE_NOISE = re.compile(r"[^\d+]")
+# Types a profile value usually has that are never empty: checked by identity, before the
+# slower abstract-class test for containers.
+_SCALARS = frozenset({int, float, bool})
 
 
 def is_empty(value: Any) -> bool:
@@ -27,7 +31,9 @@ def is_empty(value: Any) -> bool:
     if value is None:
         return True
     if isinstance(value, str):
-        return not value.strip()
+        return not value or value.isspace()
+    if type(value) in _SCALARS:
+        return False
     if isinstance(value, Mapping | list | tuple):
         return len(value) == 0
     return False
@@ -44,32 +50,44 @@ def flatten(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
         if key in _NESTED and isinstance(value, Mapping):
             for sub, item in value.items():
                 if not is_empty(item):
-                    flat[f"{key}.{sub}"] = item
+                    flat[_dotted(key, sub)] = item
         elif not is_empty(value):
             flat[key] = value
     return flat
 
 
+@lru_cache(maxsize=4096)
+def _dotted(key: str, sub: str) -> str:
+    return f"{key}.{sub}"
+
+
 def same_value(name: str, current: Any, mapped: Any) -> bool:
     """Klaviyo's notion of equal: emails ignore case, phones ignore formatting, the rest exact."""
+    if current is mapped:
+        return True
     if isinstance(current, str) and isinstance(mapped, str):
+        if current == mapped:
+            return True
         if name == "email":
             return current.strip().casefold() == mapped.strip().casefold()
         if name == "phone_number":
             return _PHONE_NOISE.sub("", current) == _PHONE_NOISE.sub("", mapped)
+        return False
     return bool(current == mapped)
 
 
-def _rank(name: str, seen: int) -> tuple[int, int, int]:
+@lru_cache(maxsize=4096)
+def _rank(name: str) -> tuple[int, int]:
+    """Where a field sorts: identifiers, names, other attributes, location, properties."""
     head, _, tail = name.partition(".")
     for group, canon in ((0, _IDENTIFIERS), (1, _NAMES)):
         if name in canon:
-            return (group, canon.index(name), seen)
+            return (group, canon.index(name))
     if head == "location" and tail:
-        return (3, _LOCATION.index(tail) if tail in _LOCATION else len(_LOCATION), seen)
+        return (3, _LOCATION.index(tail) if tail in _LOCATION else len(_LOCATION))
     if head == "properties" and tail:
-        return (4, 0, seen)
-    return (2, 0, seen)
+        return (4, 0)
+    return (2, 0)
 
 
 def field_diff(
@@ -78,25 +96,21 @@ def field_diff(
     """Compare what a write sends with the profile as it is; current None means a new profile."""
     now = flatten(current)
     out = flatten(sent)
-    order: dict[str, int] = {}
-    for name in _chain(out, now):
-        order.setdefault(name, len(order))
+    # Sent fields first, then the ones only Klaviyo has; the sort is stable, so within a rank
+    # that first-seen order stands.
+    names = list(out)
+    names.extend(name for name in now if name not in out)
+    names.sort(key=_rank)
     diffs = []
-    for name in sorted(order, key=lambda n: _rank(n, order[n])):
+    for name in names:
         if name in out:
             mapped = out[name]
             if name not in now:
-                change = Change.ADDED
-            elif same_value(name, now[name], mapped):
-                change = Change.UNCHANGED
-            else:
-                change = Change.CHANGED
-            diffs.append(FieldDiff(name, now.get(name), mapped, change))
+                diffs.append(FieldDiff(name, None, mapped, Change.ADDED))
+                continue
+            was = now[name]
+            change = Change.UNCHANGED if same_value(name, was, mapped) else Change.CHANGED
+            diffs.append(FieldDiff(name, was, mapped, change))
         else:
             diffs.append(FieldDiff(name, now[name], None, Change.KEPT))
     return tuple(diffs)
-
-
-def _chain(*names: Iterable[str]) -> Iterable[str]:
-    for group in names:
-        yield from group
