@@ -77,12 +77,21 @@ def _dumps_tables(data: dict[str, dict[str, Any]]) -> bytes:
 _LINE_FORMAT = b'{"' + TABLE.encode() + b'":{\n'
 
 
-def _load_record(path: Path, doc_id: int) -> JSON | None:
-    """One document of a segment file without parsing the others (None: not there)."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
+def _load_record(
+    path: Path, doc_id: int, seen: dict[int, bytes] | None = None, key: int = -1
+) -> JSON | None:
+    """One document of a segment file without parsing the others (None: not there).
+
+    `seen` keeps the bytes of files already read, for a caller reading several records.
+    """
+    raw = seen.get(key) if seen is not None else None
+    if raw is None:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        if seen is not None:
+            seen[key] = raw
     if not raw.startswith(_LINE_FORMAT):
         # Written before documents went one a line: parse it whole.
         data = _load_json(path)
@@ -847,7 +856,9 @@ class SegmentedTable:
         with self._locked():
             return self._get(rid, record_id)
 
-    def _get(self, rid: RecordId, record_id: str) -> JSON | None:
+    def _get(
+        self, rid: RecordId, record_id: str, raw: dict[int, bytes] | None = None
+    ) -> JSON | None:
         db = self._segments.get(rid.segment)
         doc: JSON | None
         if db is not None:
@@ -855,7 +866,7 @@ class SegmentedTable:
             doc = dict(found) if found is not None else None
         else:
             # Not cached for writing: read the one line, not the segment (a lookup stays flat).
-            doc = _load_record(self._segment_path(rid.segment), rid.slot + 1)
+            doc = _load_record(self._segment_path(rid.segment), rid.slot + 1, raw, rid.segment)
         return doc if doc is not None and doc.get("id") == record_id else None
 
     def customer_ids(self, customer_id: str, *, flagged: bool = False) -> list[str]:
@@ -881,9 +892,10 @@ class SegmentedTable:
         with self._locked():
             entry = self._bucket(self._bucket_no(customer_id)).get(customer_id) or {}
             out: list[JSON] = []
+            raw: dict[int, bytes] = {}  # a busy customer's records share segments
             for record_id in self._newest_ids(customer_id, entry, flagged=flagged):
                 rid = self.parse_id(record_id)
-                doc = self._get(rid, record_id) if rid is not None else None
+                doc = self._get(rid, record_id, raw) if rid is not None else None
                 if doc is None or (keep is not None and not keep(doc)):
                     continue
                 if offset:

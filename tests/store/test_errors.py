@@ -130,11 +130,11 @@ def _segment_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             reads.append(path.name)
         return real(path)
 
-    def counting_one(path: Path, doc_id: int) -> object:
+    def counting_one(path: Path, doc_id: int, *args: object) -> object:
         # A lookup of one record reads its segment's one line: still that segment's file.
         if path.name.startswith("seg-"):
             reads.append(path.name)
-        return real_one(path, doc_id)
+        return real_one(path, doc_id, *args)
 
     real_one = segments_module._load_record
     monkeypatch.setattr(segments_module, "_load_json", counting)
