@@ -32,6 +32,7 @@ from core.model import (
     Channel,
     ConsentAction,
     ConsentState,
+    ErrorStatus,
     KlaviyoList,
     ListAction,
     MappedProfile,
@@ -62,6 +63,7 @@ OPT_OUT_REASONS = ("UNSUBSCRIBE", "SPAM_REPORT", "USER_SUPPRESSED")
 # Store writes of a batch go to disk in groups: one worker-thread call (and, with add_many,
 # one fsync per segment) for up to this many entries.
 STORE_GROUP = 512
+CUSTOMER_CALLS = 32
 STORE_LINGER = 0.02
 
 
@@ -225,6 +227,42 @@ class BatchCalls:
         # Set by prepare() for a bulk sync: targets are not read, only this set is.
         self.opted_out: OptedOut | None = None
         self._prepared: asyncio.Future[None] | None = None
+        self._once: dict[str, asyncio.Future[Any]] = {}
+        # Per-customer requests (link stores, fallbacks) wait here rather than in the HTTP
+        # connection pool, whose queue costs time in proportion to its length on every request.
+        self.slots = asyncio.Semaphore(CUSTOMER_CALLS)
+        # Customers with an open error record when the batch began (None: not read yet).
+        self._open: frozenset[str] | None = None
+
+    async def once(self, key: str, factory: Callable[[], Awaitable[Any]]) -> Any:
+        """factory() run once per batch however many customers ask at the same time."""
+        task = self._once.get(key)
+        if task is None:
+            task = self._once[key] = asyncio.ensure_future(factory())
+        try:
+            return await asyncio.shield(task)
+        except Exception:
+            if self._once.get(key) is task:
+                del self._once[key]  # a failure is not kept: the next customer asks again
+            raise
+
+    def may_have_open(self, customer_id: str, errors: Any) -> bool:
+        """Whether the customer might have an open error record to resolve: read once per
+        batch (the count, and the open customers only when there are any)."""
+        if self._open is None:
+            if errors.count(status=ErrorStatus.OPEN) == 0:
+                self._open = frozenset()
+            else:
+                ids: set[str] = set()
+                offset = 0
+                while True:
+                    page = errors.query(status=ErrorStatus.OPEN, offset=offset, limit=500)
+                    ids.update(r.customer_id for r in page)
+                    if len(page) < 500:
+                        break
+                    offset += 500
+                self._open = frozenset(ids)
+        return customer_id in self._open
 
     @property
     def upsert(self) -> bool:
@@ -310,6 +348,11 @@ class BatchCalls:
     async def _store(self, key: Hashable, items: list[Any]) -> list[None]:
         write = cast(Callable[[Any], None], key)
         owner = getattr(write, "__self__", None)
+        new_id = getattr(owner, "new_id", None)
+        if callable(new_id) and any(getattr(i, "id", None) == "" for i in items):
+            # Ids are reserved here, off the event loop: each costs the store a locked write.
+            items = await asyncio.get_running_loop().run_in_executor(
+                None, _with_ids, new_id, items)
         many = getattr(owner, f"{getattr(write, '__name__', '')}_many", None)
         if callable(many):
             await asyncio.get_running_loop().run_in_executor(None, many, items)
@@ -466,6 +509,10 @@ class BatchCalls:
                else self._klaviyo.remove_from_list)
         await run(list_id, profile_ids)
         return [None] * len(profile_ids)
+
+
+def _with_ids(new_id: Callable[[], str], items: list[Any]) -> list[Any]:
+    return [replace(i, id=new_id()) if getattr(i, "id", None) == "" else i for i in items]
 
 
 def _each(write: Callable[[Any], None], items: list[Any]) -> None:

@@ -214,12 +214,14 @@ async def fetch(ctx: Context, customer_id: str, customer: Customer | None = None
                 ) -> tuple[Customer, str | None]:
     """Round trip 1: the Customer, its stored link and the template's uncached lists, together."""
     names = ctx.template.list_names()
-    if ctx.calls is not None and ctx.calls.bulk:
-        await ctx.calls.ready(sms_consent=ctx.settings.sms_consent)
+    if ctx.calls is not None:
+        # A batch looks its lists up once, not once per customer that starts meanwhile.
+        await ctx.calls.once("lists", lambda: ensure_lists(ctx, names))
+        if ctx.calls.bulk:
+            await ctx.calls.ready(sms_consent=ctx.settings.sms_consent)
     if customer is not None and ctx.calls is not None and ctx.calls.upsert:
         # A bulk upsert trusts the page's external ids: a link missed here only means the
         # import upserts by identifiers instead of by id, and the link is stored afterwards.
-        await ensure_lists(ctx, names)
         return customer, _page_link(ctx, customer)
     if customer is not None:
         given = await asyncio.gather(
@@ -630,6 +632,10 @@ async def _list_call(ctx: Context, name: str, call: Awaitable[None]) -> None:
 async def _store_link(ctx: Context, plan: Plan, profile_id: str) -> None:
     if plan.route is Route.UPDATE and plan.profile_id == profile_id:
         return  # already linked to this very profile
+    if ctx.calls is not None:
+        async with ctx.calls.slots:
+            await _staged(Stage.LINK, ctx.ipaas.store_link(plan.customer_id, profile_id))
+        return
     await _staged(Stage.LINK, ctx.ipaas.store_link(plan.customer_id, profile_id))
 
 
@@ -676,7 +682,8 @@ def _record_history(ctx: Context, plan: Plan, *, ok: bool, profile_id: str | Non
                     after: JSON | None, error_id: str | None, trigger: str) -> None:
     sent = plan.payload if plan.route is not Route.BLOCKED else None
     entry = HistoryEntry(
-        id=ctx.history.new_id(),
+        # A batch's entries get their ids in the store's worker thread (see BatchCalls.record).
+        id="" if ctx.calls is not None else ctx.history.new_id(),
         customer_id=plan.customer_id,
         at=ctx.now(),
         route=plan.route,
@@ -700,6 +707,8 @@ def _record_history(ctx: Context, plan: Plan, *, ok: bool, profile_id: str | Non
 
 def _resolve_open(ctx: Context, customer_id: str) -> None:
     # Open-record upserts run without an await in between, so asyncio tasks cannot interleave.
+    if ctx.calls is not None and not ctx.calls.may_have_open(customer_id, ctx.errors):
+        return  # no open record when the batch began, and a success adds none
     existing = ctx.errors.open_for_customer(customer_id)
     if existing is not None:
         ctx.errors.update(records.resolved(existing, attempted=True, at=ctx.now()))
