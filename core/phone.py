@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
@@ -48,7 +49,9 @@ _EXTENSION = re.compile(
     r"(?:[\s,;]*(?:e?xt(?:ension|n)?|x|#)\.?\s*:?\s*\d{1,7})\s*$", re.IGNORECASE
 )
 _TRUNK_IN_INTERNATIONAL = re.compile(r"\(\s*0\s*\)")
+_EXTENSION_MARK = re.compile(r"[xX#]")
 _NON_DIGITS = re.compile(r"\D+")
+_ASCII_NON_DIGITS = bytes(c for c in range(128) if not chr(c).isdigit())
 _DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[^\W\d_]")
 _PUNCTUATION = re.compile(r"[\W_]+")
@@ -63,7 +66,8 @@ def normalize_phone(
     if raw is None or not raw.strip():
         return PhoneResult(None, False, "no number given")
     text = raw.strip()
-    body = _EXTENSION.sub("", text)
+    # Every extension marker has an x or a #: most numbers skip the costly pattern.
+    body = _EXTENSION.sub("", text) if _EXTENSION_MARK.search(text) else text
     if _DIGIT.search(body) is None:
         return PhoneResult(None, False, f"{text!r} has no digits")
     if _LETTER.search(body) is not None:
@@ -73,9 +77,12 @@ def normalize_phone(
     international = body.lstrip().startswith("+")
     if international:
         body = _TRUNK_IN_INTERNATIONAL.sub("", body)
-    digits = _NON_DIGITS.sub("", body)
-    if not digits.isascii():
-        digits = "".join(str(unicodedata.digit(c)) for c in digits)
+    if body.isascii():
+        digits = body.encode("ascii").translate(None, _ASCII_NON_DIGITS).decode("ascii")
+    else:
+        digits = _NON_DIGITS.sub("", body)
+        if not digits.isascii():
+            digits = "".join(str(unicodedata.digit(c)) for c in digits)
     if not international and digits.startswith("00"):
         international, digits = True, digits[2:]
     region = None if international else (region_for_country(country) or _region(default_region))
@@ -261,6 +268,10 @@ class _Plan:
     possible: tuple[int, ...]
     local_only: frozenset[int]
     types: tuple[_Desc, ...]
+    # The type patterns that apply to each number length, joined into one pattern: validity
+    # is "some type matches", one regex call instead of one per type.
+    types_by_length: Mapping[int, re.Pattern[str] | None]
+    types_any_length: re.Pattern[str] | None
 
     def general_matches(self, nsn: str) -> bool:
         return self.general is not None and self.general.fullmatch(nsn) is not None
@@ -302,11 +313,32 @@ class _Plan:
 
     def is_valid(self, nsn: str) -> bool:
         """libphonenumber's _number_type_helper(...) != UNKNOWN."""
-        return self.general_matches(nsn) and any(desc.matches(nsn) for desc in self.types)
+        if not self.general_matches(nsn):
+            return False
+        types = self.types_by_length.get(len(nsn), self.types_any_length)
+        return types is not None and types.fullmatch(nsn) is not None
 
 
 def _compile(pattern: str | None) -> re.Pattern[str] | None:
     return re.compile(pattern) if pattern else None
+
+
+def _any_of(types: Iterable[_Desc]) -> re.Pattern[str] | None:
+    """One pattern that fully matches what any of these types' patterns fully matches."""
+    patterns = [desc.pattern.pattern for desc in types if desc.pattern is not None]
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
+def _types_by_length(
+    types: tuple[_Desc, ...]
+) -> tuple[dict[int, re.Pattern[str] | None], re.Pattern[str] | None]:
+    """_Desc.matches per length: a type with lengths applies only to those, one without to all."""
+    lengths = {length for desc in types for length in desc.lengths}
+    by_length = {
+        length: _any_of(d for d in types if not d.lengths or length in d.lengths)
+        for length in lengths
+    }
+    return by_length, _any_of(d for d in types if not d.lengths)
 
 
 # Validity needs only "some type matches"; the common types go first.
@@ -332,6 +364,7 @@ def _plan(code: str, country_code: int = 0) -> _Plan | None:
             types.append(
                 _Desc(frozenset(desc.possible_length or ()), _compile(desc.national_number_pattern))
             )
+    by_length, any_length = _types_by_length(tuple(types))
     return _Plan(
         code=code,
         country_code=int(metadata.country_code or 0),
@@ -343,6 +376,8 @@ def _plan(code: str, country_code: int = 0) -> _Plan | None:
         possible=tuple(general.possible_length or ()) if general else (),
         local_only=frozenset(general.possible_length_local_only or ()) if general else frozenset(),
         types=tuple(types),
+        types_by_length=by_length,
+        types_any_length=any_length,
     )
 
 
@@ -410,27 +445,75 @@ def _parse(digits: str, region: str | None) -> tuple[int, str]:
     return country_code, nsn
 
 
-def _validity_region(country_code: int, nsn: str, preferred: str | None) -> _Plan | None:
-    """libphonenumber's region_code_for_number, trying the region the number was read in first."""
-    regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
-    if len(regions) == 1:
-        return _plan(regions[0], country_code)
-    if preferred is not None and preferred in regions:
-        # Regions sharing a country code claim disjoint number ranges, so a region that
-        # validates the number is the one libphonenumber would pick (the port test checks it).
-        plan = _plan(preferred, country_code)
-        if plan is not None and plan.is_valid(nsn):
-            return plan
-    for code in regions:
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """One step of region_code_for_number: a region that must validate the number, or a run
+    of regions claiming numbers by leading digits, joined into one pattern (group rN = plans[N])."""
+
+    leading: re.Pattern[str] | None
+    plans: tuple[_Plan, ...]
+
+
+@lru_cache(maxsize=512)
+def _claims(country_code: int) -> tuple[_Claim, ...]:
+    """The regions sharing a country code, in libphonenumber's order, compiled once."""
+    steps: list[_Claim] = []
+    run: list[_Plan] = []
+
+    def close_run() -> None:
+        if run:
+            joined = "|".join(
+                f"(?P<r{index}>{plan.leading_digits.pattern})"
+                for index, plan in enumerate(run) if plan.leading_digits is not None
+            )
+            steps.append(_Claim(re.compile(joined), tuple(run)))
+            run.clear()
+
+    for code in COUNTRY_CODE_TO_REGION_CODE.get(country_code, ()):
         plan = _plan(code, country_code)
         if plan is None:
             continue
         if plan.leading_digits is not None:
-            if plan.leading_digits.match(nsn):
-                return plan
-        elif plan.is_valid(nsn):
-            return plan
-    return None
+            run.append(plan)
+        else:
+            close_run()
+            steps.append(_Claim(None, (plan,)))
+    close_run()
+    return tuple(steps)
+
+
+def _validate(country_code: int, nsn: str, preferred: str | None) -> tuple[_Plan | None, bool]:
+    """The region libphonenumber assigns the number (region_code_for_number), and whether the
+    number is valid there; the region the number was read in is tried first."""
+    regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
+    if len(regions) == 1:
+        plan = _plan(regions[0], country_code)
+        return plan, plan is not None and plan.is_valid(nsn)
+    rejected = None
+    if preferred is not None and preferred in regions:
+        # Regions sharing a country code claim disjoint number ranges, so a region that
+        # validates the number is the one libphonenumber would pick (the port test checks it).
+        plan = _plan(preferred, country_code)
+        if plan is not None:
+            if plan.is_valid(nsn):
+                return plan, True
+            rejected = plan.code
+    for claim in _claims(country_code):
+        if claim.leading is None:
+            plan = claim.plans[0]
+            if plan.code != rejected and plan.is_valid(nsn):
+                return plan, True
+            continue
+        found = claim.leading.match(nsn)
+        if found is not None and found.lastgroup is not None:
+            plan = claim.plans[int(found.lastgroup[1:])]
+            return plan, plan.code != rejected and plan.is_valid(nsn)
+    return None, False
+
+
+def _validity_region(country_code: int, nsn: str, preferred: str | None) -> _Plan | None:
+    """libphonenumber's region_code_for_number, trying the region the number was read in first."""
+    return _validate(country_code, nsn, preferred)[0]
 
 
 _LENGTH_REASONS = {
@@ -457,8 +540,8 @@ def _normalize_digits(digits: str, region: str | None, text: str) -> PhoneResult
         where = f" in {region}" if region else ""
         return PhoneResult(None, False, f"{text!r} {_LENGTH_REASONS[length]}{where}", region)
     e164 = f"+{country_code}{nsn}"
-    plan = _validity_region(country_code, nsn, region)
-    if plan is not None and plan.is_valid(nsn):
+    plan, valid = _validate(country_code, nsn, region)
+    if valid:
         return PhoneResult(e164, True, "", region)
     where = f" for {plan.code}" if plan is not None and plan.code != "001" else ""
     return PhoneResult(e164, False, f"{e164} is not a valid phone number{where}", region)

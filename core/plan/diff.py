@@ -34,9 +34,15 @@ def is_empty(value: Any) -> bool:
         return not value or value.isspace()
     if type(value) in _SCALARS:
         return False
-    if isinstance(value, Mapping | list | tuple):
+    if is_mapping(value) or isinstance(value, list | tuple):
         return len(value) == 0
     return False
+
+
+def is_mapping(value: Any) -> bool:
+    """A JSON object; dicts and text are told apart without the slow abstract-class check."""
+    kind = type(value)
+    return kind is dict or (kind is not str and isinstance(value, Mapping))
 
 
 def flatten(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -47,9 +53,17 @@ def flatten(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     for key, value in attributes.items():
         if key in _METADATA:
             continue
-        if key in _NESTED and isinstance(value, Mapping):
+        # is_empty, with its commonest case (text) answered inline: this runs for every
+        # field of both sides of every diff.
+        if type(value) is str:
+            if value and not value.isspace():
+                flat[key] = value
+        elif key in _NESTED and is_mapping(value):
             for sub, item in value.items():
-                if not is_empty(item):
+                if type(item) is str:
+                    if item and not item.isspace():
+                        flat[_dotted(key, sub)] = item
+                elif not is_empty(item):
                     flat[_dotted(key, sub)] = item
         elif not is_empty(value):
             flat[key] = value

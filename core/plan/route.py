@@ -19,7 +19,7 @@ from core.model import (
     Subscriptions,
 )
 from core.plan.consent import TargetState, plan_operations
-from core.plan.diff import field_diff, is_empty
+from core.plan.diff import field_diff, is_empty, is_mapping
 
 OnMatch = Literal["patch", "link-only"]
 
@@ -72,13 +72,13 @@ def payload_attributes(mapped: MappedProfile) -> JSON:
     for key, value in mapped.attributes.items():
         if key in _RESOURCE_KEYS or key == "properties":
             continue
-        if isinstance(value, Mapping):
+        if is_mapping(value):
             value = {k: v for k, v in value.items() if not is_empty(v)}
         if not is_empty(value):
             attributes[key] = value
     properties = {k: v for k, v in mapped.properties.items() if not is_empty(v)}
     nested = mapped.attributes.get("properties")
-    if isinstance(nested, Mapping):
+    if nested is not None and is_mapping(nested):
         properties = {**{k: v for k, v in nested.items() if not is_empty(v)}, **properties}
     if properties:
         attributes["properties"] = properties
