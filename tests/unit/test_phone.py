@@ -11,6 +11,8 @@ from core.phone import (
     _main_plan,
     _parse,
     _ParseFailure,
+    _plan,
+    _validate,
     _validity_region,
     normalize_phone,
     region_for_country,
@@ -179,3 +181,68 @@ def test_the_fast_parser_agrees_with_phonenumbers_on_every_example_number() -> N
                 if _ported(digits, region, international) != expected:
                     mismatches.append((region, digits))
     assert mismatches == []
+
+
+def _validity_region_one_by_one(code: int, nsn: str, preferred: str | None) -> str | None:
+    """region_code_for_number as first ported: each region's leading digits tried in turn."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
+    if len(regions) == 1:
+        return regions[0]
+    if preferred in regions:
+        plan = _plan(preferred, code)
+        if plan is not None and plan.general_matches(nsn) and any(
+            d.matches(nsn) for d in plan.types
+        ):
+            return preferred
+    for region in regions:
+        plan = _plan(region, code)
+        if plan is None:
+            continue
+        if plan.leading_digits is not None:
+            if plan.leading_digits.match(nsn):
+                return region
+        elif plan.general_matches(nsn) and any(d.matches(nsn) for d in plan.types):
+            return region
+    return None
+
+
+@pytest.mark.parametrize("code", [1, 7, 44, 47, 61, 262, 290, 590, 599])
+def test_joined_region_patterns_pick_the_region_each_pattern_alone_picks(code: int) -> None:
+    rng = random.Random(code)
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]
+    for _ in range(1500):
+        nsn = "".join(rng.choice("0123456789") for _ in range(rng.randint(6, 12)))
+        preferred = rng.choice([None, *regions])
+        expected = _validity_region_one_by_one(code, nsn, preferred)
+        plan, valid = _validate(code, nsn, preferred)
+        assert (plan.code if plan else None) == expected, (code, nsn, preferred)
+        assert valid == (plan is not None and plan.general_matches(nsn)
+                         and any(d.matches(nsn) for d in plan.types)), (code, nsn)
+
+
+def test_one_pattern_per_length_validates_as_the_type_patterns_one_by_one() -> None:
+    rng = random.Random(11)
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        plan = _plan(region)
+        assert plan is not None
+        examples = [phonenumbers.example_number_for_type(region, kind)
+                    for kind in (phonenumbers.PhoneNumberType.FIXED_LINE,
+                                 phonenumbers.PhoneNumberType.MOBILE,
+                                 phonenumbers.PhoneNumberType.TOLL_FREE)]
+        numbers = [phonenumbers.national_significant_number(e) for e in examples if e]
+        numbers += ["".join(rng.choice("0123456789") for _ in range(rng.randint(4, 13)))
+                    for _ in range(20)]
+        for nsn in numbers:
+            one_by_one = plan.general_matches(nsn) and any(d.matches(nsn) for d in plan.types)
+            assert plan.is_valid(nsn) == one_by_one, (region, nsn)
+
+
+@pytest.mark.parametrize("raw", ["202 555 0143 X9", "202 555 0143 EXT 12", "202 555 0143 Ext.5"])
+def test_extensions_in_capitals_are_dropped_too(raw: str) -> None:
+    assert normalize_phone(raw, default_region="US").e164 == "+12025550143"
+
+
+def test_non_ascii_digits_still_normalize() -> None:
+    # Arabic-Indic digits: not ASCII, so the byte-level digit filter does not apply.
+    result = normalize_phone("\u0662\u0660\u0662 555 0143", default_region="US")
+    assert result.e164 == "+12025550143"
