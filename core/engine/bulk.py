@@ -51,8 +51,11 @@ R = TypeVar("R")
 
 # How long a partly filled request waits for more customers before it goes out anyway.
 LINGER = 0.05
-# An import job is worth waiting longer for: its endpoint allows only 150 requests a minute.
-IMPORT_LINGER = 1.0
+# An import job is worth waiting for: its endpoint allows only 150 requests a minute (polls
+# included), so a job goes out full, or once no row joined for IMPORT_IDLE seconds (the
+# source ran dry or every customer in flight is waiting on it), or after IMPORT_LINGER.
+IMPORT_LINGER = 60.0
+IMPORT_IDLE = 0.5
 # Job polling, in Klaviyo seconds (multiplied by the client's rate scale in the sandbox).
 POLL_FIRST, POLL_MAX = 0.5, 10.0
 # Customers in flight in a bulk sync: two import jobs' worth, one planning while one runs.
@@ -63,7 +66,7 @@ OPT_OUT_REASONS = ("UNSUBSCRIBE", "SPAM_REPORT", "USER_SUPPRESSED")
 # Store writes of a batch go to disk in groups: one worker-thread call (and, with add_many,
 # one fsync per segment) for up to this many entries.
 STORE_GROUP = 512
-CUSTOMER_CALLS = 32
+CUSTOMER_CALLS = 8
 STORE_LINGER = 0.02
 
 
@@ -93,6 +96,7 @@ class _Pending(Generic[T, R]):
     items: list[T] = field(default_factory=list)
     waiters: list[asyncio.Future[R]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
+    started: float = 0.0
 
 
 class Coalescer(Generic[T, R]):
@@ -100,12 +104,15 @@ class Coalescer(Generic[T, R]):
     `linger` seconds; `run(key, items)` answers one result per item, in order."""
 
     def __init__(self, run: Callable[[Hashable, list[T]], Awaitable[list[R]]], *,
-                 size: int, linger: float = LINGER) -> None:
+                 size: int, linger: float = LINGER, idle: float | None = None) -> None:
         if size < 1:
             raise ValueError("a coalesced call needs room for at least one item")
         self._run = run
         self._size = size
         self._linger = linger
+        # With `idle`, a partly filled call goes out once no item joined for `idle` seconds
+        # (the source ran dry), and `linger` caps how long its first item waits.
+        self._idle = idle
         self._pending: dict[Hashable, _Pending[T, R]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.requests = 0
@@ -115,14 +122,21 @@ class Coalescer(Generic[T, R]):
         loop = asyncio.get_running_loop()
         pending = self._pending.get(key)
         if pending is None:
-            pending = self._pending[key] = _Pending()
-            pending.timer = loop.call_later(self._linger, self._flush, key)
+            pending = self._pending[key] = _Pending(started=loop.time())
+            pending.timer = loop.call_later(self._wait(pending, loop.time()), self._flush, key)
+        elif self._idle is not None and pending.timer is not None:
+            pending.timer.cancel()
+            pending.timer = loop.call_later(self._wait(pending, loop.time()), self._flush, key)
         future: asyncio.Future[R] = loop.create_future()
         pending.items.append(item)
         pending.waiters.append(future)
         if len(pending.items) >= self._size:
             self._flush(key)
         return await future
+
+    def _wait(self, pending: _Pending[T, R], now: float) -> float:
+        left = max(0.0, pending.started + self._linger - now)
+        return left if self._idle is None else min(self._idle, left)
 
     def _flush(self, key: Hashable) -> None:
         pending = self._pending.pop(key, None)
@@ -211,7 +225,8 @@ class BatchCalls:
         self._klaviyo = klaviyo
         self.bulk = bulk
         self.imports: Coalescer[Write, WriteOutcome] = Coalescer(
-            self._import, size=IMPORT_BATCH, linger=IMPORT_LINGER if linger else 0.0)
+            self._import, size=IMPORT_BATCH, linger=IMPORT_LINGER if linger else 0.0,
+            idle=IMPORT_IDLE if linger else None)
         self.jobs = 0
         self._records: dict[str, list[asyncio.Future[None]]] = {}
         self.reads: Coalescer[str, Profile | None] = Coalescer(
@@ -421,8 +436,9 @@ class BatchCalls:
                 outcomes[i] = outcomes[i] or _local("the import job was refused three times")
             return
         try:
-            status = await self._wait(job_id)
-            errors = await self._klaviyo.import_errors(job_id)
+            status, failed = await self._poll(job_id)
+            # A job that counts no failure has no import-errors to read (M tier, 150/min).
+            errors = await self._klaviyo.import_errors(job_id) if failed != 0 else []
         except ApiError as exc:
             for i in pending:
                 outcomes[i] = exc
@@ -441,14 +457,17 @@ class BatchCalls:
             for i in pending:
                 outcomes[i] = outcomes[i] or _local(f"the import job ended {status}")
 
-    async def _wait(self, job_id: str) -> str:
+    async def _poll(self, job_id: str) -> tuple[str, int | None]:
+        """The job's final status and failed count (None when unreadable: errors are read)."""
         scale = self._klaviyo.rate_scale
         delay = POLL_FIRST * scale
         while True:
             job = await self._klaviyo.get_import_job(job_id)
-            status = str((job.get("attributes") or {}).get("status") or "queued")
+            attributes = job.get("attributes") or {}
+            status = str(attributes.get("status") or "queued")
             if status in ("complete", "cancelled"):
-                return status
+                failed = attributes.get("failed_count")
+                return status, failed if type(failed) is int else None
             await asyncio.sleep(delay)
             delay = min(delay * 2, POLL_MAX * scale)
 
