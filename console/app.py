@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,42 @@ from textual.screen import Screen
 from console.commands import CustomerCommands
 from console.keymap import KeymapError, binding, keymap_from_file, parse_keymap
 from console.screens.base import EngineFailed, EnginePort, EngineReady, say
-from console.screens.batch import BatchScreen
-from console.screens.errors import ErrorsScreen
-from console.screens.history import HistoryScreen
-from console.screens.lookup import LookupScreen
 from console.screens.recent import RecentLookups
-from console.screens.settings import SettingsScreen
 from console.widgets.words import route_title
 from core.model import Plan
 
 EngineFactory = Callable[[Any], Awaitable[EnginePort]]
+
+
+# Each screen is imported when first shown, so start-up pays only for the lookup.
+def lookup_screen() -> Screen[Any]:
+    from console.screens.lookup import LookupScreen
+
+    return LookupScreen()
+
+
+def errors_screen() -> Screen[Any]:
+    from console.screens.errors import ErrorsScreen
+
+    return ErrorsScreen()
+
+
+def history_screen() -> Screen[Any]:
+    from console.screens.history import HistoryScreen
+
+    return HistoryScreen()
+
+
+def batch_screen() -> Screen[Any]:
+    from console.screens.batch import BatchScreen
+
+    return BatchScreen()
+
+
+def settings_screen() -> Screen[Any]:
+    from console.screens.settings import SettingsScreen
+
+    return SettingsScreen()
 
 
 async def open_engine(config: Any) -> EnginePort:
@@ -50,11 +77,11 @@ class ConsoleApp(App[None]):
     TITLE = "iPaaS.com → Klaviyo console"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     MODES = {
-        "lookup": LookupScreen,
-        "errors": ErrorsScreen,
-        "history": HistoryScreen,
-        "batch": BatchScreen,
-        "settings": SettingsScreen,
+        "lookup": lookup_screen,
+        "errors": errors_screen,
+        "history": history_screen,
+        "batch": batch_screen,
+        "settings": settings_screen,
     }
     DEFAULT_MODE = "lookup"
     COMMANDS = App.COMMANDS | {CustomerCommands}
@@ -81,6 +108,9 @@ class ConsoleApp(App[None]):
         self.engine_ready = asyncio.Event()
         self._engine_factory = engine_factory or open_engine
         self.current_customer: str | None = None
+        # The last plan shown per customer, with when it came: shown at once on a repeat
+        # lookup while a fresh preview runs (the engine stays the source of truth).
+        self.plans: dict[str, tuple[Plan, float]] = {}
         self._keymap_error: str | None = None
         try:
             self.keymap = keymap if keymap is not None else config_keymap(config)
@@ -99,7 +129,8 @@ class ConsoleApp(App[None]):
         if self._keymap_error:
             self.notify(self._keymap_error, title="Keymap ignored", severity="error",
                         markup=False, timeout=15)
-        self.start_engine()
+        # Opening the engine (template, state files, sandbox) waits for the first frame.
+        self.call_after_refresh(self.start_engine)
 
     @work(exclusive=True, group="engine", exit_on_error=False)
     async def start_engine(self) -> None:
@@ -129,7 +160,8 @@ class ConsoleApp(App[None]):
     # ------------------------------------------------------------------ shared intents
 
     def remember(self, plan: Plan) -> None:
-        """Put a previewed customer at the top of the recent lookups (persisted off-loop)."""
+        """Keep the plan for a repeat lookup and put its customer atop the recent lookups."""
+        self.plans[plan.customer_id] = (plan, time.monotonic())
         label = route_title(plan)
         email = (plan.payload or {}).get("data", {}).get("attributes", {}).get("email")
         if email:
@@ -150,6 +182,8 @@ class ConsoleApp(App[None]):
         self.call_after_refresh(self._preview_on_lookup, customer_id)
 
     def _preview_on_lookup(self, customer_id: str) -> None:
+        from console.screens.lookup import LookupScreen
+
         screen = self.screen
         if isinstance(screen, LookupScreen):
             screen.preview_customer(customer_id)

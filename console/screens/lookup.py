@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.lazy import Lazy
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -24,11 +26,21 @@ from core.model import Plan, Route
 
 
 class PlanReady(Message):
-    """A preview finished; the plan is what a push would do now."""
+    """A preview finished (or a kept one is shown while it refreshes: `age` in seconds)."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, age: float | None = None) -> None:
         super().__init__()
         self.plan = plan
+        self.age = age
+
+
+def age_words(seconds: float) -> str:
+    """How old a kept preview is, in the words the status line uses."""
+    if seconds < 60:
+        return f"{seconds:.0f} s ago"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.0f} h ago"
 
 
 class PushFinished(Message):
@@ -59,6 +71,7 @@ class LookupScreen(Screen[None]):
     ]
 
     pushing: reactive[bool] = reactive(False, bindings=True)
+    stale: reactive[bool] = reactive(False, bindings=True)  # a kept plan awaits its refresh
     plan: reactive[Plan | None] = reactive(None, bindings=True, always_update=True)
 
     def compose(self) -> ComposeResult:
@@ -67,18 +80,18 @@ class LookupScreen(Screen[None]):
         with Horizontal(id="lookup-bar"):
             yield Input(placeholder="Customer id, email or name, then Enter", id="customer")
         with Horizontal(id="status-bar"):
-            yield LoadingIndicator(id="busy")
+            yield Lazy(LoadingIndicator(id="busy"))
             yield Static("", id="status")
         yield Static(
             "Enter a customer to preview what a push would send.  "
             "F3 recent lookups · ctrl+p search customers · F6 errors · F8 batch",
             id="hint",
         )
-        yield PreviewPane(id="preview")
-        yield Footer()
+        # Mounted after the first frame: the field to type in appears first.
+        yield Lazy(PreviewPane(id="preview"))
+        yield Lazy(Footer())
 
     def on_mount(self) -> None:
-        self.query_one("#busy").display = False
         self.query_one("#customer", Input).focus()
 
     # ----------------------------------------------------------------- lookup and preview
@@ -89,16 +102,35 @@ class LookupScreen(Screen[None]):
         if not query:
             self.notify("Type a customer id, an email or a name first.", severity="warning")
             return
-        self.lookup(query)
+        self.preview_from(query)
+
+    def preview_from(self, query: str) -> None:
+        """A kept plan at once, its refresh after that frame is drawn; else a plain lookup."""
+        if self.show_kept(query):
+            self.call_after_refresh(self.lookup, query, kept=True)
+        else:
+            self.lookup(query)
+
+    def show_kept(self, customer_id: str) -> bool:
+        """Show the last plan of an already-previewed customer at once, marked with its age."""
+        app: Any = self.app
+        kept = app.plans.get(customer_id)
+        if kept is None:
+            return False
+        plan, at = kept
+        self.on_plan_ready(PlanReady(plan, age=time.monotonic() - at))
+        return True
 
     def set_status(self, text: str, *, busy: bool = False) -> None:
         self.query_one("#status", Static).update(text)
-        self.query_one("#busy").display = busy
+        for indicator in self.query("#busy"):  # absent until the first frame is up
+            indicator.display = busy
 
     @work(exclusive=True, group="lookup", exit_on_error=False)
-    async def lookup(self, query: str) -> None:
-        """Resolve the query to one customer id and preview it."""
-        self.set_status(f"Looking up {query}…", busy=True)
+    async def lookup(self, query: str, *, kept: bool = False) -> None:
+        """Resolve the query to one customer id and preview it (quietly behind a kept plan)."""
+        if not kept:
+            self.set_status(f"Looking up {query}…", busy=True)
         try:
             engine = await wait_engine(self.app)
             customer_id = query
@@ -121,7 +153,8 @@ class LookupScreen(Screen[None]):
                         self.set_status("")
                         return
                     customer_id = picked
-            self.set_status(f"Previewing customer {customer_id}…", busy=True)
+            if not kept:
+                self.set_status(f"Previewing customer {customer_id}…", busy=True)
             plan = await engine.preview(customer_id)
         except Exception as exc:  # an engine failure is a message, never a crash
             self.set_status(f"Preview failed: {say(exc)}")
@@ -131,14 +164,21 @@ class LookupScreen(Screen[None]):
 
     def on_plan_ready(self, message: PlanReady) -> None:
         plan = message.plan
+        self.stale = message.age is not None
         self.plan = plan
         self.query_one("#hint").display = False
         self.query_one(PreviewPane).show(plan)
-        self.set_status(f"Preview of customer {plan.customer_id}: {route_title(plan)}. "
-                        + ("Blocked: nothing can be sent." if plan.blocked else "F5 to push."))
         app: Any = self.app
         app.current_customer = plan.customer_id
-        app.remember(plan)
+        if message.age is not None:
+            self.set_status(f"Preview of customer {plan.customer_id} from "
+                            f"{age_words(message.age)}: {route_title(plan)}. Refreshing…",
+                            busy=True)
+        else:
+            self.set_status(f"Preview of customer {plan.customer_id}: {route_title(plan)}. "
+                            + ("Blocked: nothing can be sent." if plan.blocked
+                               else "F5 to push."))
+            app.remember(plan)
         customer = self.query_one("#customer", Input)
         if customer.value != plan.customer_id:
             customer.value = plan.customer_id
@@ -156,7 +196,7 @@ class LookupScreen(Screen[None]):
         def chosen(customer_id: str | None) -> None:
             if customer_id:
                 self.query_one("#customer", Input).value = customer_id
-                self.lookup(customer_id)
+                self.preview_from(customer_id)
 
         self.app.push_screen(PickCustomerScreen("Recent lookups", list(app.recent.items)),
                              chosen)
@@ -164,13 +204,13 @@ class LookupScreen(Screen[None]):
     def preview_customer(self, customer_id: str) -> None:
         """Entry point for the command palette and other screens."""
         self.query_one("#customer", Input).value = customer_id
-        self.lookup(customer_id)
+        self.preview_from(customer_id)
 
     # ----------------------------------------------------------------------------- push
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "push" and (
-            self.pushing or self.plan is None or self.plan.route is Route.BLOCKED
+            self.pushing or self.stale or self.plan is None or self.plan.route is Route.BLOCKED
         ):
             return None  # shown dimmed: the key exists but cannot run now
         if action == "refresh" and self.plan is None:
@@ -179,8 +219,8 @@ class LookupScreen(Screen[None]):
 
     def action_push(self) -> None:
         plan = self.plan
-        if plan is None or plan.blocked or self.pushing:
-            return
+        if plan is None or plan.blocked or self.pushing or self.stale:
+            return  # a kept plan is never confirmed: its refresh may differ
         self.app.push_screen(PushConfirmScreen(plan), self._push_confirmed)
 
     def _push_confirmed(self, confirmed: bool | None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -55,6 +54,8 @@ class JsonView(Static):
         if value is None:
             self.update(Content.styled(pretty_json(value), "italic $text-muted"))
             return
+        from rich.syntax import Syntax  # pygments loads on the first preview, not at start-up
+
         self.update(Syntax(pretty_json(value), "json", theme="ansi_dark",
                            background_color="default", word_wrap=True))
 
