@@ -2,18 +2,59 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 
-async def settle(pilot: Pilot[Any]) -> None:
-    """Let messages, workers and the follow-up messages they post run to completion."""
-    for _ in range(3):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+def _running(app: Any) -> list[Any]:
+    return [worker for worker in app.workers if worker.is_running]
+
+
+async def _drain(pilot: Pilot[Any]) -> None:
+    """Every message queued on the app and the current screen handled, then one refresh."""
+    await pilot.wait_for_scheduled_animations()
+    pilot.app.screen._on_timer_update()  # run call_after_refresh callbacks (Lazy mounts)
+    await asyncio.sleep(0)
+    await pilot.wait_for_scheduled_animations()
+
+
+async def settle(pilot: Pilot[Any], timeout: float = 20.0) -> None:
+    """Until two rounds in a row find no worker running and no message left to handle.
+
+    Waits on the condition itself, not on the CPU going quiet: a worker that stays in flight
+    on purpose (a held batch) is left running once `timeout` has passed.
+    """
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2 and time.monotonic() < deadline:
+        await _drain(pilot)
+        running = _running(app)
+        if not running:
+            quiet += 1
+            continue
+        quiet = 0
+        try:
+            await asyncio.wait_for(asyncio.shield(app.workers.wait_for_complete(running)),
+                                   timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+    await _drain(pilot)
+
+
+async def until(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Handle messages until `predicate()` holds; AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("the console never reached the expected state")
+        await _drain(pilot)
+        await asyncio.sleep(0.005)
 
 
 async def lookup(pilot: Pilot[Any], query: str) -> None:
