@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -20,6 +22,34 @@ from core.sandbox import Knobs, Sandbox
 
 SIZE = (140, 42)
 Step = Callable[[Pilot[Any]], Awaitable[None]]
+CUSTOMER_READ = re.compile(r"^/customers/v2/(?:Customer|External/LookupExternal)/(\d+)")
+
+
+class PacedBatch(httpx.AsyncBaseTransport):
+    """Lets customers start one every `spacing` seconds and holds those past `flowing`.
+
+    The first customers flow through the real sandbox spread over a few seconds, so the
+    throughput and headroom charts draw real samples; the rest wait until `release` is set,
+    so the batch is still in progress when the shot is taken.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, *, spacing: float = 0.12,
+                 flowing: int = 32) -> None:
+        self._inner = inner
+        self._spacing = spacing
+        self._flowing = flowing
+        self._rank: dict[str, int] = {}
+        self.release = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        found = CUSTOMER_READ.match(request.url.path)
+        if found:
+            rank = self._rank.setdefault(found.group(1), len(self._rank))
+            if rank >= self._flowing:
+                await self.release.wait()
+            else:
+                await asyncio.sleep(rank * self._spacing)
+        return await self._inner.handle_async_request(request)
 
 
 async def settle(pilot: Pilot[Any]) -> None:
@@ -45,10 +75,15 @@ async def shoot(state: Path, out: Path, name: str, steps: Step) -> Path:
     """Run the console on the sandbox in `state`, play `steps`, save `name`.svg."""
     config = Config.load(env={}, state_dir=state, sandbox=True)
 
+    pacing: list[PacedBatch] = []
+
     async def open_engine(config: Config) -> Any:
-        # Latency and 4x tighter rate limits keep the batch running long enough to draw.
-        knobs = Knobs(latency_ms=300, rate_scale=4) if name == "batch" else Knobs()
-        return await Engine.open(config, sandbox=Sandbox(state, knobs=knobs))
+        if name != "batch":
+            return await Engine.open(config, sandbox=Sandbox(state, knobs=Knobs()))
+        # Sandbox latency plus paced starts spread the batch over seconds; the tail is held.
+        sandbox = Sandbox(state, knobs=Knobs(latency_ms=150))
+        pacing.append(PacedBatch(sandbox.transport))
+        return await Engine.open(config, sandbox=sandbox, transport=pacing[0])
 
     app = ConsoleApp(config, engine_factory=open_engine, keymap={},
                      recent_path=state / "recent.json")
@@ -60,6 +95,8 @@ async def shoot(state: Path, out: Path, name: str, steps: Step) -> Path:
         await pilot.pause()
         saved = Path(app.save_screenshot(f"{name}.svg", str(out)))
         if isinstance(app.screen, BatchScreen) and app.screen.running:
+            for paced in pacing:
+                paced.release.set()
             await press(pilot, "f10")  # let the batch stop before its state dir goes away
         return saved
 
