@@ -71,6 +71,8 @@ class CrashFigures:
     progress_at_kill: list[int] = field(default_factory=list)
     # New customers whose profile existed in Klaviyo but whose link was not yet stored.
     half_done_at_kill: int = 0
+    # Profiles the killed run had created in Klaviyo before it died, per kill.
+    remote_writes_at_kill: list[int] = field(default_factory=list)
     open_errors_final: int = 0
 
 
@@ -114,12 +116,14 @@ class CrashRig:
         self.customer_ids.extend(added)
         return added
 
-    def run(self, batch: Sequence[str] | None, *,
-            kill_after: float | None) -> tuple[int | None, float]:
-        """Sync `batch` (None: --all); SIGKILL it after `kill_after` s. (exit code, seconds)."""
+    def run(self, batch: Sequence[str] | None, *, kill_after: float | None,
+            argv: Sequence[str] | None = None) -> tuple[int | None, float]:
+        """Sync `batch` (None: --all), or run `argv`; SIGKILL it after `kill_after` s.
+        Returns (exit code or None when killed, seconds)."""
         what = ["--all"] if batch is None else list(batch)
-        argv = ["--state-dir", str(self.local), "sync", *what, "--json"]
-        process = FORK.Process(target=_run_cli, args=(argv, self.env))
+        command = list(argv) if argv is not None else ["sync", *what, "--json"]
+        process = FORK.Process(target=_run_cli,
+                               args=(["--state-dir", str(self.local), *command], self.env))
         started = time.monotonic()
         process.start()
         process.join(kill_after)
@@ -172,13 +176,15 @@ class CrashRig:
 
 
 def crash_soak(root: Path, *, kills: int = 20, customers: int = 16, added_per_round: int = 3,
-               old_per_round: int = 3, all_every: int = 10, seed: int = 9) -> CrashFigures:
+               old_per_round: int = 2, all_every: int = 10, seed: int = 9) -> CrashFigures:
     """Kill a batch `kills` times at random points; after each, check the state, rerun the
     batch to its end and check every customer of it. Each batch is the customers added this
     round (creates) and a few old ones (updates); every `all_every`-th one is `sync --all`."""
     rig = CrashRig(root, customers=customers, seed=seed)
     figures = CrashFigures()
     try:
+        # Kill points are drawn over the batch itself, past the start-up every run pays.
+        _, startup = rig.run(None, kill_after=None, argv=["errors", "--json"])
         _, seconds = rig.run(None, kill_after=None)
         durations = {"all": seconds, "ids": seconds / 3}
         runs = 0
@@ -190,7 +196,9 @@ def crash_soak(root: Path, *, kills: int = 20, customers: int = 16, added_per_ro
                 *fresh, *rig.rng.sample(rig.customer_ids[:-len(fresh)], old_per_round)]
             mode = "all" if every else "ids"
             before = rig.history_count()
-            delay = rig.rng.uniform(0.0, durations[mode] * 1.1)
+            profiles_before = len(rig.remote.profiles())
+            end = durations[mode] * 0.9
+            delay = rig.rng.uniform(min(startup * 0.7, end * 0.5), end)
             code, _ = rig.run(batch, kill_after=delay)
             if code is not None:
                 figures.finished_before_kill += 1
@@ -202,6 +210,7 @@ def crash_soak(root: Path, *, kills: int = 20, customers: int = 16, added_per_ro
             profiles = rig.check_no_duplicates(figures)
             if code is None:
                 figures.half_done_at_kill += rig.half_done(fresh, profiles)
+                figures.remote_writes_at_kill.append(len(profiles) - profiles_before)
             code, durations[mode] = rig.run(batch, kill_after=None)
             figures.reruns += 1
             figures.rerun_exit_codes[code if code is not None else -9] += 1
