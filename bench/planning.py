@@ -13,7 +13,8 @@ not repeat phone numbers, so the per-number normalization cache must not answer 
 The first set is planned untimed, which compiles each region's phone metadata once, as a
 long-running process has.
 
-Printed per component (CPU microseconds per customer, median of the runs): mapping, planning
+Printed per component (CPU microseconds per customer, median and best of the runs: the box is
+shared, and contention only ever adds time): mapping, planning
 (routing, consent, lists and the diff), the diff alone, and the whole `plan_push`; and, for
 comparison, what the engine does today (both collections mapped, then `plan_from_mapped`).
 Target: at least 20,000 customers per CPU-second.
@@ -22,6 +23,7 @@ Target: at least 20,000 customers per CPU-second.
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import time
@@ -104,14 +106,14 @@ def mapped_for_route(customers: Sequence[Customer], found: Sequence[Resolution],
     return out
 
 
-def cpu_us(run: Callable[[Batch], object], batches: Sequence[Batch]) -> float:
-    """Median CPU microseconds per customer over one run per batch."""
+def cpu_us(run: Callable[[Batch], object], batches: Sequence[Batch]) -> tuple[float, float]:
+    """Median and best CPU microseconds per customer over one run per batch."""
     per_customer = []
     for item in batches:
         started = time.process_time()
         run(item)
         per_customer.append((time.process_time() - started) / len(item[0]) * 1e6)
-    return statistics.median(per_customer)
+    return statistics.median(per_customer), min(per_customer)
 
 
 def main(count: int, repeats: int) -> None:
@@ -153,6 +155,10 @@ def main(count: int, repeats: int) -> None:
             plan_from_mapped(add, update, resolution, settings, on_match=on_match)
 
     whole(warm)
+    # The fixtures (every batch, profile and prepared input) stay alive for the whole run;
+    # frozen, the collector stops re-scanning them, so the figures are the planning's own.
+    gc.collect()
+    gc.freeze()
     routes = Counter(plan_push(customer, template, resolution, settings).route.value
                      for customer, resolution in zip(*warm, strict=True))
     figures = {
@@ -164,9 +170,11 @@ def main(count: int, repeats: int) -> None:
     }
     print(f"planning: {count} customers per run, default template, {repeats} runs, "
           f"routes {dict(sorted(routes.items()))}")
-    for name, us in figures.items():
-        print(f"  {name:<28} {us:7.1f} us/customer  {1e6 / us:9,.0f} customers/CPU-second")
-    print(f"  figure 4: {1e6 / figures['plan_push (the figure)']:,.0f} customers/CPU-second "
+    print(f"  {'CPU us/customer':<28} {'median':>7} {'best':>7}  customers/CPU-second (median)")
+    for name, (median, best) in figures.items():
+        print(f"  {name:<28} {median:7.1f} {best:7.1f}  {1e6 / median:9,.0f}")
+    median, best = figures["plan_push (the figure)"]
+    print(f"  figure 4: {1e6 / median:,.0f} customers/CPU-second, best run {1e6 / best:,.0f} "
           "(target >= 20,000)")
 
 

@@ -72,6 +72,11 @@ def payload_attributes(mapped: MappedProfile) -> JSON:
     for key, value in mapped.attributes.items():
         if key in _RESOURCE_KEYS or key == "properties":
             continue
+        # Mapped values are mostly text: the common case is answered without a call.
+        if type(value) is str:
+            if value and not value.isspace():
+                attributes[key] = value
+            continue
         if is_mapping(value):
             value = {k: v for k, v in value.items() if not is_empty(v)}
         if not is_empty(value):
