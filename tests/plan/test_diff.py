@@ -83,3 +83,35 @@ def test_json_property_values_compare_whole() -> None:
     diff = field_diff({"properties": {"colors": ["blue", "red"]}},
                       {"properties": {"colors": ["blue", "red"]}})
     assert kinds(diff) == {"properties.colors": Change.UNCHANGED}
+
+
+def test_within_a_group_sent_fields_come_first_in_their_own_order() -> None:
+    current = {"image": "a.png", "locale": "en-US", "properties": {"Z": 1, "A": 2},
+               "location": {"zip": "02110", "foo": "bar"}}
+    sent = {"locale": "de-DE", "external_id": "7", "properties": {"M": 3, "Z": 1},
+            "location": {"bar": "baz", "zip": "02110"}}
+    assert [(d.field, d.change) for d in field_diff(current, sent)] == [
+        ("external_id", Change.ADDED),
+        ("locale", Change.CHANGED),
+        ("image", Change.KEPT),
+        ("location.zip", Change.UNCHANGED),
+        ("location.bar", Change.ADDED),
+        ("location.foo", Change.KEPT),
+        ("properties.M", Change.ADDED),
+        ("properties.Z", Change.UNCHANGED),
+        ("properties.A", Change.KEPT),
+    ]
+
+
+def test_any_mapping_counts_as_nested_and_non_text_values_are_kept() -> None:
+    from types import MappingProxyType
+
+    current = MappingProxyType({"location": MappingProxyType({"city": "Oslo", "ip": "  "}),
+                                "properties": {"n": 0, "flag": False, "list": [], "t": ()}})
+    sent = {"properties": {"n": 0.0, "flag": False, "x": {"a": 1}, "empty": {}}}
+    assert [(d.field, d.change) for d in field_diff(current, sent)] == [
+        ("location.city", Change.KEPT),
+        ("properties.n", Change.UNCHANGED),
+        ("properties.flag", Change.UNCHANGED),
+        ("properties.x", Change.ADDED),
+    ]
