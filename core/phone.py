@@ -63,9 +63,9 @@ def normalize_phone(
     raw: str | None, *, country: str | None = None, default_region: str = "US"
 ) -> PhoneResult:
     """Normalize a raw phone text to E.164, reading national numbers in the country's region."""
-    if raw is None or not raw.strip():
+    text = raw.strip() if raw is not None else ""
+    if not text:
         return PhoneResult(None, False, "no number given")
-    text = raw.strip()
     # Every extension marker has an x or a #: most numbers skip the costly pattern.
     body = _EXTENSION.sub("", text) if _EXTENSION_MARK.search(text) else text
     if _DIGIT.search(body) is None:

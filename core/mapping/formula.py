@@ -53,14 +53,11 @@ class FormulaError(ValueError):
         self.column = column
 
 
-_UNSET = object()
-
-
 class Evaluation:
     """One customer's mapping run: what it reads, and what the rows write."""
 
     __slots__ = (
-        "_billing", "attributes", "customer", "default_region", "errors", "link", "list_intents",
+        "attributes", "billing", "customer", "default_region", "errors", "link", "list_intents",
         "location", "phone", "phone_valid", "profile_id", "properties", "subscribe", "warnings",
     )
 
@@ -71,7 +68,8 @@ class Evaluation:
         self.warnings: list[str] = []
         self.errors: list[str] = []
         self.phone: PhoneResult | None = None
-        self._billing: object = _UNSET
+        # The default template reads it seven times (phone country, location): looked up once.
+        self.billing: Address | None = customer.primary_billing
         self.attributes: dict[str, Any] = {}
         self.location: dict[str, Value] = {}
         self.properties: dict[str, Value] = {}
@@ -79,13 +77,6 @@ class Evaluation:
         self.list_intents: list[ListIntent] = []
         self.profile_id: str | None = None
         self.phone_valid: bool | None = None
-
-    @property
-    def billing(self) -> Address | None:
-        """The first primary-billing address, looked up once per customer."""
-        if self._billing is _UNSET:
-            self._billing = self.customer.primary_billing
-        return self._billing  # type: ignore[return-value]
 
 
 Compiled = Callable[[Evaluation], Value]
