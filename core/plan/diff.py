@@ -117,14 +117,12 @@ def field_diff(
     names.sort(key=_rank)
     diffs = []
     for name in names:
-        if name in out:
-            mapped = out[name]
-            if name not in now:
-                diffs.append(FieldDiff(name, None, mapped, Change.ADDED))
-                continue
-            was = now[name]
+        if name not in out:
+            diffs.append(FieldDiff(name, now[name], None, Change.KEPT))
+        elif name not in now:
+            diffs.append(FieldDiff(name, None, out[name], Change.ADDED))
+        else:
+            was, mapped = now[name], out[name]
             change = Change.UNCHANGED if same_value(name, was, mapped) else Change.CHANGED
             diffs.append(FieldDiff(name, was, mapped, change))
-        else:
-            diffs.append(FieldDiff(name, now[name], None, Change.KEPT))
     return tuple(diffs)
