@@ -3,14 +3,17 @@
 Layout of one table directory:
     seg-000042.json   TinyDB file holding ids <P>-000042-0000 .. -<capacity-1>, one record a
                       line, so a lookup parses one record, not the segment
-    summary/cNNNN.json  per segment (64 to a file), how many records fall in each facet
+    summary/cNNNN.json  per segment (64 to a file), how many records fall in each facet;
+                      read lazily, newest file first, so a first page reads one of them
     index/bNNN.json     customer id -> its newest record ids (and its flagged, e.g. open, ids);
                       4096 buckets, so a bucket stays a few kB up to ~10^5 customers
     pages/<h>-NNNNNN.json  a busy customer's older ids, 64 to a page, written once and flushed
     .lock             flock'd by every operation; holds the id counter, a generation number
                       (bumped by every write, so other processes drop stale caches) and the
                       intent of the write in flight (a crash leaves it behind, the next
-                      operation repairs the one segment and one customer it names)
+                      operation repairs the one segment and one customer it names), and the
+                      records per facet over the whole table, replaced in the same write
+                      that clears the intent, so counts and filters need no summary file
 Every file is replaced atomically (tmp + rename), so each one always loads. Segments are the
 truth and are also flushed (fsync); summary and index are derived, not flushed, and rebuilt from
 the segments after a reboot (the journal remembers the boot id) or when found inconsistent.
@@ -277,8 +280,8 @@ class SegmentedTable:
         self._mutex = threading.RLock()
         self._segments: OrderedDict[int, TinyDB] = OrderedDict()
         self._buckets: OrderedDict[int, JSON] = OrderedDict()
-        self._summary: dict[int, dict[str, int]] | None = None
-        self._totals: dict[str, int] | None = None
+        # Summary chunk number -> {segment: facet counts}; each file loaded when first needed.
+        self._chunks: dict[int, dict[int, dict[str, int]]] = {}
         self._durable = durable
         self._cached_segments = cached_segments
         self._cached_buckets = cached_buckets
@@ -336,6 +339,10 @@ class SegmentedTable:
                 if opening:
                     # After the repair: a crash on a segment's first record is not a mismatch.
                     self._check_on_open(state)
+                if not isinstance(state.get("totals"), dict):
+                    # A store written before totals lived in the journal: sum them once.
+                    state["totals"] = self._sum_summary()
+                    self._journal.write(state)
                 yield state
             finally:
                 self._journal.unlock()
@@ -345,8 +352,7 @@ class SegmentedTable:
             db.close()
         self._segments.clear()
         self._buckets.clear()
-        self._summary = None
-        self._totals = None
+        self._chunks.clear()
 
     @contextlib.contextmanager
     def _writing(self, state: JSON, intent: JSON) -> Iterator[None]:
@@ -466,37 +472,57 @@ class SegmentedTable:
     def _chunk_path(self, chunk: int) -> Path:
         return self._summary_dir / f"c{chunk:04d}.json"
 
+    def _chunk(self, chunk: int) -> dict[int, dict[str, int]]:
+        """The facet counts of the 64 segments of one summary file (empty when it is absent)."""
+        loaded = self._chunks.get(chunk)
+        if loaded is None:
+            path = self._chunk_path(chunk)
+            raw = _load_json(path)
+            if raw is None:
+                raw = {}
+            if not isinstance(raw, dict):
+                raise StoreError(f"{path} is not a summary; move it aside and reopen to rebuild")
+            loaded = {int(k): dict(v) for k, v in raw.items()}
+            self._chunks[chunk] = loaded
+        return loaded
+
+    def _counts_of(self, segment: int) -> dict[str, int]:
+        """The live facet counts of `segment`, created empty (callers mutate them)."""
+        return self._chunk(segment // SUMMARY_CHUNK).setdefault(segment, {})
+
     def _load_summary(self) -> dict[int, dict[str, int]]:
-        if self._summary is None:
-            summary: dict[int, dict[str, int]] = {}
-            for name in sorted(os.listdir(self._summary_dir)):
-                if _CHUNK_NAME.match(name):
-                    raw = _load_json(self._summary_dir / name)
-                    if not isinstance(raw, dict):
-                        raise StoreError(f"{self._summary_dir / name} is not a summary")
-                    summary.update({int(k): dict(v) for k, v in raw.items()})
-            self._summary = summary
-        return self._summary
+        """Every segment's counts: reads every summary file (open checks, verify, rebuild)."""
+        summary: dict[int, dict[str, int]] = {}
+        for name in sorted(os.listdir(self._summary_dir)):
+            match = _CHUNK_NAME.match(name)
+            if match:
+                summary.update(self._chunk(int(match.group(1))))
+        return {segment: counts for segment, counts in summary.items() if counts}
 
-    def _chunk_bytes(self, summary: dict[int, dict[str, int]], chunk: int) -> bytes:
-        first = chunk * SUMMARY_CHUNK
-        return _dumps({
-            str(k): summary[k] for k in range(first, first + SUMMARY_CHUNK) if k in summary
-        })
+    def _sum_summary(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for counts in self._load_summary().values():
+            _add_counts(totals, counts, 1)
+        return totals
 
-    def _write_summary(self, summary: dict[int, dict[str, int]], segment: int) -> None:
+    def _write_summary(self, segment: int) -> None:
         """Write the summary file that holds `segment`'s counts."""
         chunk = segment // SUMMARY_CHUNK
+        first = chunk * SUMMARY_CHUNK
+        counts = self._chunk(chunk)
+        data = _dumps({
+            str(k): counts[k] for k in range(first, first + SUMMARY_CHUNK) if counts.get(k)
+        })
         try:
-            _write_file(self._chunk_path(chunk), self._chunk_bytes(summary, chunk), durable=False)
+            _write_file(self._chunk_path(chunk), data, durable=False)
         except BaseException:
-            self._summary = None
-            self._totals = None
+            self._chunks.pop(chunk, None)
             raise
 
-    def _count_in_totals(self, key: str, delta: int) -> None:
-        if self._totals is not None:
-            self._totals[key] = self._totals.get(key, 0) + delta
+    def _before(self, segments: Sequence[int]) -> JSON:
+        """The summary counts of `segments` before a write, for the intent: the repair of a
+        crashed write corrects the journal's totals by (counts found) - (counts before)."""
+        return {str(segment): dict(self._counts_of(segment)) for segment in segments}
 
     # ---------------------------------------------------------------- recovery
 
@@ -539,21 +565,36 @@ class SegmentedTable:
         self._drop_caches()
         segments = intent.get("segments", [intent.get("segment")])
         customers = {str(c) for c in intent.get("customers", [intent.get("customer")])}
+        before = intent.get("before")
+        totals = state.get("totals")
+        if not isinstance(before, dict) or not isinstance(totals, dict):
+            # Written by a version without totals in the journal: sum them below.
+            before, totals = {}, None
+            state.pop("totals", None)
         for segment in segments:
-            if not self._repair_segment(state, int(segment), customers):
+            counts = self._repair_segment(state, int(segment), customers)
+            if counts is None:
                 return
+            if totals is not None:
+                _add_counts(totals, before.get(str(segment)) or {}, -1)
+                _add_counts(totals, counts, 1)
+        if totals is None:
+            state["totals"] = self._sum_summary()
         self._finish(state)
 
-    def _repair_segment(self, state: JSON, segment: int, customers: set[str] | None) -> bool:
+    def _repair_segment(
+        self, state: JSON, segment: int, customers: set[str] | None
+    ) -> dict[str, int] | None:
         """Make summary and index agree with one segment for `customers` (None: all in it).
 
-        Returns False when a derived file was unreadable and everything was rebuilt instead.
+        Returns the segment's facet counts, or None when a derived file was unreadable and
+        everything was rebuilt instead.
         """
         docs = [dict(d) for d in self._segment(segment).all()]
         if customers is None:
             customers = {str(d.get("customer_id")) for d in docs}
         try:
-            summary = self._load_summary()
+            summary = self._chunk(segment // SUMMARY_CHUNK)
             buckets = {n: self._bucket(n) for n in {self._bucket_no(c) for c in customers}}
             paged = {
                 c: set(self._paged_ids(c, buckets[self._bucket_no(c)].get(c) or {}))
@@ -562,7 +603,7 @@ class SegmentedTable:
         except StoreError:
             # Damaged from outside (every write replaces atomically): rebuild, don't patch.
             self._rebuild(state)
-            return False
+            return None
         counts: dict[str, int] = {}
         for doc in docs:
             key = self._facet(doc)
@@ -572,8 +613,7 @@ class SegmentedTable:
                 summary[segment] = counts
             else:
                 summary.pop(segment, None)
-            self._totals = None
-            self._write_summary(summary, segment)
+            self._write_summary(segment)
         changed: set[int] = set()
         for customer in customers:
             bucket = buckets[self._bucket_no(customer)]
@@ -599,7 +639,7 @@ class SegmentedTable:
             self._write_bucket(number, buckets[number])
         if docs:
             _bump_next(state, max(self._sort_key(str(d["id"])) for d in docs))
-        return True
+        return counts
 
     def _after_reboot(self, state: JSON, on_disk: list[int]) -> None:
         """Re-derive what the last unflushed writes may have lost: the recently written segments.
@@ -617,8 +657,10 @@ class SegmentedTable:
         newest = max(mtimes.values())
         for segment in on_disk:
             recent = mtimes[segment] >= newest - REBOOT_WINDOW_S
-            if recent and not self._repair_segment(state, segment, None):
+            if recent and self._repair_segment(state, segment, None) is None:
                 return
+        # The journal is not flushed either: its totals may predate the lost writes.
+        state["totals"] = self._sum_summary()
         self._finish(state)
 
     def _rebuild(self, state: JSON) -> None:
@@ -657,14 +699,18 @@ class SegmentedTable:
         if paged and self._durable:
             # Pages must outlive a power cut (see _spill); one sync instead of one per page.
             os.sync()
-        chunks = {segment // SUMMARY_CHUNK for segment in summary}
-        for chunk in chunks:
-            _replace_file(self._chunk_path(chunk), self._chunk_bytes(summary, chunk))
+        for segment, counts in summary.items():
+            self._chunks.setdefault(segment // SUMMARY_CHUNK, {})[segment] = counts
+        for chunk in self._chunks:
+            self._write_summary(chunk * SUMMARY_CHUNK)
         for name in os.listdir(self._summary_dir):
             match = _CHUNK_NAME.match(name)
-            if match and int(match.group(1)) not in chunks:
+            if match and int(match.group(1)) not in self._chunks:
                 os.unlink(self._summary_dir / name)
-        self._summary = summary
+        totals: dict[str, int] = {}
+        for counts in summary.values():
+            _add_counts(totals, counts, 1)
+        state["totals"] = totals
         if top is not None:
             _bump_next(state, top)
         state["index"] = INDEX_FORMAT
@@ -677,9 +723,12 @@ class SegmentedTable:
 
     def verify(self) -> list[str]:
         """Differences between the derived files and the segments, in words (empty = consistent)."""
-        with self._locked():
+        with self._locked() as state:
             problems: list[str] = []
             summary = self._load_summary()
+            if state.get("totals") != self._sum_summary():
+                problems.append(f"journal totals are {state.get('totals')}, summary says "
+                                f"{self._sum_summary()}")
             expected: dict[str, JSON] = {}
             for segment in self._segments_on_disk():
                 counts: dict[str, int] = {}
@@ -743,18 +792,18 @@ class SegmentedTable:
             table = self._segment(rid.segment)
             if table.contains(doc_id=rid.slot + 1):
                 raise ValueError(f"record {record['id']} already exists; use update()")
-            with self._writing(state, {"segment": rid.segment, "customer": customer}):
+            intent = {"segment": rid.segment, "customer": customer,
+                      "before": self._before([rid.segment])}
+            with self._writing(state, intent):
                 table.insert(Document(dict(record), doc_id=rid.slot + 1))
                 number = self._bucket_no(customer)
                 bucket = self._bucket(number)
                 self._index_add(customer, bucket.setdefault(customer, {"ids": []}), record)
                 self._write_bucket(number, bucket)
-                summary = self._load_summary()
-                counts = summary.setdefault(rid.segment, {})
-                key = self._facet(record)
-                counts[key] = counts.get(key, 0) + 1
-                self._count_in_totals(key, 1)
-                self._write_summary(summary, rid.segment)
+                delta = {self._facet(record): 1}
+                _add_counts(self._counts_of(rid.segment), delta, 1)
+                _add_counts(state["totals"], delta, 1)
+                self._write_summary(rid.segment)
                 _bump_next(state, rid)
 
     def add_many(self, records: Sequence[JSON]) -> None:
@@ -782,27 +831,26 @@ class SegmentedTable:
                 for rid, record in group:
                     if table.contains(doc_id=rid.slot + 1):
                         raise ValueError(f"record {record['id']} already exists; use update()")
-            intent = {"segments": sorted(by_segment), "customers": customers}
+            intent = {"segments": sorted(by_segment), "customers": customers,
+                      "before": self._before(sorted(by_segment))}
             with self._writing(state, intent):
                 for segment, group in by_segment.items():
                     self._segment(segment).insert_multiple(
                         [Document(dict(record), doc_id=rid.slot + 1) for rid, record in group]
                     )
                 buckets: dict[int, JSON] = {}
-                summary = self._load_summary()
                 for rid, record in items:
                     customer = str(record["customer_id"])
                     number = self._bucket_no(customer)
                     bucket = buckets.setdefault(number, self._bucket(number))
                     self._index_add(customer, bucket.setdefault(customer, {"ids": []}), record)
-                    counts = summary.setdefault(rid.segment, {})
-                    key = self._facet(record)
-                    counts[key] = counts.get(key, 0) + 1
-                    self._count_in_totals(key, 1)
+                    delta = {self._facet(record): 1}
+                    _add_counts(self._counts_of(rid.segment), delta, 1)
+                    _add_counts(state["totals"], delta, 1)
                 for number, bucket in buckets.items():
                     self._write_bucket(number, bucket)
                 for chunk in sorted({segment // SUMMARY_CHUNK for segment in by_segment}):
-                    self._write_summary(summary, chunk * SUMMARY_CHUNK)
+                    self._write_summary(chunk * SUMMARY_CHUNK)
                 _bump_next(state, items[-1][0])
 
     def replace(self, record: JSON) -> None:
@@ -825,7 +873,9 @@ class SegmentedTable:
                 doc.clear()
                 doc.update(new)
 
-            with self._writing(state, {"segment": rid.segment, "customer": customer}):
+            intent = {"segment": rid.segment, "customer": customer,
+                      "before": self._before([rid.segment])}
+            with self._writing(state, intent):
                 table.update(overwrite, doc_ids=[rid.slot + 1])
                 if self._flag is not None and self._flag(old) != self._flag(new):
                     number = self._bucket_no(customer)
@@ -839,15 +889,10 @@ class SegmentedTable:
                     self._write_bucket(number, bucket)
                 old_key, new_key = self._facet(old), self._facet(new)
                 if old_key != new_key:
-                    summary = self._load_summary()
-                    counts = summary.setdefault(rid.segment, {})
-                    counts[old_key] = counts.get(old_key, 0) - 1
-                    if counts[old_key] <= 0:
-                        del counts[old_key]
-                    counts[new_key] = counts.get(new_key, 0) + 1
-                    self._count_in_totals(old_key, -1)
-                    self._count_in_totals(new_key, 1)
-                    self._write_summary(summary, rid.segment)
+                    delta = {old_key: -1, new_key: 1}
+                    _add_counts(self._counts_of(rid.segment), delta, 1)
+                    _add_counts(state["totals"], delta, 1)
+                    self._write_summary(rid.segment)
 
     def get(self, record_id: str) -> JSON | None:
         rid = self.parse_id(record_id)
@@ -918,46 +963,46 @@ class SegmentedTable:
     def newest(
         self, facet_ok: Callable[[str], bool], *, offset: int = 0, limit: int | None = None
     ) -> list[JSON]:
-        """Records whose facet passes `facet_ok`, newest first; loads only the segments needed."""
+        """Records whose facet passes `facet_ok`, newest first; loads only the segments needed.
+
+        Summary files are read newest first and only until the page is full or the journal's
+        totals say no matching record is left, so a first page reads one of them.
+        """
         if limit is not None and limit <= 0:
             return []
-        with self._locked():
-            summary = self._load_summary()
+        with self._locked() as state:
+            totals: dict[str, int] = state["totals"]
             # Decide each facet once, not once per segment: deep pages add up many segments.
-            wanted = {key for key in self._load_totals() if facet_ok(key)}
+            wanted = {key for key in totals if facet_ok(key)}
+            left = sum(totals[key] for key in wanted)
             out: list[JSON] = []
-            for segment in sorted(summary, reverse=True):
-                matching = sum(n for key, n in summary[segment].items() if key in wanted)
-                if matching == 0:
-                    continue
-                if offset >= matching:
-                    offset -= matching
-                    continue
-                docs = sorted(self._segment(segment).all(), key=lambda d: -int(d.doc_id))
-                for doc in docs:
-                    if not facet_ok(self._facet(doc)):
+            for chunk in range(_next_of(state)[0] // SUMMARY_CHUNK, -1, -1):
+                if left <= 0:
+                    break
+                summary = self._chunk(chunk)
+                for segment in sorted(summary, reverse=True):
+                    matching = sum(n for key, n in summary[segment].items() if key in wanted)
+                    if matching == 0:
                         continue
-                    if offset:
-                        offset -= 1
+                    left -= matching
+                    if offset >= matching:
+                        offset -= matching
                         continue
-                    out.append(dict(doc))
-                    if limit is not None and len(out) >= limit:
-                        return out
+                    docs = sorted(self._segment(segment).all(), key=lambda d: -int(d.doc_id))
+                    for doc in docs:
+                        if self._facet(doc) not in wanted:
+                            continue
+                        if offset:
+                            offset -= 1
+                            continue
+                        out.append(dict(doc))
+                        if limit is not None and len(out) >= limit:
+                            return out
             return out
 
     def count(self, facet_ok: Callable[[str], bool]) -> int:
-        with self._locked():
-            return sum(n for key, n in self._load_totals().items() if facet_ok(key))
-
-    def _load_totals(self) -> dict[str, int]:
-        """Records per facet over the whole table, kept up to date by every write."""
-        if self._totals is None:
-            totals: dict[str, int] = {}
-            for counts in self._load_summary().values():
-                for key, n in counts.items():
-                    totals[key] = totals.get(key, 0) + n
-            self._totals = totals
-        return self._totals
+        with self._locked() as state:
+            return sum(n for key, n in state["totals"].items() if facet_ok(key))
 
     def close(self) -> None:
         with self._mutex:
@@ -970,6 +1015,16 @@ def _next_of(state: JSON) -> tuple[int, int]:
     if isinstance(raw, list) and len(raw) == 2 and all(isinstance(x, int) for x in raw):
         return int(raw[0]), int(raw[1])
     return 0, 0
+
+
+def _add_counts(into: dict[str, int], counts: dict[str, int], sign: int) -> None:
+    """Add (sign 1) or take away (sign -1) `counts` per facet; a facet at zero is dropped."""
+    for key, n in counts.items():
+        total = into.get(key, 0) + sign * n
+        if total:
+            into[key] = total
+        else:
+            into.pop(key, None)
 
 
 def _bump_next(state: JSON, rid: RecordId) -> None:
