@@ -1,9 +1,10 @@
 """Figure 3: `sync --all --bulk` through profile-bulk-import jobs, against Klaviyo's limits.
 
 Run: .venv/bin/python bench/bulk.py [--customers 20000] [--rate-scale 0.05] [--bad 0.01]
-The sandbox runs in its own process (bench/served.py), so the figures are the engine's. Half
-the customers are linked to existing profiles, half are new; a share (--bad) has an email
-Klaviyo refuses, which only the import job finds. Prints:
+     [--linked 0.5]
+The sandbox runs in its own process (bench/served.py), so the figures are the engine's. A share
+(--linked) of the customers is linked to existing profiles, the rest are new; a share (--bad)
+has an email Klaviyo refuses, which only the import job finds. Prints:
 - customers per minute of Klaviyo time the API limits allow: the requests the engine sent per
   bucket against each bucket's steady limit per minute (the busiest bucket decides; target at
   least 100,000), and the measured run in scaled Klaviyo time (wall / rate scale);
@@ -20,7 +21,7 @@ import asyncio
 import time
 
 from common import clear_sandbox_env, customer_ids, seed_document
-from served import server_cpu, served_engine
+from served import served_engine, server_cpu
 
 from core.clients.klaviyo import BUCKETS
 from core.model import ErrorKind, Stage
@@ -36,8 +37,8 @@ def budget_minutes(sent: dict[str, int]) -> tuple[float, str]:
     return worst, name
 
 
-async def main(count: int, scale: float, bad: float) -> None:
-    document = seed_document(count, linked=0.5, existing=0.5)
+async def main(count: int, scale: float, bad: float, linked: float = 0.5) -> None:
+    document = seed_document(count, linked=linked, existing=linked)
     step = max(1, round(1 / bad)) if bad > 0 else 0
     refused = set()
     for i, c in enumerate(document["customers"]):
@@ -63,7 +64,8 @@ async def main(count: int, scale: float, bad: float) -> None:
     sent = {name: s.sent for name, s in limits.items() if s.sent}
     throttled = sum(s.throttled for s in limits.values())
     minutes, busiest = budget_minutes(sent)
-    print(f"bulk: {count:,} customers (half linked, half new, {len(refused)} refused emails), "
+    print(f"bulk: {count:,} customers ({linked:.0%} linked, the rest new, {len(refused)} "
+          f"refused emails), "
           f"rate scale {scale}, sandbox in its own process")
     print(f"  done {progress.done:,}, failed {progress.failed}, held {progress.held}; "
           f"lost {count - progress.processed}; without history {len(missing)}")
@@ -86,6 +88,7 @@ if __name__ == "__main__":
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--rate-scale", type=float, default=0.05)
     parser.add_argument("--bad", type=float, default=0.01)
+    parser.add_argument("--linked", type=float, default=0.5)
     args = parser.parse_args()
     clear_sandbox_env()
-    asyncio.run(main(args.customers, args.rate_scale, args.bad))
+    asyncio.run(main(args.customers, args.rate_scale, args.bad, args.linked))

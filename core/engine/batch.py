@@ -113,6 +113,9 @@ async def run_batch(
             async for item in items:
                 if cancel.is_set():
                     break
+                if not queue.full():
+                    queue.put_nowait(item)  # the common case: no tasks to wait on
+                    continue
                 put = asyncio.ensure_future(queue.put(item))
                 stop = asyncio.ensure_future(cancel.wait())
                 await asyncio.wait({put, stop}, return_when=asyncio.FIRST_COMPLETED)

@@ -204,6 +204,15 @@ def map_customer(ctx: Context, customer: Customer, link: str | None) -> Mapped:
     )
 
 
+def map_needed(ctx: Context, customer: Customer, link: str | None) -> Mapped:
+    """Only the collection a bulk upsert uses (it reads no target, so the link decides):
+    Update when linked, Add otherwise; both slots hold it."""
+    collection = Collection.UPDATE if link else Collection.ADD
+    one = apply(customer, ctx.template, collection, link=link,
+                default_region=ctx.settings.default_region)
+    return Mapped(customer=customer, add=one, update=one)
+
+
 def plan_of(ctx: Context, mapped: Mapped, resolution: Resolution) -> Plan:
     """Step 5: the pure plan from the mapping and what the lookups found."""
     return plan_from_mapped(mapped.add, mapped.update, resolution, ctx.settings,
@@ -426,7 +435,10 @@ async def _push(ctx: Context, customer_id: str, *, confirmed: bool, trigger: str
         try:
             found, link = await fetch(ctx, customer_id, customer)
             stage = Stage.MAP
-            mapped = map_customer(ctx, found, link)
+            if ctx.calls is not None and ctx.calls.upsert and not interactive:
+                mapped = map_needed(ctx, found, link)
+            else:
+                mapped = map_customer(ctx, found, link)
             stage = Stage.RESOLVE
             resolution = await resolve(ctx, mapped, link, interactive=interactive)
             stage = Stage.PLAN
@@ -516,12 +528,15 @@ async def _execute(ctx: Context, plan: Plan, *, confirmed: bool, trigger: str) -
         raise RuntimeError("the write returned no profile id")
     after = profile.attributes if profile is not None else before
 
-    outcomes = await asyncio.gather(
-        _consent_jobs(ctx, plan, profile_id),
-        _list_calls(ctx, plan, profile_id),
-        _store_link(ctx, plan, profile_id),
-        return_exceptions=True,
-    )
+    # Only the steps with work to do: each one gathered costs a task per customer.
+    steps: list[Awaitable[None]] = []
+    if plan.consent:
+        steps.append(_consent_jobs(ctx, plan, profile_id))
+    if plan.lists:
+        steps.append(_list_calls(ctx, plan, profile_id))
+    if not (plan.route is Route.UPDATE and plan.profile_id == profile_id):
+        steps.append(_store_link(ctx, plan, profile_id))
+    outcomes = await asyncio.gather(*steps, return_exceptions=True)
     for outcome in outcomes:
         if isinstance(outcome, BaseException) and not isinstance(outcome, StageFailure):
             raise outcome
