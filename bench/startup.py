@@ -59,6 +59,13 @@ class Frames:
                 return at - started
         return None
 
+    def cpu_of_first(self, started: float, cpu: float, test: Any) -> float:
+        """CPU seconds from `cpu` to the first frame after `started` that passes the test."""
+        for (at, seen), used in zip(self.times, self.cpu, strict=True):
+            if at >= started and test(seen):
+                return used - cpu
+        raise LookupError("no such frame")
+
 
 async def first_frame(make: Any) -> tuple[float, float, float]:
     """Seconds to the first rendered frame (wall, CPU) and until idle with the engine open."""
@@ -85,10 +92,10 @@ def banner(app: Any) -> str:
         return ""
 
 
-async def keypress_to_preview(state: Path, repeats: int) -> list[float]:
+async def keypress_to_preview(state: Path, repeats: int) -> tuple[list[float], list[float]]:
     app = sandbox_app(state)
     frames = Frames(app, probe=lambda: banner(app))
-    times = []
+    times, cpus = [], []
     customers = ["55260", "55261"]
     async with app.run_test(size=(120, 40)) as pilot:
         for attempt in range(repeats + 2):
@@ -102,7 +109,7 @@ async def keypress_to_preview(state: Path, repeats: int) -> list[float]:
             def names(seen: Any, customer: str = customer) -> bool:
                 return f"customer {customer}" in seen
 
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             await pilot.press("enter")
             while frames.first_after(started, names) is None:
                 await asyncio.sleep(0.002)
@@ -110,7 +117,8 @@ async def keypress_to_preview(state: Path, repeats: int) -> list[float]:
                     raise SystemExit(f"the preview of {customer} never rendered")
             if attempt >= 2:  # the first two fetch; the rest show an already-fetched customer
                 times.append(frames.first_after(started, names) or 0.0)
-    return times
+                cpus.append(frames.cpu_of_first(started, cpu, names))
+    return times, cpus
 
 
 async def main(repeats: int) -> None:
@@ -122,7 +130,7 @@ async def main(repeats: int) -> None:
         for _ in range(repeats):  # interleaved, so load on the machine hits both alike
             bare.append(await first_frame(Bare))
             console.append(await first_frame(lambda: sandbox_app(state)))
-        keys = await keypress_to_preview(state, repeats)
+        keys, key_cpu = await keypress_to_preview(state, repeats)
     b, bc, bi = (statistics.median(run[n] for run in bare) for n in range(3))
     c, cc, ci = (statistics.median(run[n] for run in console) for n in range(3))
     print(f"start-up (headless 120x40, median of {repeats}, interleaved)")
@@ -133,7 +141,8 @@ async def main(repeats: int) -> None:
           f"console {ci * 1000:.0f} ms: {ci / bi:.2f}x")
     print(f"  keypress to rendered preview of an already-fetched customer: median "
           f"{statistics.median(keys) * 1000:.0f} ms, best {min(keys) * 1000:.0f} ms, worst "
-          f"{max(keys) * 1000:.0f} ms (target <= 50 ms)")
+          f"{max(keys) * 1000:.0f} ms (target <= 50 ms); CPU median "
+          f"{statistics.median(key_cpu) * 1000:.0f} ms, best {min(key_cpu) * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

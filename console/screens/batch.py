@@ -19,7 +19,6 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import (
     Checkbox,
-    Footer,
     Input,
     Label,
     Log,
@@ -31,6 +30,7 @@ from textual.widgets import (
 from console.keymap import binding
 from console.screens.base import Counts, CountsChanged, say, wait_engine
 from console.widgets.banner import SandboxBanner
+from console.widgets.keys import KeysFooter
 from console.widgets.screenbar import ScreenBar
 
 
@@ -136,7 +136,7 @@ class BatchScreen(Screen[None]):
                     yield Label("Klaviyo rate-limit headroom (% left)")
                     yield Sparkline(list(self.headroom), id="headroom")
         yield Log(id="feed", max_lines=500)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#batch-run").border_title = "Progress"

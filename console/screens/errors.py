@@ -13,11 +13,12 @@ from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, ProgressBar, Select, Static
+from textual.widgets import DataTable, Label, ProgressBar, Select, Static
 
 from console.keymap import binding
 from console.screens.base import Counts, CountsChanged, say, wait_engine
 from console.widgets.banner import SandboxBanner
+from console.widgets.keys import KeysFooter
 from console.widgets.screenbar import ScreenBar
 from console.widgets.words import FIXES, short_time
 from core.model import ErrorKind, ErrorRecord, ErrorStatus
@@ -105,7 +106,7 @@ class ErrorsScreen(Screen[None]):
             with Vertical(id="error-side"):
                 yield Static("Select a record to see the cause and the fix.", id="error-detail")
                 yield ProgressBar(id="retry-progress", show_eta=False)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -12,11 +12,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from console.keymap import binding
 from console.screens.base import say, wait_engine
 from console.widgets.banner import SandboxBanner
+from console.widgets.keys import KeysFooter
 from console.widgets.preview import JsonView
 from console.widgets.screenbar import ScreenBar
 from console.widgets.words import short_time
@@ -73,7 +74,7 @@ class HistoryScreen(Screen[None]):
                 yield JsonView(id="before", classes="side")
                 yield JsonView(id="after", classes="side")
             yield JsonView(id="sent", classes="side")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

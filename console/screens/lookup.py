@@ -12,13 +12,14 @@ from textual.lazy import Lazy
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Input, LoadingIndicator, Static
+from textual.widgets import Input, LoadingIndicator, Static
 
 from console.keymap import binding
 from console.screens.base import say, wait_engine
 from console.screens.confirm import PushConfirmScreen
 from console.screens.recent import PickCustomerScreen
 from console.widgets.banner import SandboxBanner
+from console.widgets.keys import KeysFooter
 from console.widgets.preview import PreviewPane
 from console.widgets.screenbar import ScreenBar
 from console.widgets.words import route_title
@@ -89,7 +90,7 @@ class LookupScreen(Screen[None]):
         )
         # Mounted after the first frame: the field to type in appears first.
         yield Lazy(PreviewPane(id="preview"))
-        yield Lazy(Footer())
+        yield Lazy(KeysFooter())
 
     def on_mount(self) -> None:
         self.query_one("#customer", Input).focus()

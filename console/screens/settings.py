@@ -8,10 +8,11 @@ from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console.keymap import DEFAULT_KEYS, effective_keys
 from console.widgets.banner import SandboxBanner
+from console.widgets.keys import KeysFooter
 from console.widgets.screenbar import ScreenBar
 
 
@@ -63,7 +64,7 @@ class SettingsScreen(Screen[None]):
             yield Static(id="settings-template", classes="section")
             yield Static(id="settings-knobs", classes="section")
             yield Static(id="settings-keys", classes="section")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.show()

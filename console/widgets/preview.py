@@ -6,6 +6,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
+from textual.geometry import Size
+from textual.strip import Strip
+from textual.style import Style as VisualStyle
+from textual.widget import _RenderCache
 from textual.widgets import DataTable, Static
 
 from core.model import Plan, Route
@@ -50,14 +54,51 @@ class JsonView(Static):
     text = ""
 
     def show(self, value: object) -> None:
-        self.text = pretty_json(value)
+        text = pretty_json(value)
+        if text == self.text and self.text:
+            return  # same document: keep the laid-out, already-coloured content
+        self.text = text
         if value is None:
-            self.update(Content.styled(pretty_json(value), "italic $text-muted"))
+            self.update(Content.styled(text, "italic $text-muted"))
             return
+        self.update(coloured_json(text))
+
+    def _render_content(self) -> None:
+        # Textual renders every line of a widget again after each update; a document shown
+        # before at this size reuses its lines (Textual's own hook, see Widget._render_content).
+        key = (self.text, self.size, self.visual_style)
+        lines = _LINES.get(key)
+        if lines is None:
+            super()._render_content()
+            lines = _LINES[key] = self._render_cache.lines
+            if len(_LINES) > _COLOURED_LIMIT:
+                _LINES.pop(next(iter(_LINES)))
+        else:
+            self._render_cache = _RenderCache(self.size, lines)
+            self._dirty_regions.clear()
+
+
+# Colouring a document is the dearest part of drawing a preview; switching between customers
+# shows the same few documents again, so each is coloured once.
+_COLOURED: dict[str, Content] = {}
+_COLOURED_LIMIT = 64
+_LINES: dict[tuple[str, Size, VisualStyle], list[Strip]] = {}
+
+
+def coloured_json(text: str) -> Content:
+    """JSON text syntax coloured as Content, which Textual wraps and measures cheaply."""
+    content = _COLOURED.get(text)
+    if content is None:
         from rich.syntax import Syntax  # pygments loads on the first preview, not at start-up
 
-        self.update(Syntax(pretty_json(value), "json", theme="ansi_dark",
-                           background_color="default", word_wrap=True))
+        highlighted = Syntax(text, "json", theme="ansi_dark",
+                             background_color="default").highlight(text)
+        highlighted.rstrip()
+        content = Content.from_rich_text(highlighted)
+        if len(_COLOURED) >= _COLOURED_LIMIT:
+            _COLOURED.pop(next(iter(_COLOURED)))
+        _COLOURED[text] = content
+    return content
 
 
 class DiffTable(DataTable[Text]):
