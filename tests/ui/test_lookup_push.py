@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import pytest
 from textual.widgets import Input
+from textual.widgets._footer import FooterKey
 
 from console.app import ConsoleApp
 from console.screens.confirm import PushConfirmScreen
 from console.screens.lookup import LookupScreen
 from console.screens.recent import PickCustomerScreen
-from tests.ui.helpers import lookup, settle, text_of
+from tests.ui.helpers import lookup, settle, text_of, until
 from tests.ui.stub_engine import StubConfig, stub_factory
 
 
@@ -216,3 +218,58 @@ async def test_engine_is_closed_on_exit(make_app, stub):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
     assert stub.closed
+
+
+def push_key(app):
+    return next(key for key in app.screen.query(FooterKey) if key.action == "push")
+
+
+async def test_a_repeat_lookup_shows_the_kept_plan_until_the_fresh_one_replaces_it(make_app,
+                                                                                   stub):
+    release = asyncio.Event()
+    real_preview = stub.preview
+    calls = 0
+
+    async def gated_preview(customer_id):
+        nonlocal calls
+        calls += 1
+        plan = await real_preview(customer_id)
+        if calls == 1:
+            return plan
+        await release.wait()
+        return dataclasses.replace(plan, reason="refreshed: profile changed since")
+
+    stub.preview = gated_preview
+    app = make_app(stub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await lookup(pilot, "55260")
+        first = app.screen.plan
+        assert "linked via external id" in text_of(pilot, "#route")
+
+        field = app.screen.query_one("#customer", Input)
+        field.value = "55260"
+        field.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: calls == 2)
+        assert app.screen.plan is first  # the kept plan, shown while the refresh runs
+        assert app.screen.stale
+        status = text_of(pilot, "#status")
+        assert "from" in status and "ago" in status and "Refreshing" in status
+        assert "linked via external id" in text_of(pilot, "#route")
+        await pilot.press("f5")
+        await pilot.pause()
+        assert not isinstance(app.screen, PushConfirmScreen)  # never confirm a kept plan
+        assert app.screen.check_action("push", ()) is None
+        assert push_key(app).has_class("-disabled")  # F5 dimmed in the footer
+
+        release.set()
+        await settle(pilot)
+        assert app.screen.plan is not first
+        assert not app.screen.stale
+        assert "refreshed: profile changed since" in text_of(pilot, "#route")
+        assert "ago" not in text_of(pilot, "#status")
+        assert app.screen.check_action("push", ()) is True
+        assert not push_key(app).has_class("-disabled")
+        await pilot.press("f5")
+        await pilot.pause()
+        assert isinstance(app.screen, PushConfirmScreen)
