@@ -22,33 +22,38 @@ from core.sandbox import Knobs, Sandbox
 
 SIZE = (140, 42)
 Step = Callable[[Pilot[Any]], Awaitable[None]]
-CUSTOMER_READ = re.compile(r"^/customers/v2/(?:Customer|External/LookupExternal)/(\d+)")
+PROFILE_WRITE = re.compile(r"^/api/profiles(?:/[^/]+)?/?$")
 
 
 class PacedBatch(httpx.AsyncBaseTransport):
-    """Lets customers start one every `spacing` seconds and holds those past `flowing`.
+    """Lets Klaviyo profile writes through one every `spacing` seconds, holds those past `flowing`.
 
-    The first customers flow through the real sandbox spread over a few seconds, so the
-    throughput and headroom charts draw real samples; the rest wait until `release` is set,
-    so the batch is still in progress when the shot is taken.
+    A customer counts as done when its profile is written, so spacing the writes spreads
+    the first customers over a few seconds and the throughput and headroom charts draw real
+    samples; the rest wait until `release` is set, so the batch is still in progress when
+    the shot is taken. (Pacing the per-customer iPaaS.com reads did not: the external-id
+    lookup's first number is the system id, the same for every customer, so none waited.)
     """
 
     def __init__(self, inner: httpx.AsyncBaseTransport, *, spacing: float = 0.12,
-                 flowing: int = 32) -> None:
+                 flowing: int = 40) -> None:
         self._inner = inner
         self._spacing = spacing
         self._flowing = flowing
-        self._rank: dict[str, int] = {}
+        self._writes = 0
+        self._first: float | None = None
         self.release = asyncio.Event()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        found = CUSTOMER_READ.match(request.url.path)
-        if found:
-            rank = self._rank.setdefault(found.group(1), len(self._rank))
+        if request.method in ("POST", "PATCH") and PROFILE_WRITE.match(request.url.path):
+            loop = asyncio.get_running_loop()
+            rank, self._writes = self._writes, self._writes + 1
+            if self._first is None:
+                self._first = loop.time()
             if rank >= self._flowing:
                 await self.release.wait()
             else:
-                await asyncio.sleep(rank * self._spacing)
+                await asyncio.sleep(max(0.0, self._first + rank * self._spacing - loop.time()))
         return await self._inner.handle_async_request(request)
 
 
