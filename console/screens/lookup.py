@@ -173,8 +173,9 @@ class LookupScreen(Screen[None]):
         app.current_customer = plan.customer_id
         if message.age is not None:
             self.set_status(f"Preview of customer {plan.customer_id} from "
-                            f"{age_words(message.age)}: {route_title(plan)}. Refreshing…",
-                            busy=True)
+                            f"{age_words(message.age)}: {route_title(plan)}. Refreshing…")
+            # The spinner waits for the kept plan's frame: showing it re-lays the status bar.
+            self.call_after_refresh(self.show_refreshing)
         else:
             self.set_status(f"Preview of customer {plan.customer_id}: {route_title(plan)}. "
                             + ("Blocked: nothing can be sent." if plan.blocked
@@ -183,6 +184,12 @@ class LookupScreen(Screen[None]):
         customer = self.query_one("#customer", Input)
         if customer.value != plan.customer_id:
             customer.value = plan.customer_id
+
+    def show_refreshing(self) -> None:
+        """The busy indicator beside a kept plan, unless its refresh has already landed."""
+        if self.stale:
+            for indicator in self.query("#busy"):
+                indicator.display = True
 
     def action_refresh(self) -> None:
         if self.plan is not None:

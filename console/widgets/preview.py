@@ -12,7 +12,7 @@ from textual.style import Style as VisualStyle
 from textual.widget import _RenderCache
 from textual.widgets import DataTable, Static
 
-from core.model import Plan, Route
+from core.model import FieldDiff, Plan, Route
 
 from .words import (
     RICH_CHANGE_STYLE,
@@ -107,20 +107,32 @@ class DiffTable(DataTable[Text]):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        for label in ("field", "current", "mapped", "change"):
+        for label in COLUMNS:
             self.add_column(label, key=label)
 
     def show(self, plan: Plan) -> None:
+        rows = [diff_row(diff) for diff in plan.diff]
+        if [key.value for key in self.rows] == [diff.field for diff in plan.diff]:
+            # Same fields as shown: change only the cells that differ, since clearing and
+            # refilling the table re-measures every row (a switch between customers).
+            for diff, row in zip(plan.diff, rows, strict=True):
+                for label, value in zip(COLUMNS, row, strict=True):
+                    if self.get_cell(diff.field, label) != value:
+                        self.update_cell(diff.field, label, value, update_width=True)
+            return
         self.clear()
-        for diff in plan.diff:
-            style = RICH_CHANGE_STYLE[diff.change]
-            self.add_row(
-                Text(diff.field, style="bold"),
-                Text(cell(diff.current)),
-                Text(cell(diff.mapped), style=style),
-                Text(diff.change.value, style=style),
-                key=diff.field,
-            )
+        for diff, row in zip(plan.diff, rows, strict=True):
+            self.add_row(*row, key=diff.field)
+
+
+COLUMNS = ("field", "current", "mapped", "change")
+
+
+def diff_row(diff: FieldDiff) -> tuple[Text, Text, Text, Text]:
+    """One diff table row: field, current, mapped and the kind of change."""
+    style = RICH_CHANGE_STYLE[diff.change]
+    return (Text(diff.field, style="bold"), Text(cell(diff.current)),
+            Text(cell(diff.mapped), style=style), Text(diff.change.value, style=style))
 
 
 class ConsentPanel(Static):
