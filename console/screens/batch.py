@@ -92,6 +92,37 @@ def counts_line(counts: Counts, rate: float) -> str:
 class BatchScreen(Screen[None]):
     """Run engine.sync over chosen ids or every customer, with live figures and cancel."""
 
+    # Parsed when this screen is first shown, not at start-up with console.tcss; unscoped so
+    # the rules read exactly as they did there.
+    SCOPED_CSS = False
+    DEFAULT_CSS = """
+        #batch-pick { height: 3; padding: 0 1; }
+        #batch-pick Input { width: 1fr; }
+        #batch-options { height: 1; padding: 0 2; }
+        #batch-options Checkbox {
+            width: auto; height: 1; border: none; padding: 0; margin-right: 3;
+        }
+        #batch-run {
+            height: auto;
+            border: round $panel-lighten-2;
+            border-title-color: $text-muted;
+            padding: 0 1;
+        }
+        #batch-progress { height: 1; }
+        #batch-counts { height: auto; }
+        #batch-charts { height: auto; }
+        .chart { width: 1fr; height: auto; padding-right: 2; }
+        .chart Sparkline { height: 3; }
+        Screen.-narrow #batch-charts { layout: vertical; }
+        Screen.-narrow .chart Sparkline { height: 2; }
+        #feed {
+            height: 1fr;
+            min-height: 3;
+            border: round $panel-lighten-2;
+            border-title-color: $text-muted;
+        }
+    """
+
     HELP = ("Batch sync. Type ids (or tick All customers), F5 starts, F10 cancels. Records the "
             "consent guard holds become errors unless Allow unsubscribe is ticked.")
     BINDINGS = [

@@ -71,6 +71,32 @@ def detail_text(record: ErrorRecord) -> Content:
 class ErrorsScreen(Screen[None]):
     """Browse failures, read the cause and the fix, retry one or every open record."""
 
+    # Parsed when this screen is first shown, not at start-up with console.tcss; unscoped so
+    # the rules read exactly as they did there.
+    SCOPED_CSS = False
+    DEFAULT_CSS = """
+        #filters { height: 3; padding: 0 1; }
+        #filters Select { width: 26; }
+        Screen.-narrow #filters Select { width: 23; }
+        Screen.-narrow .filter-label { display: none; }
+        .filter-label { padding: 1 1 0 1; }
+        #page-info { padding: 1 2 0 2; width: 1fr; color: $text-muted; }
+        #errors-body { height: 1fr; }
+        #error-table { width: 3fr; height: 1fr; }
+        #error-side {
+            width: 2fr;
+            height: 1fr;
+            border: round $panel-lighten-2;
+            border-title-color: $text-muted;
+            padding: 0 1;
+        }
+        #error-detail { height: 1fr; }
+        #retry-progress { height: 1; }
+        Screen.-narrow #errors-body { layout: vertical; }
+        Screen.-narrow #error-table { width: 100%; height: 1fr; }
+        Screen.-narrow #error-side { width: 100%; height: 1fr; }
+    """
+
     HELP = "The error log. r retries the highlighted record, a retries every open one."
     BINDINGS = [
         binding("retry", "retry"),

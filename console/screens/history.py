@@ -54,6 +54,15 @@ def entry_summary(entry: HistoryEntry) -> Content:
 class HistoryScreen(Screen[None]):
     """Every push of one customer (or the latest pushes), newest first."""
 
+    # Parsed when this screen is first shown, not at start-up with console.tcss; unscoped so
+    # the rules read exactly as they did there.
+    SCOPED_CSS = False
+    DEFAULT_CSS = """
+        #history-table { height: 1fr; min-height: 5; border: round $panel-lighten-2; }
+        #history-detail { height: 2fr; padding: 0 1; }
+        #history-summary { padding: 0 1; height: auto; }
+    """
+
     HELP = "Push history. Type a customer id and Enter; empty shows the latest pushes."
     BINDINGS = [binding("refresh", "reload")]
 

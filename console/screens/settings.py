@@ -54,6 +54,19 @@ def knob_pairs(engine: Any) -> list[tuple[str, str]]:
 class SettingsScreen(Screen[None]):
     """Read-only view of what the console runs with; edit the config file to change it."""
 
+    # Parsed when this screen is first shown, not at start-up with console.tcss; unscoped so
+    # the rules read exactly as they did there.
+    SCOPED_CSS = False
+    DEFAULT_CSS = """
+        #settings { padding: 0 1; }
+        .section {
+            height: auto;
+            border: round $panel-lighten-2;
+            border-title-color: $text-muted;
+            padding: 0 1;
+        }
+    """
+
     HELP = "The active configuration. Secrets are never shown. Edit the config file to change."
 
     def compose(self) -> ComposeResult:
