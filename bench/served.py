@@ -33,6 +33,15 @@ def _serve(seed: str, scale: float) -> None:
     from core.loopback import LoopbackServer
     from core.sandbox import Knobs, Sandbox
 
+    if seed.startswith("generate:"):
+        # The seed is built here, so its size never shows in the engine process.
+        from common import seed_document
+
+        _, count, linked = seed.split(":")
+        path = Path(tempfile.mkdtemp(prefix="bench-seed-")) / "seed.json"
+        path.write_text(json.dumps(seed_document(int(count), linked=float(linked),
+                                                 existing=float(linked))), encoding="utf-8")
+        seed = str(path)
     sandbox = Sandbox(None, seed=Path(seed), knobs=Knobs(rate_scale=scale))
 
     async def run() -> None:
@@ -53,12 +62,16 @@ def _serve(seed: str, scale: float) -> None:
 
 
 @asynccontextmanager
-async def served_engine(document: dict[str, Any], scale: float,
+async def served_engine(document: dict[str, Any] | str, scale: float,
                         retry_attempts: int = 5) -> AsyncIterator[tuple[Engine, dict[str, Any]]]:
-    """An engine in this process over a sandbox seeded with `document` in another process."""
+    """An engine in this process over a sandbox seeded with `document` in another process
+    (or "generate:N:LINKED": N generated customers, built by the sandbox's process)."""
     with tempfile.TemporaryDirectory(prefix="bench-served-") as folder:
-        seed = Path(folder) / "seed.json"
-        seed.write_text(json.dumps(document), encoding="utf-8")
+        if isinstance(document, str):
+            seed: Path | str = document
+        else:
+            seed = Path(folder) / "seed.json"
+            seed.write_text(json.dumps(document), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBOX_")}
         server = subprocess.Popen(
             [sys.executable, __file__, "--serve", str(seed), str(scale)],
