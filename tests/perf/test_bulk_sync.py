@@ -109,3 +109,47 @@ async def test_a_chunked_batch_shares_calls_and_each_customer_keeps_its_outcome(
         assert engine.errors.count(status=ErrorStatus.OPEN) == 0
     finally:
         await engine.close()
+
+
+async def test_bulk_reads_no_target_and_holds_what_it_cannot_see(tmp_path: Path) -> None:
+    """Bulk plans without a read per customer: links come from the page, an unsubscribe of a
+    profile whose consent was not read is held, a re-subscribe of an opted-out one too."""
+    from tests.e2e.conftest import template_with_custom_fields
+
+    customers = [customer(i, email=f"u{i}@example.com", fields={"SubscribeProfile": "true"})
+                 for i in range(1, 21)]
+    customers[0]["custom_fields"] = [{"custom_field_name": "SubscribeProfile", "value": "false"}]
+    profiles = [{"attributes": {"email": f"u{i}@example.com"},
+                 "subscriptions": {"email": "UNSUBSCRIBED" if i == 2 else "SUBSCRIBED"}}
+                for i in range(1, 11)]
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"lists": LISTS, "customers": customers, "profiles": profiles,
+                                "links": {str(i): f"#{i - 1}" for i in range(1, 11)}}),
+                    encoding="utf-8")
+    sandbox = Sandbox(None, seed=seed, knobs=Knobs(rate_scale=0.001))
+    wire = Recorder(sandbox.transport)
+    config = Config(state_dir=tmp_path / "state", sandbox=True, sandbox_seed=seed,
+                    retry_attempts=1, template_path=template_with_custom_fields(
+                        tmp_path / "template.toml"))
+    engine = await Engine.open(config, sandbox=sandbox, transport=wire)
+    emulator: Any = sandbox.klaviyo
+    try:
+        progress = await engine.sync(None, bulk=True)
+        assert (progress.done, progress.held, progress.failed) == (18, 2, 0)
+        for cid in ("1", "2"):
+            held = engine.errors.open_for_customer(cid)
+            assert held is not None and held.kind is ErrorKind.CONSENT_GUARD
+        first = emulator.state.profiles[emulator.profile_id_for_email("u1@example.com")]
+        assert first["email_marketing"]["consent"] == "SUBSCRIBED"  # not unsubscribed unseen
+        # No per-customer link look-ups or profile reads: the opted-out set and the ids of the
+        # ten created profiles, 100 per request.
+        assert not [c for c in wire.calls if "LookupExternal" in c[1]]
+        assert len([c for c in wire.calls if c == ("GET", "/api/profiles")]) <= 5
+        assert not [c for c in wire.calls if c[1].startswith("/api/profiles/")]
+
+        again = await engine.sync(["1"], bulk=True, allow_unsubscribe=True)
+        assert again.done == 1
+        first = emulator.state.profiles[emulator.profile_id_for_email("u1@example.com")]
+        assert first["email_marketing"]["consent"] == "UNSUBSCRIBED"
+    finally:
+        await engine.close()
