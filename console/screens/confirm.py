@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from console.keymap import binding
+from console.screens.recent import DIALOG_CSS
 from console.widgets.words import cell, consent_is_risky, consent_words, list_words, route_title
 from core.model import Change, Plan, Route
 
@@ -52,6 +53,15 @@ def summary(plan: Plan) -> Content:
 
 class PushConfirmScreen(ModalScreen[bool]):
     """Asks before a push; focus starts on Cancel when consent is at risk."""
+
+    SCOPED_CSS = False
+    DEFAULT_CSS = DIALOG_CSS + """
+    PushConfirmScreen { align: center middle; }
+    #confirm-body { height: auto; max-height: 60vh; }
+    #confirm-summary { height: auto; }
+    .buttons { height: auto; margin-top: 1; align-horizontal: right; }
+    .buttons Button { margin-left: 2; }
+    """
 
     BINDINGS = [binding("confirm", "confirm"), binding("cancel", "cancel")]
 

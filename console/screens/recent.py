@@ -14,6 +14,20 @@ from textual.widgets.option_list import Option
 
 from core.store.atomic import atomic_write_bytes
 
+# The dialogs' rules, parsed when a dialog first opens rather than at start-up.
+DIALOG_CSS = """
+    .dialog {
+        width: 80%;
+        max-width: 100;
+        height: auto;
+        max-height: 95%;
+        border: thick $primary 70%;
+        background: $surface;
+        padding: 1 2;
+    }
+    .dialog-title { text-style: bold; width: 100%; margin-bottom: 1; }
+"""
+
 
 class RecentLookups:
     """The last customers looked up, newest first, as (id, label) pairs."""
@@ -44,6 +58,13 @@ class RecentLookups:
 
 class PickCustomerScreen(ModalScreen[str | None]):
     """Choose one customer from a list (recent lookups or search results)."""
+
+    SCOPED_CSS = False
+    DEFAULT_CSS = DIALOG_CSS + """
+    PickCustomerScreen { align: center middle; }
+    #choices { height: auto; max-height: 20; }
+    .muted { color: $text-muted; }
+    """
 
     BINDINGS = [Binding("escape", "dismiss_none", "Close", id="close-picker")]
 
