@@ -144,11 +144,6 @@ def test_official_sdk_round_trip(served: tuple[Sandbox, str]) -> None:
     assert list_id not in [item.id for item in profile_lists.data]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator defect: GET /api/lists/{id}/profiles omits attributes.joined_group_at, "
-    "which the spec requires (date-time) and the SDK's model refuses to parse without",
-)
 def test_official_sdk_reads_list_members(served: tuple[Sandbox, str]) -> None:
     sandbox, url = served
     sdk = KlaviyoAPI(sandbox.credentials.klaviyo_api_key, test_host=url, max_retries=1,

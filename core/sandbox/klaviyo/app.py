@@ -951,16 +951,20 @@ class KlaviyoEmulator:
         fields, subs, predictive = self._profile_view(call)
         size = _page_size(call, default=20, maximum=100)
         chunk, nxt, prev = _page(self._filtered_members(call, lid), call, size)
-        data = [
-            profile_resource(
+        joined = self.state.members[lid]
+        data = []
+        for pid in chunk:
+            resource = profile_resource(
                 self.state.profiles[pid],
                 call.base,
                 fields=fields,
                 with_subscriptions=subs,
                 with_predictive=predictive,
             )
-            for pid in chunk
-        ]
+            # The list-members view carries when the profile joined (a required date-time).
+            if fields is None or "joined_group_at" in fields:
+                resource["attributes"]["joined_group_at"] = joined[pid]
+            data.append(resource)
         return Reply(200, {"data": data, "links": _links(call, nxt, prev)})
 
     async def get_list_profile_ids(self, call: Call) -> Reply:
