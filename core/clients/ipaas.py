@@ -172,8 +172,10 @@ class IpaasClient:
 
     async def _paged(self, params: Mapping[str, str]) -> AsyncIterator[Customer]:
         # Whether pages count from 0 or 1 is unpublished: ask for 0 and follow the page number
-        # the server echoes in X-Pagination; ids already seen guard against a clamped page.
-        seen: set[str] = set()
+        # the server echoes in X-Pagination; the previous page's ids guard against a clamped
+        # page (a repeat of the last one). Only one page is kept, so memory stays flat.
+        previous: set[str] = set()
+        yielded_any = False
         page = 0
         repeats = 0
         for _ in range(_MAX_PAGES):
@@ -193,14 +195,18 @@ class IpaasClient:
                 raise malformed(SERVICE, response, "customer list is not a JSON array")
             current, total = parse_pagination(response.headers.get("X-Pagination"))
             fresh = 0
+            this_page: set[str] = set()
             for raw in records:
                 customer = Customer.from_api(raw)
-                if customer.id in seen:
+                if customer.id in previous or customer.id in this_page:
                     continue
-                seen.add(customer.id)
+                this_page.add(customer.id)
                 fresh += 1
+                yielded_any = True
                 yield customer
-            if not records and page == 0 and not seen and total != 0:
+            if fresh:
+                previous = this_page
+            if not records and page == 0 and not yielded_any and total != 0:
                 page = 1  # page 0 of a server counting from 1 may simply be empty
                 continue
             if not records:

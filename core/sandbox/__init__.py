@@ -339,6 +339,9 @@ def _klaviyo_emulator(
     return emulator
 
 
+KLAVIYO_MAX_BODY = 5 * 1024 * 1024
+
+
 async def serve_sandbox(
     sandbox: Sandbox,
     host: str = "127.0.0.1",
@@ -346,7 +349,10 @@ async def serve_sandbox(
     ready: Callable[[LoopbackServer], None] | None = None,
 ) -> None:
     """Serve the sandbox on one loopback port until cancelled; `ready` gets the bound server."""
-    server = LoopbackServer(sandbox.transport.handle_async_request, host, port)
+    # Klaviyo takes bodies up to 5 MB (bulk import jobs); the 1 MiB default suits listen.
+    server = LoopbackServer(
+        sandbox.transport.handle_async_request, host, port, max_body=KLAVIYO_MAX_BODY
+    )
     await server.start()
     sandbox.credentials = sandbox.credentials.at(server.url)
     try:
