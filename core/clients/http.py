@@ -14,7 +14,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 
@@ -515,3 +516,27 @@ class ApiSession:
 
     def rate_limits(self) -> dict[str, RateLimitState]:
         return self.limiter.states()
+
+
+class SessionClient:
+    """What both service clients share: the session's lifetime and its rate-limit view."""
+
+    _session: ApiSession
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._session.aclose()
+
+    def rate_limits(self) -> dict[str, RateLimitState]:
+        """Per endpoint bucket: published limits, the server's last RateLimit-* and throttles."""
+        return self._session.rate_limits()

@@ -7,13 +7,12 @@ import json
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from types import TracebackType
 from typing import Any
 
 import httpx
 
-from core.clients.http import ApiError, ApiSession, RetryPolicy, malformed
-from core.clients.limiter import Clock, Limiter, RateLimitState, Sleep
+from core.clients.http import ApiError, ApiSession, RetryPolicy, SessionClient, malformed
+from core.clients.limiter import Clock, Limiter, Sleep
 from core.model import Customer
 
 __all__ = ["IpaasClient", "parse_link", "parse_pagination"]
@@ -75,7 +74,7 @@ def _system_id_value(system_id: str) -> int | str:
     return int(system_id) if system_id.strip().isdigit() else system_id
 
 
-class IpaasClient:
+class IpaasClient(SessionClient):
     """Async iPaaS.com client: Bearer token, tolerant of the API's unpublished details."""
 
     def __init__(
@@ -120,23 +119,6 @@ class IpaasClient:
 
     def __repr__(self) -> str:
         return f"IpaasClient(system_id={self.system_id!r})"
-
-    async def __aenter__(self) -> IpaasClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._session.aclose()
-
-    def rate_limits(self) -> dict[str, RateLimitState]:
-        return self._session.rate_limits()
 
     async def get_customer(self, customer_id: str) -> Customer | None:
         """The Customer, or None when iPaaS.com has no such id (404)."""

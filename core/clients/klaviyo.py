@@ -9,14 +9,13 @@ import random
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from core.clients.http import ApiError, ApiSession, RetryPolicy, malformed
-from core.clients.limiter import BucketSpec, Clock, Limiter, RateLimitState, Sleep
+from core.clients.http import ApiError, ApiSession, RetryPolicy, SessionClient, malformed
+from core.clients.limiter import BucketSpec, Clock, Limiter, Sleep
 from core.model import JSON, Channel, KlaviyoList, OptIn, Profile, ProfileDataError
 
 __all__ = ["BUCKETS", "ConsentSubject", "KlaviyoClient"]
@@ -126,7 +125,7 @@ def _next_cursor(document: Any) -> str | None:
     return values[0] if values else None
 
 
-class KlaviyoClient:
+class KlaviyoClient(SessionClient):
     """Async Klaviyo client: typed calls, retries, pacing per endpoint bucket, no secret leaks."""
 
     def __init__(
@@ -175,24 +174,6 @@ class KlaviyoClient:
 
     def __repr__(self) -> str:
         return f"KlaviyoClient(revision={self.revision!r})"
-
-    async def __aenter__(self) -> KlaviyoClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._session.aclose()
-
-    def rate_limits(self) -> dict[str, RateLimitState]:
-        """Per endpoint bucket: published limits, the server's last RateLimit-* and throttles."""
-        return self._session.rate_limits()
 
     # ---- profiles -------------------------------------------------------------------------
 
