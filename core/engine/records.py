@@ -89,22 +89,10 @@ def from_api_error(error: ApiError, *, record_id: str, customer_id: str, stage: 
     service = "Klaviyo" if error.service == "klaviyo" else "iPaaS.com"
     what = error.detail or error.title or (f"HTTP {error.status}" if error.status else str(error))
     message = f"{service} {_STAGE_VERB[stage]} failed: {what}"
-    stamp = now_iso()
-    return ErrorRecord(
-        id=record_id,
-        customer_id=customer_id,
-        kind=kind,
-        stage=stage,
-        message=scrub(message, secrets) or message,
-        retry_action=retry_action(kind, stage, route, customer_id=customer_id,
-                                  profile_id=profile_id),
-        created_at=stamp,
-        updated_at=stamp,
-        code=scrub(error.code, secrets),
-        detail=scrub(error.detail or error.title, secrets),
-        http_status=error.status,
-        profile_id=profile_id,
-    )
+    record = simple(kind, stage, message, record_id=record_id, customer_id=customer_id,
+                    route=route, profile_id=profile_id, detail=error.detail or error.title,
+                    secrets=secrets)
+    return replace(record, code=scrub(error.code, secrets), http_status=error.status)
 
 
 def from_plan(plan: Plan, *, record_id: str, secrets: tuple[str, ...]) -> ErrorRecord:
