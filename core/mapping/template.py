@@ -38,6 +38,7 @@ from core.mapping.formula import (
     FieldRef,
     FormulaError,
     Value,
+    _label,
     _text,
     compile_formula,
     field_getter,
@@ -487,9 +488,7 @@ def _phone_step(row: Row, expression: Compiled) -> Step:
     if row.kind == "formula" and row.text.lower().startswith("e164("):
         phone = expression
     else:
-        label = "phone value"
-        if row.kind == "field":
-            label = re.sub(r"(?<!^)(?=[A-Z])", " ", row.text).lower()
+        label = _label(FieldRef(row.text, 0)) if row.kind == "field" else "phone value"
         phone = phone_of(expression, label)
 
     def phone_number(evaluation: Evaluation) -> None:

@@ -726,9 +726,11 @@ class SegmentedTable:
         with self._locked() as state:
             problems: list[str] = []
             summary = self._load_summary()
-            if state.get("totals") != self._sum_summary():
-                problems.append(f"journal totals are {state.get('totals')}, summary says "
-                                f"{self._sum_summary()}")
+            summed: dict[str, int] = {}
+            for segment_counts in summary.values():
+                _add_counts(summed, segment_counts, 1)
+            if state.get("totals") != summed:
+                problems.append(f"journal totals are {state.get('totals')}, summary says {summed}")
             expected: dict[str, JSON] = {}
             for segment in self._segments_on_disk():
                 counts: dict[str, int] = {}
