@@ -29,7 +29,7 @@ from core.engine.batch import (
 )
 from core.engine.bulk import BULK_WORKERS, BatchCalls
 from core.engine.flow import Context, ListCache, PushResult
-from core.engine.listen import HookHandler, Notification
+from core.engine.listen import CUSTOMER_SCOPES, HookHandler, Notification
 from core.mapping import TemplateError, load_template
 from core.model import Customer, ErrorRecord, ErrorStatus, Plan
 from core.plan import PlanSettings
@@ -270,7 +270,7 @@ class Engine:
                 on_result(result)
 
         def changed(scope: str, customer_id: str) -> None:
-            if scope.removesuffix("/debug") not in ("customer/created", "customer/updated"):
+            if scope.removesuffix("/debug") not in CUSTOMER_SCOPES:
                 return
             task = loop.create_task(run(customer_id))
             pending.add(task)
