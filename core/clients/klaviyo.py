@@ -354,6 +354,10 @@ class KlaviyoClient(SessionClient):
             self._lists_by_name[name] = found
         return found
 
+    def forget_list(self, name: str) -> None:
+        """Drop a cached list (its id answered 404), so the next find asks Klaviyo again."""
+        self._lists_by_name.pop(name, None)
+
     async def list_member_ids(
         self, list_id: str, *, email: str | None = None, phone_number: str | None = None
     ) -> frozenset[str]:

@@ -386,6 +386,12 @@ async def resolve(ctx: Context, mapped: Mapped, link: str | None, *,
     )
 
 
+def forget_list(ctx: Context, name: str) -> None:
+    """Drop a list whose cached id went stale from both caches, so the next plan looks it up."""
+    ctx.lists.forget(name)
+    ctx.klaviyo.forget_list(name)
+
+
 async def _list_check(ctx: Context, klist: KlaviyoList,
                       probe: tuple[str | None, str | None]) -> frozenset[str]:
     try:
@@ -393,7 +399,7 @@ async def _list_check(ctx: Context, klist: KlaviyoList,
                                                  phone_number=probe[1])
     except ApiError as exc:
         if exc.status == 404:
-            ctx.lists.forget(klist.name)  # the cached id went stale; the next plan looks it up
+            forget_list(ctx, klist.name)
         raise StageFailure(Stage.RESOLVE, exc) from exc
 
 
@@ -640,7 +646,7 @@ async def _list_call(ctx: Context, name: str, call: Awaitable[None]) -> None:
         await call
     except ApiError as exc:
         if exc.status == 404:
-            ctx.lists.forget(name)  # the cached id went stale; the next plan looks it up
+            forget_list(ctx, name)
         raise StageFailure(Stage.LISTS, exc) from exc
 
 

@@ -274,3 +274,11 @@ def test_bad_keys_are_refused_without_echoing_them() -> None:
     assert "abc" not in str(caught.value)
     with pytest.raises(ValueError):
         KlaviyoClient("")
+
+
+async def test_a_forgotten_list_is_asked_for_again(client: KlaviyoClient,
+                                                   recorder: Recorder) -> None:
+    await client.find_list_by_name("Sms Subscribers")
+    client.forget_list("Sms Subscribers")
+    assert await client.find_list_by_name("Sms Subscribers") is not None
+    assert len(recorder.requests) == 2
