@@ -17,13 +17,6 @@ from core.model import (
     Route,
 )
 
-CHANGE_STYLE = {
-    Change.ADDED: "bold $success",
-    Change.CHANGED: "bold $warning",
-    Change.UNCHANGED: "$text-muted",
-    Change.KEPT: "italic $accent",
-}
-
 RICH_CHANGE_STYLE = {
     Change.ADDED: "bold green",
     Change.CHANGED: "bold yellow",
