@@ -142,7 +142,6 @@ class ErrorsScreen(Screen[None]):
         self.query_one("#error-side").border_title = "Cause and fix"
         self.query_one("#retry-progress").display = False
         table.focus()
-        self.load()
 
     def on_screen_resume(self) -> None:
         self.load()
