@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from core.clients.http import ApiError
+from core.clients.http import ApiError, redact
 from core.model import ErrorKind, ErrorRecord, ErrorStatus, Plan, Route, Stage
 
 _DETAIL_LIMIT = 500
@@ -23,12 +23,10 @@ def iso_clock(clock: Callable[[], datetime]) -> Callable[[], str]:
 
 
 def scrub(text: str | None, secrets: tuple[str, ...]) -> str | None:
-    """The text with any configured secret replaced, trimmed to a readable length."""
+    """The text with every secret redacted (cut-off pieces too), trimmed to a readable length."""
+    text = redact(text, secrets)
     if text is None:
         return None
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, "****")
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
 
 
@@ -84,8 +82,6 @@ def from_api_error(error: ApiError, *, record_id: str, customer_id: str, stage: 
                    secrets: tuple[str, ...]) -> ErrorRecord:
     """An error record for a failed API call, carrying the service's own code and detail."""
     kind = error.kind
-    if kind is ErrorKind.VALIDATION and _is_phone_error(error):
-        kind = ErrorKind.PHONE_REJECTED
     service = "Klaviyo" if error.service == "klaviyo" else "iPaaS.com"
     what = error.detail or error.title or (f"HTTP {error.status}" if error.status else str(error))
     message = f"{service} {_STAGE_VERB[stage]} failed: {what}"
@@ -167,11 +163,6 @@ _STAGE_VERB = {
     Stage.LISTS: "list membership call",
     Stage.LINK: "link store",
 }
-
-
-def _is_phone_error(error: ApiError) -> bool:
-    text = " ".join(filter(None, (error.pointer, error.detail, error.code))).lower()
-    return "phone" in text
 
 
 def _list_in(errors: tuple[str, ...]) -> str | None:

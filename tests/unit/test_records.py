@@ -1,0 +1,56 @@
+"""Error records built from API failures: the kind an operator filters by, and no secret kept."""
+
+from __future__ import annotations
+
+from core.clients.http import ApiError
+from core.engine import records
+from core.model import ErrorKind, ErrorRecord, Route, Stage
+
+KEY = "pk_live_0123456789abcdefABCDEF"
+
+
+def _record(error: ApiError) -> ErrorRecord:
+    return records.from_api_error(error, record_id="e1", customer_id="55340", stage=Stage.WRITE,
+                                  route=Route.CREATE, profile_id=None, secrets=(KEY,))
+
+
+def test_a_rejected_phone_is_its_own_kind_with_its_own_retry_advice() -> None:
+    error = ApiError("klaviyo", method="POST", path="/api/profiles", status=400, code="invalid",
+                     detail="Invalid phone number format (Example of a valid format: +12345678901)",
+                     pointer="/data/attributes/phone_number")
+
+    record = _record(error)
+
+    assert record.kind is ErrorKind.PHONE_REJECTED
+    assert record.http_status == 400 and record.code == "invalid"
+    assert "phone number" in record.retry_action
+
+
+def test_other_validation_errors_stay_validation() -> None:
+    error = ApiError("klaviyo", method="POST", path="/api/profiles", status=400, code="invalid",
+                     detail="Invalid email address", pointer="/data/attributes/email")
+
+    assert _record(error).kind is ErrorKind.VALIDATION
+
+
+def test_a_secret_echoed_whole_or_cut_off_never_reaches_the_record() -> None:
+    cut = ApiError("klaviyo", method="PATCH", path="/api/profiles/x", status=502,
+                   detail=f"upstream said: bad key {KEY[:12]}")
+    whole = ApiError("klaviyo", method="PATCH", path="/api/profiles/x", status=400,
+                     code=f"key {KEY}",
+                     detail=f"Authorization: Klaviyo-API-Key {KEY} refused")
+
+    for error in (cut, whole):
+        record = _record(error)
+        texts = " ".join(filter(None, (record.message, record.detail, record.code)))
+        assert KEY[:8] not in texts, texts
+        assert "[redacted]" in texts
+
+
+def test_long_details_are_trimmed_to_a_readable_length() -> None:
+    error = ApiError("klaviyo", method="POST", path="/api/profiles", status=400, detail="x" * 5_000)
+
+    record = _record(error)
+
+    assert record.detail is not None and len(record.detail) <= 500
+    assert record.detail.endswith("…")
