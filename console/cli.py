@@ -9,7 +9,6 @@ import json
 import logging
 import logging.handlers
 import os
-import secrets
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -25,7 +24,6 @@ from core.engine import (
     BatchProgress,
     CustomerNotFound,
     Engine,
-    Notification,
     PushResult,
     StageFailure,
     UnknownErrorId,
@@ -501,36 +499,19 @@ async def _history(ns: argparse.Namespace, engine: Engine) -> int:
 
 
 async def _listen(ns: argparse.Namespace, engine: Engine) -> int:
-    from core.loopback import LoopbackServer
+    from core.engine.listen import ListenError
 
-    secret = engine.config.listen_secret
-    if not secret:
-        if engine.sandbox is None:
-            raise ConfigError("listen needs a shared secret: set KLAVIYO_CONSOLE_LISTEN_SECRET "
-                              "(or [listen] secret in the config file)")
-        secret = secrets.token_urlsafe(24)
-        _say(f"sandbox: generated a listen secret for this run: {secret}", style="yellow")
     if ns.host not in ("127.0.0.1", "::1", "localhost"):
         _say(f"warning: listening on {ns.host}: notifications travel as plain http",
              style="yellow")
-
-    def report(note: Notification, result: PushResult | None, status: str) -> None:
-        line = f"{note.scope} {note.id or '-'}: {status}"
-        if result is not None and result.error is not None:
-            line += f" ({result.error.id}: {result.error.message})"
-        elif result is not None and result.ok:
-            line += f" → profile {result.profile_id}"
-        _say(line)
-
-    handler = engine.hook_handler(secret, on_result=report)
-    server = LoopbackServer(handler, ns.host, ns.port)
     try:
-        await server.start()
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {ns.host}:{ns.port}: {exc.strerror}") from None
-    engine.follow_sandbox(lambda r: _say(
-        f"sandbox change: customer {r.plan.customer_id}: {'ok' if r.ok else 'not ok'}"))
-    _say(f"listening on {server.url}/ for iPaaS.com outbound notifications "
+        listening = await engine.listen(ns.host, ns.port, _say)
+    except ListenError as exc:
+        raise ConfigError(f"listen: {exc}") from None
+    if listening.generated_secret:
+        _say(f"sandbox: generated a listen secret for this run: {listening.generated_secret}",
+             style="yellow")
+    _say(f"listening on {listening.url}/ for iPaaS.com outbound notifications "
          "(POST, Authorization: Bearer <secret>); Ctrl-C to stop")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -543,7 +524,7 @@ async def _listen(ns: argparse.Namespace, engine: Engine) -> int:
         with contextlib.suppress(Exception):
             loop.remove_signal_handler(signal.SIGINT)
             loop.remove_signal_handler(signal.SIGTERM)
-        await server.close()
+        await listening.close()
     _say("stopped listening")
     return OK
 

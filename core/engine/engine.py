@@ -29,7 +29,16 @@ from core.engine.batch import (
 )
 from core.engine.bulk import BULK_WORKERS, BatchCalls
 from core.engine.flow import Context, ListCache, PushResult
-from core.engine.listen import CUSTOMER_SCOPES, HookHandler, Notification
+from core.engine.listen import (
+    CUSTOMER_SCOPES,
+    HookHandler,
+    Listening,
+    Notification,
+    listen_secret,
+    notification_line,
+    sandbox_change_line,
+    start_server,
+)
 from core.mapping import TemplateError, load_template
 from core.model import Customer, ErrorRecord, ErrorStatus, Plan
 from core.plan import PlanSettings
@@ -256,6 +265,16 @@ class Engine:
             return await self.push(customer_id, trigger="listen")
 
         return HookHandler(push_one, secret, on_result=on_result)
+
+    async def listen(self, host: str, port: int, on_line: Callable[[str], None]) -> Listening:
+        """Take outbound notifications on host:port (and sandbox changes), reporting each line."""
+        secret, generated = listen_secret(self.config.listen_secret,
+                                          sandbox=self.sandbox is not None)
+        handler = self.hook_handler(secret, on_result=lambda note, result, status: on_line(
+            notification_line(note, result, status)))
+        server = await start_server(handler, host, port)
+        following = self.follow_sandbox(lambda result: on_line(sandbox_change_line(result)))
+        return Listening(server, secret if generated else None, following, self.unfollow_sandbox)
 
     def follow_sandbox(self, on_result: ResultCallback | None = None) -> bool:
         """Push sandbox customers as they change, as enabled outbound triggers would."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import httpx
 
 from core.engine.flow import PushResult
+from core.loopback import LoopbackServer
 
 log = logging.getLogger("core.engine.listen")
 
@@ -20,6 +22,10 @@ MAX_NOTIFICATIONS = 3000  # Manual Sync's own ceiling per submit
 CUSTOMER_SCOPES = frozenset({"customer/created", "customer/updated"})
 
 PushOne = Callable[[str], Awaitable[PushResult]]
+
+
+class ListenError(ValueError):
+    """Listening cannot start; the message says what to fix."""
 
 
 class HookError(ValueError):
@@ -138,3 +144,65 @@ class HookHandler:
 
 def _reply(status: int, body: dict[str, Any], **headers: str) -> httpx.Response:
     return httpx.Response(status, json=body, headers=headers)
+
+
+def outcome_words(result: PushResult) -> str:
+    """A push result in a few words: ok with the profile, held, or failed with the record."""
+    if result.ok:
+        return f"ok → profile {result.profile_id}"
+    state = "held" if result.held else "failed"
+    error = result.error
+    return f"{state} ({error.id}: {error.message})" if error is not None else state
+
+
+def notification_line(note: Notification, result: PushResult | None, status: str) -> str:
+    """One line for an outbound notification and what its push did."""
+    return f"{note.scope} {note.id or '-'}: " + (
+        outcome_words(result) if result is not None else status)
+
+
+def sandbox_change_line(result: PushResult) -> str:
+    """One line for a sandbox customer change pushed as an enabled trigger would push it."""
+    return f"sandbox change: customer {result.plan.customer_id}: {outcome_words(result)}"
+
+
+@dataclass
+class Listening:
+    """A started hook listener: where it listens and how its secret was chosen."""
+
+    server: LoopbackServer
+    # Set when a sandbox rehearsal made its own secret: posts still need one.
+    generated_secret: str | None
+    following_sandbox: bool
+    stop_following: Callable[[], None]
+
+    @property
+    def url(self) -> str:
+        """The base URL hooks are posted to."""
+        return self.server.url
+
+    async def close(self) -> None:
+        """Stop taking notifications and sandbox changes (pushes under way finish)."""
+        self.stop_following()
+        await self.server.close()
+
+
+def listen_secret(configured: str | None, *, sandbox: bool) -> tuple[str, bool]:
+    """The shared secret to require, and whether it was generated for this sandbox run."""
+    if configured:
+        return configured, False
+    if not sandbox:
+        raise ListenError("a shared secret is required: set KLAVIYO_CONSOLE_LISTEN_SECRET "
+                          "(or [listen] secret in the config file)")
+    # A rehearsal on the sandbox still refuses unauthenticated posts.
+    return secrets.token_urlsafe(24), True
+
+
+async def start_server(handler: HookHandler, host: str, port: int) -> LoopbackServer:
+    """A started LoopbackServer for the handler, or a ListenError naming the address."""
+    server = LoopbackServer(handler, host, port)
+    try:
+        await server.start()
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return server
