@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from core.mapping.formula import Evaluation
 from core.mapping.template import Template
-from core.model import Collection, Customer, MappedProfile
+from core.model import Collection, Customer, MappedProfile, fast_init
 
 NO_IDENTIFIER = (
     "no valid identifier: the customer has no email address and no phone number that "
     "normalizes to E.164; add one in iPaaS.com"
 )
+
+
+# Built once per customer and collection: the frozen __init__ is skipped (same instance).
+_MappedProfile = fast_init(MappedProfile)
 
 
 def apply(
@@ -30,7 +34,7 @@ def apply(
     errors = evaluation.errors
     if "email" not in attributes and "phone_number" not in attributes:
         errors.insert(0, NO_IDENTIFIER)
-    return MappedProfile(
+    return _MappedProfile(
         customer_id=customer.id,
         collection=collection,
         attributes=attributes,

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from core.mapping.formula import (
+    PLAIN_READS,
     Call,
     Compiled,
     Evaluation,
@@ -459,6 +460,23 @@ def _profile_id_step(expression: Compiled) -> Step:
 
 
 def _attribute_step(key: str, expression: Compiled) -> Step:
+    read = PLAIN_READS.get(expression)
+    if read is not None and read[0] == "customer":
+        name = read[1]
+
+        # The common case (a Customer text field) without the expression and _text calls.
+        def customer_attribute(evaluation: Evaluation) -> None:
+            value = getattr(evaluation.customer, name)
+            if type(value) is str:
+                if value and not value.isspace():
+                    evaluation.attributes[key] = value
+                return
+            value = _text(value)
+            if value is not None:
+                evaluation.attributes[key] = value
+
+        return customer_attribute
+
     def attribute(evaluation: Evaluation) -> None:
         value = _text(expression(evaluation))
         if value is not None:
@@ -506,14 +524,35 @@ def _phone_step(row: Row, expression: Compiled) -> Step:
 def _location_step(key: str, expression: Compiled) -> Step:
     keep_numbers = key in _NUMERIC_LOCATION
 
-    def location(evaluation: Evaluation) -> None:
-        value = expression(evaluation)
+    def store(evaluation: Evaluation, value: Value) -> None:
         if is_empty(value):
             return
         if keep_numbers and isinstance(value, int | float) and not isinstance(value, bool):
             evaluation.location[key] = value
         else:
             evaluation.location[key] = _text(value)
+
+    read = PLAIN_READS.get(expression)
+    if read is not None and read[0] == "billing":
+        name = read[1]
+
+        # The default template's six address rows: the billing address read directly, text
+        # stored without further calls.
+        def billing_location(evaluation: Evaluation) -> None:
+            address = evaluation.billing
+            if address is None:
+                return
+            value = getattr(address, name)
+            if type(value) is str:
+                if value and not value.isspace():
+                    evaluation.location[key] = value
+                return
+            store(evaluation, value)
+
+        return billing_location
+
+    def location(evaluation: Evaluation) -> None:
+        store(evaluation, expression(evaluation))
 
     return location
 

@@ -17,6 +17,7 @@ from core.model import (
     MappedProfile,
     OptIn,
     Subscriptions,
+    fast_init,
 )
 
 
@@ -39,6 +40,11 @@ class Operations:
     consent: tuple[ConsentChange, ...]
     lists: tuple[ListChange, ...]
     warnings: tuple[str, ...]
+
+
+_ConsentChange = fast_init(ConsentChange)
+_ListChange = fast_init(ListChange)
+_Operations = fast_init(Operations)
 
 
 def _state(subs: Subscriptions | None, channel: Channel) -> ConsentState | None:
@@ -83,7 +89,7 @@ def _subscribe(
     reopted = state is ConsentState.UNSUBSCRIBED
     if reopted:
         parts.append("the person opted out; re-subscribing overrides that and needs confirmation")
-    return ConsentChange(
+    return _ConsentChange(
         channel=channel,
         action=ConsentAction.SUBSCRIBE,
         list_name=klist.name if klist else None,
@@ -100,7 +106,7 @@ def _unsubscribe(channel: Channel, subject: str, target: TargetState) -> Consent
     if state is ConsentState.UNSUBSCRIBED:
         return None
     risky = state is None or state is ConsentState.SUBSCRIBED
-    return ConsentChange(
+    return _ConsentChange(
         channel=channel,
         action=ConsentAction.UNSUBSCRIBE,
         risky=risky,
@@ -118,7 +124,7 @@ def _list_change(
     if not intent.member and member is False:
         return None
     action = ListAction.ADD if intent.member else ListAction.REMOVE
-    return ListChange(list_name=klist.name, list_id=klist.id, action=action)
+    return _ListChange(list_name=klist.name, list_id=klist.id, action=action)
 
 
 def plan_operations(
@@ -172,4 +178,4 @@ def plan_operations(
         list_change = _list_change(intent, klist, target)
         if list_change is not None:
             list_ops.append(list_change)
-    return Operations(tuple(consent), tuple(list_ops), tuple(warnings))
+    return _Operations(tuple(consent), tuple(list_ops), tuple(warnings))

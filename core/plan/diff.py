@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from core.model import Change, FieldDiff
+from core.model import Change, FieldDiff, fast_init
 
 _IDENTIFIERS = ("email", "phone_number", "external_id")
 _NAMES = ("first_name", "last_name", "organization", "title")
@@ -70,9 +70,22 @@ def flatten(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     return flat
 
 
-@lru_cache(maxsize=4096)
+_DOTTED: dict[str, dict[str, str]] = {}
+_DOTTED_LIMIT = 4096
+
+
 def _dotted(key: str, sub: str) -> str:
-    return f"{key}.{sub}"
+    # Field names repeat across customers: the dotted text is built once per name, in a table
+    # bounded like an LRU would be (it only ever holds names, never a customer's values).
+    names = _DOTTED.get(key)
+    if names is None:
+        names = _DOTTED[key] = {}
+    dotted = names.get(sub)
+    if dotted is None:
+        if len(names) >= _DOTTED_LIMIT:
+            names.clear()
+        dotted = names[sub] = f"{key}.{sub}"
+    return dotted
 
 
 def same_value(name: str, current: Any, mapped: Any) -> bool:
@@ -104,6 +117,10 @@ def _rank(name: str) -> tuple[int, int]:
     return (2, 0)
 
 
+_FieldDiff = fast_init(FieldDiff)
+_KEPT, _ADDED, _CHANGED, _UNCHANGED = Change.KEPT, Change.ADDED, Change.CHANGED, Change.UNCHANGED
+
+
 def field_diff(
     current: Mapping[str, Any] | None, sent: Mapping[str, Any] | None
 ) -> tuple[FieldDiff, ...]:
@@ -113,16 +130,23 @@ def field_diff(
     # Sent fields first, then the ones only Klaviyo has; the sort is stable, so within a rank
     # that first-seen order stands.
     names = list(out)
-    names.extend(name for name in now if name not in out)
+    if now:
+        names.extend(name for name in now if name not in out)
     names.sort(key=_rank)
+    # Flattened values are never None (empties are dropped), so None means "not there".
+    now_get = now.get
+    out_get = out.get
     diffs = []
     for name in names:
-        if name not in out:
-            diffs.append(FieldDiff(name, now[name], None, Change.KEPT))
-        elif name not in now:
-            diffs.append(FieldDiff(name, None, out[name], Change.ADDED))
+        mapped = out_get(name)
+        was = now_get(name)
+        if mapped is None:
+            change = _KEPT
+        elif was is None:
+            change = _ADDED
+        elif type(was) is str and type(mapped) is str and was == mapped:
+            change = _UNCHANGED
         else:
-            was, mapped = now[name], out[name]
-            change = Change.UNCHANGED if same_value(name, was, mapped) else Change.CHANGED
-            diffs.append(FieldDiff(name, was, mapped, change))
+            change = _UNCHANGED if same_value(name, was, mapped) else _CHANGED
+        diffs.append(_FieldDiff(name, was, mapped, change))
     return tuple(diffs)

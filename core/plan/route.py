@@ -17,6 +17,7 @@ from core.model import (
     Profile,
     Route,
     Subscriptions,
+    fast_init,
 )
 from core.plan.consent import TargetState, plan_operations
 from core.plan.diff import field_diff, is_empty, is_mapping
@@ -59,6 +60,14 @@ class _Basis:
     resolution: Resolution
     settings: PlanSettings
     on_match: str
+
+
+# One of each per planned customer: the frozen __init__ is skipped (same instances).
+_Plan = fast_init(Plan)
+_new_basis = fast_init(_Basis)
+_TargetState = fast_init(TargetState)
+# A new profile's consent: never subscribed on any channel (immutable, so shared).
+_NEVER_SUBSCRIBED = Subscriptions()
 
 
 def collection_for(resolution: Resolution) -> Collection:
@@ -141,7 +150,7 @@ def _blocked_plan(
     basis: _Basis | None,
 ) -> Plan:
     kind, errors = verdict
-    return Plan(
+    return _Plan(
         customer_id=mapped.customer_id,
         route=Route.BLOCKED,
         reason=f"blocked: {errors[0]}",
@@ -186,7 +195,7 @@ def _existing_plan(
     operations = plan_operations(
         mapped,
         resolution.lists,
-        TargetState(
+        _TargetState(
             email=sent.get("email") or target.email,
             phone_number=sent.get("phone_number") or target.phone_number,
             subscriptions=target.subscriptions,
@@ -195,7 +204,7 @@ def _existing_plan(
         ),
         sms_consent=settings.sms_consent,
     )
-    return Plan(
+    return _Plan(
         customer_id=mapped.customer_id,
         route=route,
         reason=reason,
@@ -223,17 +232,17 @@ def _create_plan(
     operations = plan_operations(
         mapped,
         resolution.lists,
-        TargetState(
+        _TargetState(
             email=attributes.get("email"),
             phone_number=attributes.get("phone_number"),
-            subscriptions=Subscriptions(),
+            subscriptions=_NEVER_SUBSCRIBED,
             list_ids=frozenset(),
             new_profile=True,
             phone_usable=mapped.phone_valid is not False,
         ),
         sms_consent=settings.sms_consent,
     )
-    return Plan(
+    return _Plan(
         customer_id=mapped.customer_id,
         route=Route.CREATE,
         reason=reason,
@@ -292,7 +301,7 @@ def plan_from_mapped(
     if mapped_add is None:
         raise ValueError("an unlinked customer needs its Add-collection mapping")
     warnings = _unlinked_warnings(mapped_add, resolution)
-    basis = _Basis(mapped_add, resolution, settings, on_match)
+    basis = _new_basis(mapped_add, resolution, settings, on_match)
     email = mapped_add.attributes.get("email")
     phone = mapped_add.attributes.get("phone_number")
     match: tuple[Profile, MatchedBy, str] | None = None
