@@ -50,41 +50,43 @@ def flatten(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     if not attributes:
         return flat
+    # This runs for every field of both sides of every diff: is_empty's commonest case (text)
+    # is answered inline, and dotted names come from a table instead of being formatted.
     for key, value in attributes.items():
-        if key in _METADATA:
-            continue
-        # is_empty, with its commonest case (text) answered inline: this runs for every
-        # field of both sides of every diff.
         if type(value) is str:
-            if value and not value.isspace():
+            if value and not value.isspace() and key not in _METADATA:
                 flat[key] = value
+        elif key in _METADATA:
+            continue
         elif key in _NESTED and is_mapping(value):
+            names = _DOTTED.get(key)
+            if names is None:
+                names = _DOTTED[key] = {}
             for sub, item in value.items():
                 if type(item) is str:
-                    if item and not item.isspace():
-                        flat[_dotted(key, sub)] = item
-                elif not is_empty(item):
-                    flat[_dotted(key, sub)] = item
+                    if not item or item.isspace():
+                        continue
+                elif is_empty(item):
+                    continue
+                dotted = names.get(sub)
+                if dotted is None:
+                    dotted = _dotted(names, key, sub)
+                flat[dotted] = item
         elif not is_empty(value):
             flat[key] = value
     return flat
 
 
+# Dotted names by parent key: field names repeat across customers, so each is formatted once.
+# Bounded like an LRU would be; it only ever holds names, never a customer's values.
 _DOTTED: dict[str, dict[str, str]] = {}
 _DOTTED_LIMIT = 4096
 
 
-def _dotted(key: str, sub: str) -> str:
-    # Field names repeat across customers: the dotted text is built once per name, in a table
-    # bounded like an LRU would be (it only ever holds names, never a customer's values).
-    names = _DOTTED.get(key)
-    if names is None:
-        names = _DOTTED[key] = {}
-    dotted = names.get(sub)
-    if dotted is None:
-        if len(names) >= _DOTTED_LIMIT:
-            names.clear()
-        dotted = names[sub] = f"{key}.{sub}"
+def _dotted(names: dict[str, str], key: str, sub: str) -> str:
+    if len(names) >= _DOTTED_LIMIT:
+        names.clear()
+    dotted = names[sub] = f"{key}.{sub}"
     return dotted
 
 
