@@ -18,6 +18,7 @@ import json
 import subprocess
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 from common import clear_sandbox_env, peak_rss_mb
@@ -31,25 +32,40 @@ def current_rss_mb() -> float:
     return 0.0
 
 
-async def one(count: int, scale: float, bulk: bool) -> dict[str, object]:
+async def one(count: int, scale: float, bulk: bool, trace: bool) -> dict[str, object]:
     async with served_engine(f"generate:{count}:1", scale) as (engine, _server):
         gc.collect()
         start_rss = current_rss_mb()
         samples: list[tuple[int, float]] = []
         last = [0.0]
+        early: list[tracemalloc.Snapshot] = []
+        if trace:
+            tracemalloc.start(8)
 
         def sample(progress: object) -> None:
             now = time.monotonic()
+            processed = getattr(progress, "processed", 0)
+            if trace and not early and processed >= count // 5:
+                early.append(tracemalloc.take_snapshot())
             if now - last[0] >= 1.0:
                 last[0] = now
-                samples.append((getattr(progress, "processed", 0), current_rss_mb()))
+                samples.append((processed, current_rss_mb()))
 
         wall0 = time.monotonic()
         progress = await engine.sync(None, bulk=bulk, on_progress=sample)
         wall = time.monotonic() - wall0
+        growth: list[str] = []
+        if trace and early:
+            gc.collect()
+            diff = tracemalloc.take_snapshot().compare_to(early[0], "traceback")
+            for stat in diff[:12]:
+                frames = [f"{f.filename.rsplit('/main/', 1)[-1]}:{f.lineno}"
+                          for f in stat.traceback][:4]
+                growth.append(f"{stat.size_diff / 1024:+.0f} KB in {stat.count_diff:+} blocks "
+                              f"at {' < '.join(frames)}")
         return {"customers": count, "processed": progress.processed, "done": progress.done,
                 "start_mb": start_rss, "end_mb": current_rss_mb(), "peak_mb": peak_rss_mb(),
-                "wall": wall, "samples": samples}
+                "wall": wall, "samples": samples, "growth": growth}
 
 
 def slope(samples: list[list[float]]) -> float:
@@ -64,11 +80,11 @@ def slope(samples: list[list[float]]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
 
 
-def main(sizes: list[int], scale: float, bulk: bool) -> None:
+def main(sizes: list[int], scale: float, bulk: bool, trace: bool) -> None:
     results = []
     for size in sizes:
         args = [sys.executable, __file__, "--one", str(size), "--rate-scale", str(scale)]
-        out = subprocess.run(args + (["--bulk"] if bulk else []),
+        out = subprocess.run(args + (["--bulk"] if bulk else []) + (["--trace"] if trace else []),
                              capture_output=True, text=True, check=True)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     kind = "sync --all --bulk" if bulk else "sync --all"
@@ -79,6 +95,8 @@ def main(sizes: list[int], scale: float, bulk: bool) -> None:
               f"{r['start_mb']:.1f}, at end {r['end_mb']:.1f}); processed {r['processed']:,} "
               f"in {r['wall']:.0f} s; growth {slope(r['samples']) * 1024:+.1f} KB per 1,000 "
               f"customers in the second half")
+        for line in r.get("growth", []):
+            print(f"    grew from a fifth of the run to its end: {line}")
     small, large = results[0], results[-1]
     print(f"  peak ratio {large['peak_mb'] / small['peak_mb']:.2f}x (target <= 1.2x)")
 
@@ -88,10 +106,12 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--rate-scale", type=float, default=0.001)
     parser.add_argument("--bulk", action="store_true")
+    parser.add_argument("--trace", action="store_true",
+                        help="tracemalloc: what grew between a fifth of the run and its end")
     parser.add_argument("--one", type=int)
     args = parser.parse_args()
     clear_sandbox_env()
     if args.one:
-        print(json.dumps(asyncio.run(one(args.one, args.rate_scale, args.bulk))))
+        print(json.dumps(asyncio.run(one(args.one, args.rate_scale, args.bulk, args.trace))))
     else:
-        main([int(s) for s in args.sizes.split(",")], args.rate_scale, args.bulk)
+        main([int(s) for s in args.sizes.split(",")], args.rate_scale, args.bulk, args.trace)
