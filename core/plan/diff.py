@@ -106,17 +106,20 @@ def same_value(name: str, current: Any, mapped: Any) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _rank(name: str) -> tuple[int, int]:
-    """Where a field sorts: identifiers, names, other attributes, location, properties."""
+def _rank(name: str) -> int:
+    """Where a field sorts: identifiers, names, other attributes, location, properties.
+
+    group * 100 + position within the group: one int compares faster than a pair.
+    """
     head, _, tail = name.partition(".")
     for group, canon in ((0, _IDENTIFIERS), (1, _NAMES)):
         if name in canon:
-            return (group, canon.index(name))
+            return group * 100 + canon.index(name)
     if head == "location" and tail:
-        return (3, _LOCATION.index(tail) if tail in _LOCATION else len(_LOCATION))
+        return 300 + (_LOCATION.index(tail) if tail in _LOCATION else len(_LOCATION))
     if head == "properties" and tail:
-        return (4, 0)
-    return (2, 0)
+        return 400
+    return 200
 
 
 _FieldDiff = fast_init(FieldDiff)
