@@ -175,6 +175,10 @@ class KlaviyoClient(SessionClient):
     def __repr__(self) -> str:
         return f"KlaviyoClient(revision={self.revision!r})"
 
+    async def room(self, *buckets: str) -> None:
+        """Wait until these buckets (BUCKETS keys) could send now, without taking a slot."""
+        await self._session.limiter.room(buckets)
+
     # ---- profiles -------------------------------------------------------------------------
 
     async def get_profile(self, profile_id: str, *, include_lists: bool = True) -> Profile | None:

@@ -138,6 +138,24 @@ class Limiter:
                 now = self._clock()
                 await self._sleep(max((b.wait(now) for b in chosen), default=0.0))
 
+    async def room(self, buckets: Iterable[str]) -> None:
+        """Wait until every named bucket could send now, after the callers already queued;
+        takes no slot. A shared call waits here so customers keep joining it meanwhile."""
+        chosen = sorted({self._buckets[name].name: self._buckets[name]
+                         for name in buckets if name in self._buckets}.values(),
+                        key=lambda b: b.name)
+        while True:
+            now = self._clock()
+            wait = max((b.wait(now) for b in chosen), default=0.0)
+            if wait <= 0 and not any(b.queue.locked() for b in chosen):
+                return
+            busy = next((b for b in chosen if b.queue.locked()), None)
+            if busy is not None:
+                async with busy.queue:  # behind whoever queued first
+                    pass
+            else:
+                await self._sleep(wait)
+
     def _take(self, chosen: list[_Bucket]) -> bool:
         """Take a slot in every bucket if all have room now."""
         now = self._clock()

@@ -18,10 +18,15 @@ from typing import Any, Generic, TypeVar, cast
 
 from core.clients.http import ApiError
 from core.clients.klaviyo import (
+    ADD_MEMBERS,
+    GET_PROFILES,
     IMPORT_BATCH,
     LIST_BATCH,
     PAGE_MAX,
+    REMOVE_MEMBERS,
+    SUBSCRIBE,
     SUBSCRIBE_BATCH,
+    UNSUBSCRIBE,
     UNSUBSCRIBE_BATCH,
     ConsentSubject,
     KlaviyoClient,
@@ -97,14 +102,20 @@ class _Pending(Generic[T, R]):
     waiters: list[asyncio.Future[R]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
     started: float = 0.0
+    waiting: bool = False  # due, but waiting for its bucket to have room
 
 
 class Coalescer(Generic[T, R]):
     """Gathers items per key into one call of at most `size` items, sent when full or after
-    `linger` seconds; `run(key, items)` answers one result per item, in order."""
+    `linger` seconds; `run(key, items)` answers one result per item, in order.
+
+    With `ready`, a due call first waits for `ready(key)` (its rate-limit bucket has room),
+    and items keep joining it meanwhile: at a busy bucket calls grow instead of queueing up
+    small, which would spend a slow bucket's budget on a few customers a request."""
 
     def __init__(self, run: Callable[[Hashable, list[T]], Awaitable[list[R]]], *,
-                 size: int, linger: float = LINGER, idle: float | None = None) -> None:
+                 size: int, linger: float = LINGER, idle: float | None = None,
+                 ready: Callable[[Hashable], Awaitable[None]] | None = None) -> None:
         if size < 1:
             raise ValueError("a coalesced call needs room for at least one item")
         self._run = run
@@ -113,6 +124,7 @@ class Coalescer(Generic[T, R]):
         # With `idle`, a partly filled call goes out once no item joined for `idle` seconds
         # (the source ran dry), and `linger` caps how long its first item waits.
         self._idle = idle
+        self._ready = ready
         self._pending: dict[Hashable, _Pending[T, R]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.requests = 0
@@ -124,14 +136,14 @@ class Coalescer(Generic[T, R]):
         if pending is None:
             pending = self._pending[key] = _Pending(started=loop.time())
             pending.timer = loop.call_later(self._wait(pending, loop.time()), self._flush, key)
-        elif self._idle is not None and pending.timer is not None:
+        elif self._idle is not None and pending.timer is not None and not pending.waiting:
             pending.timer.cancel()
             pending.timer = loop.call_later(self._wait(pending, loop.time()), self._flush, key)
         future: asyncio.Future[R] = loop.create_future()
         pending.items.append(item)
         pending.waiters.append(future)
         if len(pending.items) >= self._size:
-            self._flush(key)
+            self._seal(key)
         return await future
 
     def _wait(self, pending: _Pending[T, R], now: float) -> float:
@@ -139,14 +151,37 @@ class Coalescer(Generic[T, R]):
         return left if self._idle is None else min(self._idle, left)
 
     def _flush(self, key: Hashable) -> None:
+        """The call is due: send it once its bucket has room (at once without `ready`)."""
+        pending = self._pending.get(key)
+        if pending is None or pending.waiting:
+            return
+        if self._ready is None:
+            self._seal(key)
+            return
+        pending.waiting = True
+        if pending.timer is not None:
+            pending.timer.cancel()
+        self._spawn(self._when_ready(key, pending))
+
+    async def _when_ready(self, key: Hashable, pending: _Pending[T, R]) -> None:
+        assert self._ready is not None
+        with contextlib.suppress(Exception):  # a failed wait still sends: the call reports
+            await self._ready(key)
+        if self._pending.get(key) is pending:  # not already sealed full
+            self._seal(key)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _seal(self, key: Hashable) -> None:
         pending = self._pending.pop(key, None)
         if pending is None:
             return
         if pending.timer is not None:
             pending.timer.cancel()
-        task = asyncio.get_running_loop().create_task(self._send(key, pending))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._send(key, pending))
 
     async def _send(self, key: Hashable, pending: _Pending[T, R]) -> None:
         try:
@@ -187,7 +222,7 @@ class Coalescer(Generic[T, R]):
     async def drain(self) -> None:
         """Send whatever is pending now and wait for every call in flight."""
         for key in list(self._pending):
-            self._flush(key)
+            self._seal(key)
         while self._tasks:
             with contextlib.suppress(Exception):
                 await asyncio.gather(*list(self._tasks), return_exceptions=True)
@@ -229,14 +264,19 @@ class BatchCalls:
             idle=IMPORT_IDLE if linger else None)
         self.jobs = 0
         self._records: dict[str, list[asyncio.Future[None]]] = {}
+        # Each shared call waits for room in its bucket before it is sealed (see Coalescer).
         self.reads: Coalescer[str, Profile | None] = Coalescer(
-            self._read, size=PAGE_MAX, linger=linger)
+            self._read, size=PAGE_MAX, linger=linger, ready=self._room(lambda _: GET_PROFILES))
         self.subscribes: Coalescer[ConsentSubject, None] = Coalescer(
-            self._consent, size=SUBSCRIBE_BATCH, linger=linger)
+            self._consent, size=SUBSCRIBE_BATCH, linger=linger,
+            ready=self._room(lambda _: SUBSCRIBE))
         self.unsubscribes: Coalescer[ConsentSubject, None] = Coalescer(
-            self._consent, size=UNSUBSCRIBE_BATCH, linger=linger)
-        self.lists: Coalescer[str, None] = Coalescer(self._members, size=LIST_BATCH,
-                                                     linger=linger)
+            self._consent, size=UNSUBSCRIBE_BATCH, linger=linger,
+            ready=self._room(lambda _: UNSUBSCRIBE))
+        self.lists: Coalescer[str, None] = Coalescer(
+            self._members, size=LIST_BATCH, linger=linger,
+            ready=self._room(lambda key: ADD_MEMBERS if cast(ListKey, key)[0] is ListAction.ADD
+                             else REMOVE_MEMBERS))
         self.stores: Coalescer[Any, None] = Coalescer(self._store, size=STORE_GROUP,
                                                       linger=STORE_LINGER if linger else 0.0)
         # Set by prepare() for a bulk sync: targets are not read, only this set is.
@@ -248,6 +288,13 @@ class BatchCalls:
         self.slots = asyncio.Semaphore(CUSTOMER_CALLS)
         # Customers with an open error record when the batch began (None: not read yet).
         self._open: frozenset[str] | None = None
+
+    def _room(self, bucket: Callable[[Hashable], str]
+              ) -> Callable[[Hashable], Awaitable[None]] | None:
+        room = getattr(self._klaviyo, "room", None)  # a stand-in client may have no limiter
+        if not callable(room):
+            return None
+        return lambda key: cast(Awaitable[None], room(bucket(key)))
 
     async def once(self, key: str, factory: Callable[[], Awaitable[Any]]) -> Any:
         """factory() run once per batch however many customers ask at the same time."""

@@ -133,3 +133,36 @@ async def test_unknown_headers_are_ignored() -> None:
         assert await client.find_profile_by_email("a@b.co") is None
     state = client.rate_limits()["GET /api/profiles"]
     assert state.limit is None and state.reset_at is None
+
+
+async def test_room_waits_for_a_free_slot_without_taking_one() -> None:
+    clock = VirtualClock()
+    limiter = Limiter({"b": BucketSpec(2, 100)}, clock=clock, sleep=clock.sleep)
+    await limiter.acquire(["b"])
+    await limiter.acquire(["b"])
+    start = clock.now
+    await limiter.room(["b", "not a bucket"])
+    assert clock.now - start >= 1.0  # the burst window had to pass
+    assert limiter.states()["b"].sent == 2
+    waited = clock.now
+    await limiter.acquire(["b"])  # the room is still there for the caller
+    assert clock.now == waited
+
+
+async def test_room_queues_behind_callers_already_waiting() -> None:
+    clock = VirtualClock()
+    limiter = Limiter({"b": BucketSpec(1, 100)}, clock=clock, sleep=clock.sleep)
+    await limiter.acquire(["b"])
+    order: list[str] = []
+
+    async def take() -> None:
+        await limiter.acquire(["b"])
+        order.append("acquired")
+
+    async def look() -> None:
+        await asyncio.sleep(0)  # after take() has queued
+        await limiter.room(["b"])
+        order.append("room")
+
+    await asyncio.gather(take(), look())
+    assert order == ["acquired", "room"]
