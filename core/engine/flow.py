@@ -168,40 +168,82 @@ async def _staged(stage: Stage, call: Awaitable[T]) -> T:
         raise StageFailure(stage, exc) from exc
 
 
-@dataclass(frozen=True)
 class Mapped:
-    """A customer through both collections: Add (unlinked, and matching) and Update (linked)."""
+    """A customer through the mapping: the collection its link selects (Update when linked, Add
+    otherwise) is mapped at once, the other only when something asks for it (a stale link)."""
 
-    customer: Customer
-    add: MappedProfile
-    update: MappedProfile
+    __slots__ = ("_add", "_link", "_region", "_template", "_update", "customer")
+
+    def __init__(self, customer: Customer, template: Template, region: str, link: str | None,
+                 *, add: MappedProfile | None = None,
+                 update: MappedProfile | None = None) -> None:
+        self.customer = customer
+        self._template = template
+        self._region = region
+        self._link = link
+        self._add = add
+        self._update = update
 
     @property
-    def identifiers(self) -> tuple[str | None, str | None]:
-        """The email and E.164 phone an unlinked customer is matched by."""
-        email = self.add.attributes.get("email")
-        phone = self.add.attributes.get("phone_number")
+    def add(self) -> MappedProfile:
+        """The Add collection's mapping (unlinked customers, and matching)."""
+        if self._add is None:
+            self._add = apply(self.customer, self._template, Collection.ADD, link=None,
+                              default_region=self._region)
+        return self._add
+
+    @property
+    def update(self) -> MappedProfile:
+        """The Update collection's mapping (linked customers)."""
+        if self._update is None:
+            self._update = apply(self.customer, self._template, Collection.UPDATE,
+                                 link=self._link, default_region=self._region)
+        return self._update
+
+    @property
+    def needed(self) -> MappedProfile:
+        """The mapping the link selects: Update when linked, Add otherwise."""
+        return self.update if self._link else self.add
+
+    def _identifiers_of(self, collection: Collection) -> tuple[str | None, str | None]:
+        # Both collections give the same email and phone when the template maps them by the
+        # same rows: the mapping already made answers, and the other is not built for it.
+        mapped = self._add if collection is Collection.ADD else self._update
+        if mapped is None and self._template.identifiers_agree:
+            mapped = self._add or self._update
+        if mapped is None:
+            mapped = self.add if collection is Collection.ADD else self.update
+        email = mapped.attributes.get("email")
+        phone = mapped.attributes.get("phone_number")
         return (str(email) if email else None, str(phone) if phone else None)
 
     @property
+    def identifiers(self) -> tuple[str | None, str | None]:
+        """The email and E.164 phone an unlinked customer is matched by (the Add collection's)."""
+        return self._identifiers_of(Collection.ADD)
+
+    @property
     def list_names(self) -> list[str]:
-        """Every list either collection names, in mapping order."""
-        names: list[str] = []
-        for intent in (*self.add.list_intents, *self.update.list_intents):
-            if intent.list_name not in names:
-                names.append(intent.list_name)
-        return names
+        """Every list the needed collection names, in mapping order."""
+        return list(dict.fromkeys(intent.list_name for intent in self.needed.list_intents))
+
+    def probe(self) -> tuple[str | None, str | None]:
+        """The email (else phone) a list-side membership check filters by."""
+        first, second = ((Collection.UPDATE, Collection.ADD) if self._link
+                         else (Collection.ADD, Collection.UPDATE))
+        for channel in (0, 1):
+            for collection in (first, second):
+                value = self._identifiers_of(collection)[channel]
+                if value:
+                    return (value, None) if channel == 0 else (None, value)
+        return None, None
 
 
 def map_customer(ctx: Context, customer: Customer, link: str | None) -> Mapped:
-    """Step 3 for both collections (pure); which one applies is decided once the link is read."""
-    region = ctx.settings.default_region
-    return Mapped(
-        customer=customer,
-        add=apply(customer, ctx.template, Collection.ADD, link=None, default_region=region),
-        update=apply(customer, ctx.template, Collection.UPDATE, link=link,
-                     default_region=region),
-    )
+    """Step 3 (pure) for the collection the link selects; the other is mapped on demand."""
+    mapped = Mapped(customer, ctx.template, ctx.settings.default_region, link)
+    mapped.needed  # noqa: B018 - the mapping is step 3: a bad Customer fails here, at Stage.MAP
+    return mapped
 
 
 def map_needed(ctx: Context, customer: Customer, link: str | None) -> Mapped:
@@ -210,12 +252,14 @@ def map_needed(ctx: Context, customer: Customer, link: str | None) -> Mapped:
     collection = Collection.UPDATE if link else Collection.ADD
     one = apply(customer, ctx.template, collection, link=link,
                 default_region=ctx.settings.default_region)
-    return Mapped(customer=customer, add=one, update=one)
+    return Mapped(customer, ctx.template, ctx.settings.default_region, link, add=one, update=one)
 
 
 def plan_of(ctx: Context, mapped: Mapped, resolution: Resolution) -> Plan:
     """Step 5: the pure plan from the mapping and what the lookups found."""
-    return plan_from_mapped(mapped.add, mapped.update, resolution, ctx.settings,
+    if resolution.linked:
+        return plan_from_mapped(None, mapped.update, resolution, ctx.settings)
+    return plan_from_mapped(mapped.add, None, resolution, ctx.settings,
                             on_match=ctx.template.on_match(Collection.ADD))
 
 
@@ -282,20 +326,6 @@ async def ensure_lists(ctx: Context, names: Iterable[str]) -> None:
             ctx.lists.put(item)
 
 
-def _probe(mapped: Mapped, link: str | None) -> tuple[str | None, str | None]:
-    """The email (else phone) a list-side membership check filters by."""
-    first, second = (mapped.update, mapped.add) if link else (mapped.add, mapped.update)
-    for collection in (first, second):
-        email = collection.attributes.get("email")
-        if email:
-            return str(email), None
-    for collection in (first, second):
-        phone = collection.attributes.get("phone_number")
-        if phone:
-            return None, str(phone)
-    return None, None
-
-
 def _with_lists(profile: Profile | None, probe: tuple[str | None, str | None],
                 members: Mapping[str, frozenset[str]]) -> Profile | None:
     """The profile with the named lists it belongs to, when the check was about this profile."""
@@ -321,7 +351,6 @@ async def resolve(ctx: Context, mapped: Mapped, link: str | None, *,
     (1/s, 15/m). With `interactive` off (batches), a linked customer skips the matches and the
     membership checks to spare rate limit; a stale link then costs one more round trip.
     """
-    email, phone = mapped.identifiers
     names = mapped.list_names
     await ensure_lists(ctx, names)  # normally done in round 1: a no-op from the cache
     known = {name: ctx.lists.get(name) for name in names}
@@ -333,7 +362,7 @@ async def resolve(ctx: Context, mapped: Mapped, link: str | None, *,
         target = Profile(id=link, subscriptions=calls.opted_out.consent(
             link, mapped.update.attributes.get("email")))
         return Resolution(link=link, linked_profile=target, lists=known)
-    probe = _probe(mapped, link)
+    probe = mapped.probe()
 
     async def nothing() -> Profile | None:
         return None
@@ -342,6 +371,7 @@ async def resolve(ctx: Context, mapped: Mapped, link: str | None, *,
     shared = ctx.calls if not interactive else None
 
     def by_email() -> Awaitable[Profile | None]:
+        email = mapped.identifiers[0]
         if not email:
             return nothing()
         if shared is not None:
@@ -349,6 +379,7 @@ async def resolve(ctx: Context, mapped: Mapped, link: str | None, *,
         return ctx.klaviyo.find_profile_by_email(email)
 
     def by_phone() -> Awaitable[Profile | None]:
+        phone = mapped.identifiers[1]
         if not phone:
             return nothing()
         if shared is not None:
@@ -373,10 +404,27 @@ async def resolve(ctx: Context, mapped: Mapped, link: str | None, *,
     checks = asyncio.gather(*(
         _list_check(ctx, klist, probe) for klist in checked))
     (linked, email_match, phone_match), found = await asyncio.gather(profiles, checks)
-    if link and linked is None and not do_match:
-        email_match, phone_match = await asyncio.gather(
-            _staged(Stage.RESOLVE, by_email()), _staged(Stage.RESOLVE, by_phone()))
     members = {klist.id: ids for klist, ids in zip(checked, found, strict=True)}
+    if link and linked is None:
+        # A stale link: the Add collection applies after all, so it is mapped only now. The
+        # matches a batch skipped, and the membership of lists only the Add collection names,
+        # are read together in one more round trip.
+        extra = [name for name in dict.fromkeys(
+            intent.list_name for intent in mapped.add.list_intents) if name not in known]
+        await ensure_lists(ctx, extra)  # normally a no-op from the cache
+        known.update({name: ctx.lists.get(name) for name in extra})
+        more = [klist for name in extra if (klist := known[name]) is not None]
+        if not interactive or probe == (None, None):
+            more = []
+        if not do_match or more:
+            (email_again, phone_again), found_more = await asyncio.gather(
+                asyncio.gather(
+                    _staged(Stage.RESOLVE, nothing() if do_match else by_email()),
+                    _staged(Stage.RESOLVE, nothing() if do_match else by_phone())),
+                asyncio.gather(*(_list_check(ctx, klist, probe) for klist in more)))
+            if not do_match:
+                email_match, phone_match = email_again, phone_again
+            members.update(zip((klist.id for klist in more), found_more, strict=True))
     return Resolution(
         link=link,
         linked_profile=_with_lists(linked, probe, members),

@@ -27,6 +27,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,19 @@ class Template:
 
     def rows(self, collection: Collection) -> tuple[Row, ...]:
         return self.collection(collection).rows
+
+    @cached_property
+    def identifiers_agree(self) -> bool:
+        """True when both collections map Email and PhoneNumber by the same rows, without link():
+        then a customer's email and phone are the same whichever collection maps it."""
+        def rows(compiled: CompiledCollection) -> dict[str, tuple[str, str]]:
+            return {folded: (row.kind, row.text) for row in compiled.rows
+                    if (folded := row.destination.casefold().replace(" ", ""))
+                    in ("email", "phonenumber")}
+
+        add, update = rows(self.add), rows(self.update)
+        return add == update and not any("link(" in text.replace(" ", "").lower()
+                                         for _, text in add.values())
 
     def list_names(self, collection: Collection | None = None) -> tuple[str, ...]:
         """Klaviyo list names the LIST_/UCLIST_ rows name (both collections when None)."""
