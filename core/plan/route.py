@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from core.mapping import NO_IDENTIFIER
 from core.model import (
     JSON,
     Collection,
@@ -115,11 +116,7 @@ def _blocking(
     if not mapped.has_identifier:
         kind = ErrorKind.NO_IDENTIFIER
         if not any("identifier" in error for error in errors):
-            errors.insert(
-                0,
-                "no valid identifier: the customer has neither an email address nor a phone "
-                "number that can be normalized; add one in iPaaS.com",
-            )
+            errors.insert(0, NO_IDENTIFIER)
     elif errors:
         kind = ErrorKind.VALIDATION
     missing: dict[str, str] = {}
