@@ -227,7 +227,10 @@ class Customer:
     @property
     def primary_billing(self) -> Address | None:
         """The first address, in order, marked primary billing."""
-        return next((a for a in self.addresses if a.is_primary_billing), None)
+        for address in self.addresses:
+            if address.is_primary_billing:
+                return address
+        return None
 
     def custom_field(self, name: str) -> str | None:
         """The value of the first custom field with this name (case-insensitive)."""

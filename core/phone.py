@@ -33,6 +33,8 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
+from core.model import fast_init
+
 
 @dataclass(frozen=True, slots=True)
 class PhoneResult:
@@ -516,6 +518,9 @@ def _validity_region(country_code: int, nsn: str, preferred: str | None) -> _Pla
     return _validate(country_code, nsn, preferred)[0]
 
 
+# One per normalized number: built without the frozen __init__ (same instance).
+_PhoneResult = fast_init(PhoneResult)
+
 _LENGTH_REASONS = {
     _Length.TOO_SHORT: "is too short to be a phone number",
     _Length.LOCAL_ONLY: "is a local number without an area code",
@@ -542,6 +547,6 @@ def _normalize_digits(digits: str, region: str | None, text: str) -> PhoneResult
     e164 = f"+{country_code}{nsn}"
     plan, valid = _validate(country_code, nsn, region)
     if valid:
-        return PhoneResult(e164, True, "", region)
+        return _PhoneResult(e164, True, "", region)
     where = f" for {plan.code}" if plan is not None and plan.code != "001" else ""
-    return PhoneResult(e164, False, f"{e164} is not a valid phone number{where}", region)
+    return _PhoneResult(e164, False, f"{e164} is not a valid phone number{where}", region)

@@ -42,7 +42,7 @@ def apply(
         subscribe=evaluation.subscribe,
         list_intents=tuple(evaluation.list_intents),
         phone_valid=evaluation.phone_valid,
-        warnings=tuple(evaluation.warnings),
-        errors=tuple(errors),
+        warnings=tuple(evaluation.warnings) if evaluation.warnings else (),
+        errors=tuple(errors) if errors else (),
         profile_id=evaluation.profile_id,
     )
