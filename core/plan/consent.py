@@ -57,10 +57,10 @@ def _channel_words(channel: Channel) -> str:
     return "email marketing" if channel is Channel.EMAIL else "SMS marketing"
 
 
-def _currently(state: ConsentState | None, target: TargetState) -> str:
+def _currently(state: ConsentState | None, new_profile: bool) -> str:
     if state is None:
         return "current consent unknown (the profile was read without subscriptions)"
-    if target.new_profile:
+    if new_profile:
         return f"currently {state.value} (new profile)"
     return f"currently {state.value}"
 
@@ -76,19 +76,7 @@ def _subscribe(
     if klist is not None and member and (double or state is ConsentState.SUBSCRIBED):
         # A double opt-in member is confirmed or pending: subscribing again re-sends the email.
         return None
-    words = f"subscribes {subject} to {_channel_words(channel)}"
-    if klist is not None:
-        words += f" with list {klist.name}"
-    parts = [words]
-    if double:
-        parts.append("double opt-in list: Klaviyo sends a consent email and consent stays "
-                     "pending until the person confirms")
-    elif klist is None and channel is Channel.EMAIL:
-        parts.append("without a list the account's default opt-in applies")
-    parts.append(_currently(state, target))
     reopted = state is ConsentState.UNSUBSCRIBED
-    if reopted:
-        parts.append("the person opted out; re-subscribing overrides that and needs confirmation")
     return _ConsentChange(
         channel=channel,
         action=ConsentAction.SUBSCRIBE,
@@ -96,9 +84,41 @@ def _subscribe(
         list_id=klist.id if klist else None,
         double_opt_in=double,
         risky=double or reopted,
-        note="; ".join(parts),
+        note=f"subscribes {subject} to "
+             + _subscribe_words(channel, klist.name if klist else None, double, state,
+                                target.new_profile),
         subject=subject,
     )
+
+
+# The words of a subscribe note after its subject depend on a handful of values only; they
+# are composed once per combination (list names and states, never a customer's data).
+_WORDS: dict[tuple[Channel, str | None, bool, ConsentState | None, bool], str] = {}
+_WORDS_LIMIT = 1024
+
+
+def _subscribe_words(channel: Channel, list_name: str | None, double: bool,
+                     state: ConsentState | None, new_profile: bool) -> str:
+    key = (channel, list_name, double, state, new_profile)
+    words = _WORDS.get(key)
+    if words is not None:
+        return words
+    head = _channel_words(channel)
+    if list_name is not None:
+        head += f" with list {list_name}"
+    parts = [head]
+    if double:
+        parts.append("double opt-in list: Klaviyo sends a consent email and consent stays "
+                     "pending until the person confirms")
+    elif list_name is None and channel is Channel.EMAIL:
+        parts.append("without a list the account's default opt-in applies")
+    parts.append(_currently(state, new_profile))
+    if state is ConsentState.UNSUBSCRIBED:
+        parts.append("the person opted out; re-subscribing overrides that and needs confirmation")
+    if len(_WORDS) >= _WORDS_LIMIT:
+        _WORDS.clear()
+    words = _WORDS[key] = "; ".join(parts)
+    return words
 
 
 def _unsubscribe(channel: Channel, subject: str, target: TargetState) -> ConsentChange | None:
@@ -110,7 +130,8 @@ def _unsubscribe(channel: Channel, subject: str, target: TargetState) -> Consent
         channel=channel,
         action=ConsentAction.UNSUBSCRIBE,
         risky=risky,
-        note=f"unsubscribes {subject} from {_channel_words(channel)}; {_currently(state, target)}",
+        note=(f"unsubscribes {subject} from {_channel_words(channel)}; "
+              f"{_currently(state, target.new_profile)}"),
         subject=subject,
     )
 

@@ -111,6 +111,14 @@ def _body(attributes: JSON, profile_id: str | None) -> JSON:
 def _blocking(
     mapped: MappedProfile, lists: Mapping[str, KlaviyoList | None]
 ) -> tuple[ErrorKind, tuple[str, ...]] | None:
+    if not mapped.errors and mapped.has_identifier:
+        # The common case, answered without building the error list: nothing blocks unless
+        # a named list is missing.
+        for intent in mapped.list_intents:
+            if lists.get(intent.list_name) is None:
+                break
+        else:
+            return None
     errors = list(mapped.errors)
     kind: ErrorKind | None = None
     if not mapped.has_identifier:
@@ -135,7 +143,7 @@ def _blocking(
 
 
 def _dedupe(items: list[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(items))
+    return tuple(dict.fromkeys(items)) if items else ()
 
 
 def _blocked_plan(
@@ -178,8 +186,8 @@ def _existing_plan(
     for key, match, label in (
         ("email", resolution.email_match, "email"),
         ("phone_number", resolution.phone_match, "phone"),
-    ):
-        if not send or match is None or match.id == target.id or key not in attributes:
+    ) if send and (resolution.email_match or resolution.phone_match) else ():
+        if match is None or match.id == target.id or key not in attributes:
             continue
         value = attributes.pop(key)
         warnings.append(
