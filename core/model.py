@@ -12,8 +12,24 @@ JSON = dict[str, Any]
 T = TypeVar("T")
 
 
+def draft_of(cls: type[T]) -> type:
+    """A plain class with the same slots as this frozen slots dataclass, for fast_init.
+
+    Its attributes are set by ordinary (fast) assignment, then the instance becomes `cls` by
+    __class__ assignment, which CPython allows between classes of identical slot layout: the
+    result is a `cls` instance like any other, frozen from then on.
+    """
+    slots = tuple(vars(cls).get("__slots__", ()))
+    if cls.__bases__ != (object,) or not slots:
+        raise TypeError(f"{cls.__name__} is not a slots dataclass straight from object")
+    draft = type(f"_{cls.__name__}Draft", (), {"__slots__": slots})
+    probe: Any = object.__new__(draft)
+    probe.__class__ = cls  # raises TypeError here, once, if the layouts differ
+    return draft
+
+
 def fast_init(cls: type[T]) -> Callable[..., T]:
-    """A constructor for a frozen slots dataclass that sets its slots directly, same arguments.
+    """A constructor for a frozen slots dataclass, same arguments, that skips the frozen __init__.
 
     The frozen __init__ sets each field through object.__setattr__; on the planner's hot path
     (a dozen objects per customer) that costs more than the work. The built instance is the
@@ -21,11 +37,11 @@ def fast_init(cls: type[T]) -> Callable[..., T]:
     """
     params: list[str] = []
     lines: list[str] = []
-    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_missing": dataclasses.MISSING}
+    scope: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_draft": draft_of(cls),
+                             "_missing": dataclasses.MISSING}
     for index, item in enumerate(dataclasses.fields(cast(Any, cls))):
         if not item.init:
             raise TypeError(f"{cls.__name__}.{item.name} is not an __init__ field")
-        scope[f"_set{index}"] = vars(cls)[item.name].__set__
         if item.default is not dataclasses.MISSING:
             scope[f"_default{index}"] = item.default
             params.append(f"{item.name}=_default{index}")
@@ -35,9 +51,10 @@ def fast_init(cls: type[T]) -> Callable[..., T]:
             lines.append(f"    if {item.name} is _missing: {item.name} = _factory{index}()")
         else:
             params.append(item.name)
-        lines.append(f"    _set{index}(self, {item.name})")
-    source = (f"def build({', '.join(params)}):\n    self = _new(_cls)\n"
-              + "\n".join(lines) + "\n    return self\n")
+        lines.append(f"    self.{item.name} = {item.name}")
+    source = (f"def build({', '.join(params)}):\n    self = _new(_draft)\n"
+              + "\n".join(lines) + "\n    self.__class__ = _cls\n    return self\n")
+    # Generated from the class's own field names, as dataclasses generates __init__.
     exec(source, scope)
     built: Callable[..., T] = scope["build"]
     return built
