@@ -14,7 +14,7 @@ from textual.screen import Screen
 
 from console.commands import CustomerCommands
 from console.keymap import KeymapError, binding, keymap_from_file, parse_keymap
-from console.screens.base import EngineFailed, EnginePort, EngineReady, say
+from console.screens.base import BREAKPOINTS, EngineFailed, EnginePort, EngineReady, say
 from console.screens.recent import RecentLookups
 from console.widgets.words import route_title
 from core.model import Plan
@@ -75,7 +75,7 @@ class ConsoleApp(App[None]):
 
     CSS_PATH = "console.tcss"
     TITLE = "iPaaS.com → Klaviyo console"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    HORIZONTAL_BREAKPOINTS = BREAKPOINTS
     MODES = {
         "lookup": lookup_screen,
         "errors": errors_screen,
@@ -102,6 +102,8 @@ class ConsoleApp(App[None]):
         recent_path: Path | None = None,
     ) -> None:
         super().__init__()
+        # Textual's count of CSS invalidations when the stylesheet last matched the theme.
+        self._css_current_at = self._css_update_count
         self.config = config
         self.engine: EnginePort | None = None
         self.engine_error: str | None = None
@@ -122,6 +124,15 @@ class ConsoleApp(App[None]):
         self.recent = RecentLookups(recent_path)
         if config is not None and getattr(config, "sandbox", False):
             self.sub_title = "SANDBOX"
+
+    @property
+    def stylesheet_current(self) -> bool:
+        """Whether the stylesheet reflects the theme (no invalidation since its last refresh)."""
+        return self._css_current_at == self._css_update_count
+
+    def refresh_css(self, animate: bool = True) -> None:
+        super().refresh_css(animate)
+        self._css_current_at = self._css_update_count
 
     def on_mount(self) -> None:
         self.recent.load()

@@ -16,7 +16,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import (
     Checkbox,
     Input,
@@ -28,7 +27,7 @@ from textual.widgets import (
 )
 
 from console.keymap import binding
-from console.screens.base import Counts, CountsChanged, say, wait_engine
+from console.screens.base import Counts, CountsChanged, ModeScreen, say, wait_engine
 from console.widgets.banner import SandboxBanner
 from console.widgets.keys import KeysFooter
 from console.widgets.screenbar import ScreenBar
@@ -89,7 +88,7 @@ def counts_line(counts: Counts, rate: float) -> str:
             f"held {counts.held}   {rate:.1f} customers/s")
 
 
-class BatchScreen(Screen[None]):
+class BatchScreen(ModeScreen):
     """Run engine.sync over chosen ids or every customer, with live figures and cancel."""
 
     # Parsed when this screen is first shown, not at start-up with console.tcss; unscoped so

@@ -12,11 +12,10 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import DataTable, Label, ProgressBar, Select, Static
 
 from console.keymap import binding
-from console.screens.base import Counts, CountsChanged, say, wait_engine
+from console.screens.base import Counts, CountsChanged, ModeScreen, say, wait_engine
 from console.widgets.banner import SandboxBanner
 from console.widgets.keys import KeysFooter
 from console.widgets.screenbar import ScreenBar
@@ -68,7 +67,7 @@ def detail_text(record: ErrorRecord) -> Content:
     return Content.assemble(*parts).rstrip()
 
 
-class ErrorsScreen(Screen[None]):
+class ErrorsScreen(ModeScreen):
     """Browse failures, read the cause and the fix, retry one or every open record."""
 
     # Parsed when this screen is first shown, not at start-up with console.tcss; unscoped so

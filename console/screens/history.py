@@ -11,14 +11,13 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
 from console.keymap import binding
-from console.screens.base import say, wait_engine
+from console.screens.base import ModeScreen, say, wait_engine
 from console.widgets.banner import SandboxBanner
 from console.widgets.keys import KeysFooter
-from console.widgets.preview import JsonView
+from console.widgets.preview import SIDES_CSS, JsonView
 from console.widgets.screenbar import ScreenBar
 from console.widgets.words import short_time
 from core.model import HistoryEntry
@@ -51,13 +50,13 @@ def entry_summary(entry: HistoryEntry) -> Content:
     return Content.assemble(*parts)
 
 
-class HistoryScreen(Screen[None]):
+class HistoryScreen(ModeScreen):
     """Every push of one customer (or the latest pushes), newest first."""
 
     # Parsed when this screen is first shown, not at start-up with console.tcss; unscoped so
     # the rules read exactly as they did there.
     SCOPED_CSS = False
-    DEFAULT_CSS = """
+    DEFAULT_CSS = SIDES_CSS + """
         #history-table { height: 1fr; min-height: 5; border: round $panel-lighten-2; }
         #history-detail { height: 2fr; padding: 0 1; }
         #history-summary { padding: 0 1; height: auto; }

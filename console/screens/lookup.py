@@ -8,14 +8,12 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.lazy import Lazy
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Input, LoadingIndicator, Static
 
 from console.keymap import binding
-from console.screens.base import say, wait_engine
+from console.screens.base import ModeScreen, say, wait_engine
 from console.screens.confirm import PushConfirmScreen
 from console.screens.recent import PickCustomerScreen
 from console.widgets.banner import SandboxBanner
@@ -57,7 +55,7 @@ def looks_like_id(query: str) -> bool:
     return query.isdigit()
 
 
-class LookupScreen(Screen[None]):
+class LookupScreen(ModeScreen):
     """Type an id, email or name; Enter previews; F5 pushes after a confirmation."""
 
     HELP = (
@@ -76,24 +74,28 @@ class LookupScreen(Screen[None]):
     plan: reactive[Plan | None] = reactive(None, bindings=True, always_update=True)
 
     def compose(self) -> ComposeResult:
+        # The first frame: the bars and the field to type in. The busy indicator, the preview
+        # pane and the footer mount right after it is drawn (what textual.lazy.Lazy does, minus
+        # a placeholder widget per part to style and mount).
         yield ScreenBar("lookup")
         yield SandboxBanner(classes="sandbox")
         with Horizontal(id="lookup-bar"):
             yield Input(placeholder="Customer id, email or name, then Enter", id="customer")
         with Horizontal(id="status-bar"):
-            yield Lazy(LoadingIndicator(id="busy"))
             yield Static("", id="status")
         yield Static(
             "Enter a customer to preview what a push would send.  "
             "F3 recent lookups · ctrl+p search customers · F6 errors · F8 batch",
             id="hint",
         )
-        # Mounted after the first frame: the field to type in appears first.
-        yield Lazy(PreviewPane(id="preview"))
-        yield Lazy(KeysFooter())
 
     def on_mount(self) -> None:
         self.query_one("#customer", Input).focus()
+        self.call_after_refresh(self.mount_after_first_frame)
+
+    def mount_after_first_frame(self) -> None:
+        self.query_one("#status-bar").mount(LoadingIndicator(id="busy"), before=0)
+        self.mount(PreviewPane(id="preview"), KeysFooter())
 
     # ----------------------------------------------------------------- lookup and preview
 

@@ -7,10 +7,10 @@ from typing import Any
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Static
 
 from console.keymap import DEFAULT_KEYS, effective_keys
+from console.screens.base import ModeScreen
 from console.widgets.banner import SandboxBanner
 from console.widgets.keys import KeysFooter
 from console.widgets.screenbar import ScreenBar
@@ -51,7 +51,7 @@ def knob_pairs(engine: Any) -> list[tuple[str, str]]:
     ]
 
 
-class SettingsScreen(Screen[None]):
+class SettingsScreen(ModeScreen):
     """Read-only view of what the console runs with; edit the config file to change it."""
 
     # Parsed when this screen is first shown, not at start-up with console.tcss; unscoped so

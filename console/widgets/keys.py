@@ -16,6 +16,12 @@ class KeysFooter(Footer):
     it); the same keys in the same order only need their `-disabled` class set.
     """
 
+    def on_mount(self) -> None:
+        # Footer shows keys only once the screen's bindings change after it mounted; one that
+        # mounts after the first frame (when the screen's keys are already settled) shows them
+        # now. Footer's own on_mount still subscribes it to later changes.
+        self.bindings_changed(self.screen)
+
     def bindings_changed(self, screen: Any) -> None:
         if not self._bindings_ready or not self.is_attached or screen is not self.screen:
             super().bindings_changed(screen)

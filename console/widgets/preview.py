@@ -163,8 +163,55 @@ class NotesPanel(Static):
         self.update(Content.assemble(*parts).rstrip())
 
 
+# Two documents side by side (the preview and the history screen); stacked on narrow screens.
+SIDES_CSS = """
+    #sides, .sides { height: auto; }
+    .side {
+        width: 1fr;
+        height: auto;
+        border: round $panel-lighten-2;
+        border-title-color: $text-muted;
+        padding: 0 1;
+    }
+    Screen.-narrow #sides, Screen.-narrow .sides { layout: vertical; }
+    Screen.-narrow .side { width: 100%; }
+"""
+
+
 class PreviewPane(VerticalScroll):
     """Everything a push would do, laid out as design §10 describes."""
+
+    # Parsed when the pane mounts after the first frame, not at start-up with console.tcss;
+    # unscoped so the rules read exactly as they did there.
+    SCOPED_CSS = False
+    DEFAULT_CSS = SIDES_CSS + """
+    #preview { padding: 0 1; }
+
+    RouteBanner {
+        padding: 0 1;
+        margin-bottom: 1;
+        border-left: outer $primary;
+        background: $primary 10%;
+    }
+    RouteBanner.-create { border-left: outer $success; background: $success 12%; }
+    RouteBanner.-update { border-left: outer $primary; background: $primary 12%; }
+    RouteBanner.-link { border-left: outer $accent; background: $accent 12%; }
+    RouteBanner.-blocked { border-left: outer $error; background: $error 15%; }
+
+    #diff {
+        height: auto;
+        max-height: 24;
+        border: round $panel-lighten-2;
+        border-title-color: $text-muted;
+    }
+    #consent, #notes {
+        height: auto;
+        border: round $panel-lighten-2;
+        border-title-color: $text-muted;
+        padding: 0 1;
+    }
+    #notes { border: round $warning 60%; }
+    """
 
     plan: Plan | None = None
 
