@@ -69,9 +69,12 @@ class LookupScreen(ModeScreen):
         binding("refresh", "refresh"),
     ]
 
-    pushing: reactive[bool] = reactive(False, bindings=True)
-    stale: reactive[bool] = reactive(False, bindings=True)  # a kept plan awaits its refresh
-    plan: reactive[Plan | None] = reactive(None, bindings=True, always_update=True)
+    # The screen draws none of these itself (its widgets show the plan): a repaint redrew the
+    # whole screen, every widget, on each switch between customers.
+    pushing: reactive[bool] = reactive(False, bindings=True, repaint=False)
+    stale: reactive[bool] = reactive(False, bindings=True, repaint=False)  # kept plan, refreshing
+    plan: reactive[Plan | None] = reactive(None, bindings=True, always_update=True,
+                                           repaint=False)
 
     def compose(self) -> ComposeResult:
         # The first frame: the bars and the field to type in. The busy indicator, the preview
