@@ -17,6 +17,9 @@ from core.model import Customer
 # finish, stops within a few seconds at Klaviyo's real 12.5 writes a second.
 DEFAULT_WORKERS = 32
 QUEUE_PER_WORKER = 2
+# The source needs to stay only a page or so ahead of the workers: at a bulk sync's 20,000
+# workers, two per worker would also hold 40,000 fetched customers in memory.
+QUEUE_MAX = 500
 
 
 @dataclass
@@ -99,53 +102,77 @@ async def run_batch(
     on_progress: Callable[[BatchProgress], None] | None = None,
     cancel: asyncio.Event | None = None,
 ) -> BatchProgress:
-    """Push every item with `workers` concurrent pushes; a set `cancel` stops taking new items.
+    """Push every item with up to `workers` concurrent pushes; a set `cancel` stops taking new
+    items.
 
-    Items already taken always finish (done or logged); memory is bounded by the queue size.
+    Items already taken always finish (done or logged); memory is bounded by the queue size
+    and the pushes in flight.
     """
     cancel = cancel or asyncio.Event()
-    queue: asyncio.Queue[Item | None] = asyncio.Queue(maxsize=max(1, workers) * QUEUE_PER_WORKER)
-
+    limit = max(1, workers)
+    queue: asyncio.Queue[Item | None] = asyncio.Queue(
+        maxsize=min(limit * QUEUE_PER_WORKER, QUEUE_MAX))
+    # A push that raised (a callback broke): stop taking items, let the rest finish, re-raise.
+    halt = asyncio.Event()
     failure: list[BaseException] = []
+    pool: list[asyncio.Task[None]] = []
+    idle = 0
+
+    async def work() -> None:
+        nonlocal idle
+        while True:
+            idle += 1
+            try:
+                item = await queue.get()
+            finally:
+                idle -= 1
+            if item is None:
+                return
+            if cancel.is_set() or halt.is_set():
+                continue  # drain without starting new pushes
+            try:
+                result = await push_one(*item)
+                progress.count(result)
+                if on_progress is not None:
+                    on_progress(progress)
+            except Exception as exc:
+                failure.append(exc)
+                halt.set()
+
+    def staff() -> None:
+        # Workers start as items wait for them: a bulk sync allows 20,000, and each idle one
+        # costs ~0.7 KB that a smaller batch never needs.
+        if queue.qsize() > idle and len(pool) < limit:
+            pool.append(asyncio.create_task(work()))
 
     async def produce() -> None:
+        stop = asyncio.ensure_future(_either(cancel, halt))
         try:
             async for item in items:
-                if cancel.is_set():
+                if stop.done():
                     break
                 if not queue.full():
                     queue.put_nowait(item)  # the common case: no tasks to wait on
+                    staff()
                     continue
                 put = asyncio.ensure_future(queue.put(item))
-                stop = asyncio.ensure_future(cancel.wait())
                 await asyncio.wait({put, stop}, return_when=asyncio.FIRST_COMPLETED)
-                stop.cancel()
                 if not put.done():
                     put.cancel()
                     break
+                staff()
         except Exception as exc:
             # The source broke (e.g. a page read failed): let taken items finish, then report.
             failure.append(exc)
         finally:
-            for _ in range(workers):
+            stop.cancel()
+            for _ in range(len(pool)):
                 await queue.put(None)
 
-    async def work() -> None:
-        while True:
-            item = await queue.get()
-            if item is None:
-                return
-            if cancel.is_set():
-                continue  # drain without starting new pushes
-            result = await push_one(*item)
-            progress.count(result)
-            if on_progress is not None:
-                on_progress(progress)
-
     producer = asyncio.create_task(produce())
-    pool = [asyncio.create_task(work()) for _ in range(max(1, workers))]
     try:
-        await asyncio.gather(producer, *pool)
+        await producer
+        await asyncio.gather(*pool)
     finally:
         for task in (producer, *pool):
             if not task.done():
@@ -159,6 +186,16 @@ async def run_batch(
     if failure:
         raise failure[0]
     return progress
+
+
+async def _either(*events: asyncio.Event) -> None:
+    """Return once any of these events is set."""
+    tasks = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def ids_source(ids: Iterable[str]) -> AsyncIterator[Item]:
