@@ -134,8 +134,20 @@ def field_diff(
     current: Mapping[str, Any] | None, sent: Mapping[str, Any] | None
 ) -> tuple[FieldDiff, ...]:
     """Compare what a write sends with the profile as it is; current None means a new profile."""
-    now = flatten(current)
-    out = flatten(sent)
+    return diff_flat(flatten(current), flatten(sent))
+
+
+def dotted(key: str, sub: Any) -> str:
+    """The flattened name of a nested field ("location", "city" -> "location.city")."""
+    names = _DOTTED.get(key)
+    if names is None:
+        names = _DOTTED[key] = {}
+    name = names.get(sub)
+    return name if name is not None else _dotted(names, key, sub)
+
+
+def diff_flat(now: dict[str, Any], out: dict[str, Any]) -> tuple[FieldDiff, ...]:
+    """field_diff over sides already flattened (as flatten makes them)."""
     # Sent fields first, then the ones only Klaviyo has; the sort is stable, so within a rank
     # that first-seen order stands.
     names = list(out)

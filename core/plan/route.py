@@ -21,7 +21,15 @@ from core.model import (
     fast_init,
 )
 from core.plan.consent import TargetState, plan_operations
-from core.plan.diff import field_diff, is_empty, is_mapping
+from core.plan.diff import (
+    _METADATA,
+    _NESTED,
+    diff_flat,
+    dotted,
+    flatten,
+    is_empty,
+    is_mapping,
+)
 
 OnMatch = Literal["patch", "link-only"]
 
@@ -78,7 +86,13 @@ def collection_for(resolution: Resolution) -> Collection:
 
 def payload_attributes(mapped: MappedProfile) -> JSON:
     """JSON:API attributes, properties nested, empty values left out so Klaviyo keeps its own."""
+    return _payload(mapped)[0]
+
+
+def _payload(mapped: MappedProfile) -> tuple[JSON, dict[str, Any]]:
+    """payload_attributes, and the same attributes as diff.flatten makes them, in one pass."""
     attributes: JSON = {}
+    flat: dict[str, Any] = {}
     for key, value in mapped.attributes.items():
         if key in _RESOURCE_KEYS or key == "properties":
             continue
@@ -86,18 +100,29 @@ def payload_attributes(mapped: MappedProfile) -> JSON:
         if type(value) is str:
             if value and not value.isspace():
                 attributes[key] = value
+                if key not in _METADATA:
+                    flat[key] = value
             continue
         if is_mapping(value):
             value = {k: v for k, v in value.items() if not is_empty(v)}
         if not is_empty(value):
             attributes[key] = value
+            if key in _METADATA:
+                continue
+            if key in _NESTED and is_mapping(value):
+                for sub, item in value.items():
+                    flat[dotted(key, sub)] = item
+            else:
+                flat[key] = value
     properties = {k: v for k, v in mapped.properties.items() if not is_empty(v)}
     nested = mapped.attributes.get("properties")
     if nested is not None and is_mapping(nested):
         properties = {**{k: v for k, v in nested.items() if not is_empty(v)}, **properties}
     if properties:
         attributes["properties"] = properties
-    return attributes
+        for sub, item in properties.items():
+            flat[dotted("properties", sub)] = item
+    return attributes, flat
 
 
 def _body(attributes: JSON, profile_id: str | None) -> JSON:
@@ -182,7 +207,7 @@ def _existing_plan(
     warnings: list[str],
     basis: _Basis | None,
 ) -> Plan:
-    attributes = payload_attributes(mapped)
+    attributes, flat = _payload(mapped)
     for key, match, label in (
         ("email", resolution.email_match, "email"),
         ("phone_number", resolution.phone_match, "phone"),
@@ -190,6 +215,7 @@ def _existing_plan(
         if match is None or match.id == target.id or key not in attributes:
             continue
         value = attributes.pop(key)
+        flat.pop(key, None)
         warnings.append(
             f"{label} {value} belongs to profile {match.id}, not to profile {target.id} this "
             f"push targets: {label} left out of the payload so no identifier moves between "
@@ -217,7 +243,7 @@ def _existing_plan(
         profile_id=target.id,
         payload=_body(attributes, target.id) if send else None,
         current=target.attributes,
-        diff=field_diff(target.attributes, sent),
+        diff=diff_flat(flatten(target.attributes), flat if send else {}),
         consent=operations.consent,
         lists=operations.lists,
         warnings=_dedupe([*warnings, *operations.warnings]),
@@ -233,7 +259,7 @@ def _create_plan(
     warnings: list[str],
     basis: _Basis,
 ) -> Plan:
-    attributes = payload_attributes(mapped)
+    attributes, flat = _payload(mapped)
     operations = plan_operations(
         mapped,
         resolution.lists,
@@ -252,7 +278,7 @@ def _create_plan(
         route=Route.CREATE,
         reason=reason,
         payload=_body(attributes, None),
-        diff=field_diff(None, attributes),
+        diff=diff_flat({}, flat),
         consent=operations.consent,
         lists=operations.lists,
         warnings=_dedupe([*warnings, *operations.warnings]),

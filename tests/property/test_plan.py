@@ -9,9 +9,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.mapping import load_template
-from core.model import KlaviyoList, OptIn, Profile, ProfileDataError, Route
-from core.plan import PlanSettings, Resolution, plan_push
-from tests.property.strategies import SMALL, customers, mutated
+from core.model import (
+    Collection,
+    KlaviyoList,
+    MappedProfile,
+    OptIn,
+    Profile,
+    ProfileDataError,
+    Route,
+)
+from core.plan import PlanSettings, Resolution, field_diff, payload_attributes, plan_push
+from core.plan.diff import diff_flat, flatten
+from core.plan.route import _payload
+from tests.property.strategies import SMALL, customers, json_values, mutated
 from tests.property.test_clients import PROFILE
 
 SHIPPED = load_template()
@@ -45,3 +55,32 @@ def test_any_customer_and_profile_give_a_plan(
     plan = plan_push(customer, SHIPPED, resolution, PlanSettings(sms_consent=sms))
     assert isinstance(plan.route, Route)
     json.dumps(plan.to_json())
+
+
+# Attribute names the planner treats specially (identifiers, nested objects, read-only
+# bookkeeping, resource keys), beside any text.
+_KEYS = st.one_of(
+    st.sampled_from(["email", "phone_number", "first_name", "location", "properties", "created",
+                     "id", "type", "location.city", "properties.x", "image"]),
+    st.text(max_size=6),
+)
+_VALUES = st.one_of(
+    json_values,
+    st.dictionaries(st.one_of(st.sampled_from(["city", "zip", "x", "1"]), st.text(max_size=4)),
+                    json_values, max_size=5),
+)
+
+
+@SMALL
+@given(st.dictionaries(_KEYS, _VALUES, max_size=8),
+       st.dictionaries(st.text(max_size=5), json_values, max_size=4),
+       st.one_of(st.none(), st.dictionaries(_KEYS, _VALUES, max_size=8)))
+def test_the_plan_s_one_pass_payload_diffs_as_field_diff_does(
+    attributes: dict[str, Any], properties: dict[str, Any], current: dict[str, Any] | None
+) -> None:
+    mapped = MappedProfile(customer_id="1", collection=Collection.ADD, attributes=attributes,
+                           properties=properties, subscribe=None)
+    payload, flat = _payload(mapped)
+    assert payload == payload_attributes(mapped)
+    assert list(flat.items()) == list(flatten(payload).items())
+    assert diff_flat(flatten(current), flat) == field_diff(current, payload)
