@@ -55,6 +55,9 @@ def looks_like_id(query: str) -> bool:
     return query.isdigit()
 
 
+KEPT_PANES = 8  # customers whose drawn preview is kept for an instant switch back
+
+
 class LookupScreen(ModeScreen):
     """Type an id, email or name; Enter previews; F5 pushes after a confirmation."""
 
@@ -76,10 +79,14 @@ class LookupScreen(ModeScreen):
     plan: reactive[Plan | None] = reactive(None, bindings=True, always_update=True,
                                            repaint=False)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.panes: dict[str, PreviewPane] = {}
+
     def compose(self) -> ComposeResult:
-        # The first frame: the bars and the field to type in. The busy indicator, the preview
-        # pane and the footer mount right after it is drawn (what textual.lazy.Lazy does, minus
-        # a placeholder widget per part to style and mount).
+        # The first frame: the bars and the field to type in. The busy indicator and the footer
+        # mount right after it is drawn (what textual.lazy.Lazy does, minus a placeholder
+        # widget per part to style and mount); a preview pane mounts with its first plan.
         yield ScreenBar("lookup")
         yield SandboxBanner(classes="sandbox")
         with Horizontal(id="lookup-bar"):
@@ -98,7 +105,7 @@ class LookupScreen(ModeScreen):
 
     def mount_after_first_frame(self) -> None:
         self.query_one("#status-bar").mount(LoadingIndicator(id="busy"), before=0)
-        self.mount(PreviewPane(id="preview"), KeysFooter())
+        self.mount(KeysFooter())
 
     # ----------------------------------------------------------------- lookup and preview
 
@@ -173,7 +180,7 @@ class LookupScreen(ModeScreen):
         self.stale = message.age is not None
         self.plan = plan
         self.query_one("#hint").display = False
-        self.query_one(PreviewPane).show(plan)
+        self.show_pane(plan)
         app: Any = self.app
         app.current_customer = plan.customer_id
         if message.age is not None:
@@ -189,6 +196,32 @@ class LookupScreen(ModeScreen):
         customer = self.query_one("#customer", Input)
         if customer.value != plan.customer_id:
             customer.value = plan.customer_id
+
+    def show_pane(self, plan: Plan) -> None:
+        """Display the customer's own pane, drawn already if the customer was shown before.
+
+        Switching between customers only changes which pane is displayed, so nothing in a
+        pane is redrawn (Textual reuses a widget's rendered lines while it is unchanged). The
+        displayed pane is kept first among the panes, so queries such as `#route` find it.
+        """
+        pane = self.panes.pop(plan.customer_id, None)
+        first = next(iter(self.query(PreviewPane)), None)
+        if pane is None:
+            pane = PreviewPane(plan)
+            if first is not None:
+                self.mount(pane, before=first)
+            else:
+                self.mount(pane, after=self.query_one("#hint"))
+        else:
+            if pane.plan is not plan:
+                pane.show(plan)
+            if first is not None and first is not pane:
+                self.move_child(pane, before=first)
+        self.panes[plan.customer_id] = pane  # the most recent last
+        for other in self.panes.values():
+            other.display = other is pane
+        while len(self.panes) > KEPT_PANES:
+            self.panes.pop(next(iter(self.panes))).remove()
 
     def show_refreshing(self) -> None:
         """The busy indicator beside a kept plan, unless its refresh has already landed."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -185,7 +187,7 @@ class PreviewPane(VerticalScroll):
     # unscoped so the rules read exactly as they did there.
     SCOPED_CSS = False
     DEFAULT_CSS = SIDES_CSS + """
-    #preview { padding: 0 1; }
+    PreviewPane { padding: 0 1; }
 
     RouteBanner {
         padding: 0 1;
@@ -215,6 +217,11 @@ class PreviewPane(VerticalScroll):
 
     plan: Plan | None = None
 
+    def __init__(self, plan: Plan | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._first = plan  # shown once the pane's widgets are mounted
+        self._drawn = False
+
     def compose(self) -> ComposeResult:
         yield RouteBanner(id="route")
         with Horizontal(id="sides"):
@@ -230,11 +237,16 @@ class PreviewPane(VerticalScroll):
         self.query_one("#diff").border_title = "Field diff"
         self.query_one("#consent").border_title = "Consent and lists"
         self.query_one("#notes").border_title = "Warnings and errors"
-        self.display = False
+        self._drawn = True
+        if self._first is not None:
+            self.show(self._first)
 
     def show(self, plan: Plan) -> None:
+        """Draw the plan (whether the pane is displayed is the screen's call)."""
         self.plan = plan
-        self.display = True
+        if not self._drawn:  # its widgets are not mounted yet: on_mount draws it
+            self._first = plan
+            return
         self.query_one(RouteBanner).show(plan)
         self.query_one("#payload", JsonView).show(plan.payload)
         self.query_one("#current", JsonView).show(plan.current)
