@@ -273,3 +273,25 @@ async def test_a_repeat_lookup_shows_the_kept_plan_until_the_fresh_one_replaces_
         await pilot.press("f5")
         await pilot.pause()
         assert isinstance(app.screen, PushConfirmScreen)
+
+
+async def test_switching_back_displays_the_customers_drawn_pane(make_app, stub, monkeypatch):
+    from console.screens import lookup as lookup_module
+    from console.widgets.preview import PreviewPane
+
+    monkeypatch.setattr(lookup_module, "KEPT_PANES", 2)
+    app = make_app(stub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await lookup(pilot, "55260")
+        kept = app.screen.panes["55260"]
+        await lookup(pilot, "1001")
+        assert " CREATE " in text_of(pilot, "#route")
+        await lookup(pilot, "55260")
+        panes = list(app.screen.query(PreviewPane))
+        assert panes[0] is kept  # the same pane, not drawn again, and first for queries
+        assert [pane.display for pane in panes] == [True, False]
+        assert "customer 55260" in text_of(pilot, "#route")
+        await lookup(pilot, "1002")  # a third customer: the least recent pane (1001) goes
+        assert sorted(app.screen.panes) == ["1002", "55260"]
+        assert len(app.screen.query(PreviewPane)) == 2
+        assert " LINK by email " in text_of(pilot, "#route")
