@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from core.model import Change, FieldDiff, draft_of
@@ -105,8 +104,7 @@ def same_value(name: str, current: Any, mapped: Any) -> bool:
     return bool(current == mapped)
 
 
-@lru_cache(maxsize=4096)
-def _rank(name: str) -> int:
+def _rank_of(name: str) -> int:
     """Where a field sorts: identifiers, names, other attributes, location, properties.
 
     group * 100 + position within the group: one int compares faster than a pair.
@@ -120,6 +118,19 @@ def _rank(name: str) -> int:
     if head == "properties" and tail:
         return 400
     return 200
+
+
+class _Ranks(dict[str, int]):
+    """Ranks by field name, computed on first sight; a plain dict lookup (the sort key) after."""
+
+    def __missing__(self, name: str) -> int:
+        if len(self) >= 4096:
+            self.clear()
+        rank = self[name] = _rank_of(name)
+        return rank
+
+
+_rank = _Ranks().__getitem__
 
 
 # FieldDiff built as model.fast_init does, inline: its slots set by plain assignment on a draft
