@@ -10,8 +10,11 @@ from textual.widgets import Static
 class SandboxBanner(Static):
     """Says, on every screen, that nothing reaches the real Klaviyo or iPaaS.com."""
 
-    def on_mount(self) -> None:
+    def __init__(self, **kwargs: Any) -> None:
+        # Set up when composed, not on mount, so the first frame is laid out once.
+        super().__init__(TEXT, **kwargs)
         config: Any = getattr(self.app, "config", None)
-        on_sandbox = bool(getattr(config, "sandbox", True))
-        self.display = on_sandbox
-        self.update("SANDBOX · emulated Klaviyo and iPaaS.com · nothing leaves this machine")
+        self.display = bool(getattr(config, "sandbox", True))
+
+
+TEXT = "SANDBOX · emulated Klaviyo and iPaaS.com · nothing leaves this machine"

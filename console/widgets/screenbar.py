@@ -24,10 +24,13 @@ class ScreenBar(Static):
     """Clickable; shows the keys in force (after keymap overrides) for each screen."""
 
     def __init__(self, current: str) -> None:
-        super().__init__(classes="screenbar")
+        # Drawn from the start (composed while the app runs, so its keymap is known) rather
+        # than updated on mount, which laid the first frame out a second time.
+        super().__init__(self.keys(current), classes="screenbar")
         self.current = current
 
-    def on_mount(self) -> None:
+    def keys(self, current: str) -> Content:
+        """Each screen's label with the key in force, the current one highlighted."""
         keymap: dict[str, str] = getattr(self.app, "keymap", {})
         parts: list[str | tuple[str, Style]] = []
         for mode, binding_id, label in SCREENS:
@@ -35,8 +38,8 @@ class ScreenBar(Static):
             # Built as Style objects: as markup strings each was parsed by the CSS tokenizer
             # on the first frame (a tenth of its cost).
             style = Style.from_meta({"@click": f"app.switch_mode('{mode}')"})
-            if mode == self.current:
+            if mode == current:
                 style = CURRENT + style
             parts.append((f" {key} {label} ", style))
             parts.append(" ")
-        self.update(Content.assemble(*parts))
+        return Content.assemble(*parts)
