@@ -383,11 +383,17 @@ def _plan(code: str, country_code: int = 0) -> _Plan | None:
     )
 
 
+_MAIN_PLANS: dict[int, _Plan | None] = {}
+
+
 def _main_plan(country_code: int) -> _Plan | None:
+    # Once per country code (a few hundred exist): one dict lookup per number after that.
+    if country_code in _MAIN_PLANS:
+        return _MAIN_PLANS[country_code]
     regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code)
-    if not regions:
-        return None
-    return _plan(regions[0], country_code)
+    plan = _plan(regions[0], country_code) if regions else None
+    _MAIN_PLANS[country_code] = plan
+    return plan
 
 
 def _extract_country_code(number: str) -> tuple[int, str]:
