@@ -54,8 +54,10 @@ log = logging.getLogger("core.engine")
 T = TypeVar("T")
 R = TypeVar("R")
 
-# How long a partly filled request waits for more customers before it goes out anyway.
-LINGER = 0.05
+# How long a partly filled request waits for more customers before it goes out anyway. At
+# 50 ms a batch of ~20 customers/s sent most shared calls with one customer each: every
+# request costs the engine ~3 ms of CPU in httpx, and 200 ms cut a customer's CPU by 28%.
+LINGER = 0.2
 # An import job is worth waiting for: its endpoint allows only 150 requests a minute (polls
 # included), so a job goes out full, or once no row joined for IMPORT_IDLE seconds (the
 # source ran dry or every customer in flight is waiting on it), or after IMPORT_LINGER.
