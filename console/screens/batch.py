@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import secrets
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -65,21 +64,6 @@ def headroom(limits: Mapping[str, Any]) -> float:
         if limit and remaining is not None:
             shares.append(100.0 * float(remaining) / float(limit))
     return min(shares) if shares else 100.0
-
-
-def outcome_words(result: Any) -> str:
-    """A push result in a few words: ok with the profile, held, or failed with the record."""
-    if result.ok:
-        return f"ok → profile {result.profile_id}"
-    error = result.error
-    state = "held" if result.held else "failed"
-    return f"{state} ({error.id}: {error.message})" if error is not None else state
-
-
-def notification_line(note: Any, result: Any, status: str) -> str:
-    """One feed line for an outbound notification and what its push did."""
-    line = f"{note.scope} {note.id or '-'}: "
-    return line + (outcome_words(result) if result is not None else status)
 
 
 def counts_line(counts: Counts, rate: float) -> str:
@@ -144,7 +128,7 @@ class BatchScreen(ModeScreen):
         self._last_finished = 0
         self._last_sample = time.monotonic()
         self._rate = 0.0
-        self.listener: Any = None  # the LoopbackServer while listen is on
+        self.listener: Any = None  # core.engine.listen.Listening while listen is on
 
     def compose(self) -> ComposeResult:
         yield ScreenBar("batch")
@@ -293,48 +277,31 @@ class BatchScreen(ModeScreen):
 
     @work(group="listen", exclusive=True, exit_on_error=False)
     async def start_listen(self) -> None:
-        """Serve the engine's hook handler on loopback and follow sandbox customer changes."""
-        from core.loopback import LoopbackServer
+        """Take outbound notifications on loopback and follow sandbox customer changes."""
+        from core.engine.listen import ListenError
 
-        feed = self.post_message
+        def feed(line: str) -> None:
+            self.post_message(NotificationReceived(line))
+
         try:
             engine: Any = await wait_engine(self.app)
+            port = getattr(engine.config, "listen_port", None) or 0
+            listening = await engine.listen(self.LISTEN_HOST, port, feed)
+        except ListenError as exc:
+            feed(f"listen not started: {exc}")
+            return
         except Exception as exc:
-            feed(NotificationReceived(f"listen not started: {say(exc)}"))
+            feed(f"listen not started: {say(exc)}")
             return
-        config = engine.config
-        secret = getattr(config, "listen_secret", None)
-        generated = False
-        if not secret:
-            if engine.sandbox is None:
-                feed(NotificationReceived(
-                    "listen not started: a shared secret is required; set "
-                    "KLAVIYO_CONSOLE_LISTEN_SECRET or [listen] secret in the config file"))
-                return
-            # A rehearsal on the sandbox still refuses unauthenticated posts.
-            secret, generated = secrets.token_urlsafe(24), True
-        port = getattr(config, "listen_port", None) or 0
-        handler = engine.hook_handler(
-            secret, on_result=lambda note, result, status: feed(
-                NotificationReceived(notification_line(note, result, status))))
-        server = LoopbackServer(handler, self.LISTEN_HOST, port)
-        try:
-            await server.start()
-        except OSError as exc:
-            feed(NotificationReceived(
-                f"listen not started: cannot bind {self.LISTEN_HOST}:{port}: {exc.strerror}"))
-            return
-        self.listener = server
-        feed(NotificationReceived(
-            f"listening on {server.url}/ (POST, Authorization: Bearer <secret>)"))
-        feed(NotificationReceived(
-            "a shared secret is required: " + (
-                "one was generated for this sandbox run (set KLAVIYO_CONSOLE_LISTEN_SECRET "
-                "to post your own)" if generated else "the configured [listen] secret")))
-        if engine.follow_sandbox(lambda result: feed(NotificationReceived(
-                f"sandbox change: customer {result.plan.customer_id}: "
-                f"{outcome_words(result)}"))):
-            feed(NotificationReceived("following sandbox customer changes"))
+        self.listener = listening
+        feed(f"listening on {listening.url}/ (POST, Authorization: Bearer <secret>)")
+        # The generated secret stays off the screen (screenshots); the CLI prints it.
+        feed("a shared secret is required: " + (
+            "one was generated for this sandbox run (set KLAVIYO_CONSOLE_LISTEN_SECRET "
+            "to post your own)" if listening.generated_secret else
+            "the configured [listen] secret"))
+        if listening.following_sandbox:
+            feed("following sandbox customer changes")
         self.refresh_bindings()
 
     @work(group="listen", exclusive=True, exit_on_error=False)
@@ -343,13 +310,10 @@ class BatchScreen(ModeScreen):
         self.post_message(NotificationReceived("listen stopped"))
 
     async def close_listen(self) -> None:
-        server, self.listener = self.listener, None
-        engine: Any = getattr(self.app, "engine", None)
-        if engine is not None and hasattr(engine, "unfollow_sandbox"):
-            engine.unfollow_sandbox()
-        if server is not None:
+        listening, self.listener = self.listener, None
+        if listening is not None:
             with contextlib.suppress(Exception):
-                await server.close()
+                await listening.close()
         self.refresh_bindings()
 
     async def on_unmount(self) -> None:

@@ -32,7 +32,7 @@ async def test_listen_feeds_notifications_into_the_batch_screen(tmp_path: Path):
         await pilot.press("ctrl+t")
         await settle(pilot)
         server = screen.listener
-        assert server is not None and server.host == "127.0.0.1"
+        assert server is not None and server.server.host == "127.0.0.1"
         shown = feed_text(screen)
         assert f"listening on {server.url}/" in shown and "shared secret" in shown
         assert SECRET not in shown
