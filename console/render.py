@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from console.widgets.words import cell
 from core.engine import BatchProgress, PushResult
 from core.model import Change, ErrorRecord, ErrorStatus, HistoryEntry, Plan, Route
 
@@ -26,15 +25,6 @@ ROUTE_STYLE = {
     Route.LINK: "bold blue",
     Route.BLOCKED: "bold red",
 }
-
-
-def value_text(value: Any) -> str:
-    """A field value as one short line: strings bare, the rest as JSON, missing as a dash."""
-    if value is None:
-        return "—"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def plan_view(plan: Plan) -> RenderableType:
@@ -59,7 +49,7 @@ def plan_view(plan: Plan) -> RenderableType:
         table.add_column("change")
         for item in plan.diff:
             style = CHANGE_STYLE[item.change]
-            table.add_row(item.field, value_text(item.current), value_text(item.mapped),
+            table.add_row(item.field, cell(item.current, "—"), cell(item.mapped, "—"),
                           item.change.value, style=style or None)
         parts.append(table)
 

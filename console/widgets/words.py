@@ -89,13 +89,13 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
-def cell(value: Any) -> str:
-    """A diff table cell: short JSON for structures, blank for missing."""
+def cell(value: Any, missing: str = "") -> str:
+    """A field value as one short line: strings bare, structures as JSON, `missing` for None."""
     if value is None:
-        return ""
+        return missing
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def short_time(stamp: str) -> str:
