@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import os
 import time
 
 from common import clear_sandbox_env, customer_ids, engine_on, seed_document
@@ -57,6 +58,8 @@ async def main(count: int, scale: float, existing: float, linked: float) -> None
     print(f"  done {progress.done}, failed {progress.failed}, held {progress.held}; "
           f"in history {history}/{count}; lost {count - progress.processed}")
     print(f"  wall {wall:.1f} s, CPU {cpu:.1f} s, {progress.processed / wall:.0f} customers/s")
+    print("  load average (1, 5, 15 min) at the end: "
+          + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
     if full:
         share = sum(full) / len(full) / STEADY
         print(f"  profile writes per full window: {full} -> mean {share:.1%} of {STEADY} "

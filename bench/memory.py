@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import subprocess
 import sys
 import time
@@ -97,6 +98,8 @@ def main(sizes: list[int], scale: float, bulk: bool, trace: bool) -> None:
               f"customers in the second half")
         for line in r.get("growth", []):
             print(f"    grew from a fifth of the run to its end: {line}")
+    print("  load average (1, 5, 15 min) at the end: "
+          + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
     small, large = results[0], results[-1]
     print(f"  peak ratio {large['peak_mb'] / small['peak_mb']:.2f}x (target <= 1.2x)")
 
