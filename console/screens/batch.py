@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import (
     Checkbox,
     Input,
@@ -129,6 +130,7 @@ class BatchScreen(ModeScreen):
         self._last_sample = time.monotonic()
         self._rate = 0.0
         self.listener: Any = None  # core.engine.listen.Listening while listen is on
+        self._sampler: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield ScreenBar("batch")
@@ -159,7 +161,16 @@ class BatchScreen(ModeScreen):
         feed.write_line("listen is off: Ctrl+T (or F11) takes iPaaS.com outbound notifications "
                         "here")
         self.query_one("#batch-ids", Input).focus()
-        self.set_interval(self.SAMPLE_SECONDS, self.sample)
+        self._sampler = self.set_interval(self.SAMPLE_SECONDS, self.sample)
+
+    def on_screen_suspend(self) -> None:
+        # Nobody sees the charts while another screen is shown; the counts still arrive.
+        if self._sampler is not None:
+            self._sampler.pause()
+
+    def on_screen_resume(self) -> None:
+        if self._sampler is not None:
+            self._sampler.resume()
 
     # ------------------------------------------------------------------ figures
 

@@ -146,6 +146,27 @@ async def test_batch_without_ids_asks_for_them(make_app, stub):
         assert stub.pushes == []
 
 
+async def test_batch_charts_sample_only_while_the_batch_screen_is_shown(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f8")
+        await settle(pilot)
+        batch = app.screen
+        assert isinstance(batch, BatchScreen)
+        await pilot.pause(BatchScreen.SAMPLE_SECONDS * 1.5)
+        shown_at = batch._last_sample
+        assert shown_at > 0
+        await pilot.press("f6")
+        await settle(pilot)
+        hidden_at = batch._last_sample
+        await pilot.pause(BatchScreen.SAMPLE_SECONDS * 3)
+        assert batch._last_sample == hidden_at
+        await pilot.press("f8")
+        await settle(pilot)
+        await pilot.pause(BatchScreen.SAMPLE_SECONDS * 1.5)
+        assert batch._last_sample > hidden_at
+
+
 def test_batch_helpers():
     assert parse_ids("55260, 1001\n1001;1002") == ["55260", "1001", "1002"]
     assert headroom({"a": type("S", (), {"limit": 10, "remaining": 5})()}) == 50.0
