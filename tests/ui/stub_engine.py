@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.mapping import NO_IDENTIFIER
 from core.model import (
     Change,
     Channel,
@@ -222,7 +223,7 @@ class StubEngine:
                         {"phone_number": "+14155550123"}, diff,
                         warnings=("phone +14155550123 and email matched different profiles",))
         return Plan(cid, Route.BLOCKED, "the customer has no email and no usable phone",
-                    errors=("no valid identifier: add an email or a phone number",),
+                    errors=(NO_IDENTIFIER,),
                     error_kind=ErrorKind.NO_IDENTIFIER)
 
     def add_error(self, cid: str, kind: ErrorKind, message: str,
