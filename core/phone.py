@@ -68,6 +68,48 @@ def normalize_phone(
     text = raw.strip() if raw is not None else ""
     if not text:
         return PhoneResult(None, False, "no number given")
+    plain = _plain_digits(text)
+    if plain is not None:
+        digits, international = plain
+    else:
+        found = _digits(text)
+        if isinstance(found, PhoneResult):
+            return found
+        digits, international = found
+    if not international and digits.startswith("00"):
+        international, digits = True, digits[2:]
+    region = None if international else (region_for_country(country) or _region(default_region))
+    if region is None and not international:
+        return PhoneResult(None, False, f"default region {default_region!r} is not a known region")
+    return _normalize_digits(digits, region, text)
+
+
+# The separators people type between digits: with only these, digits and a leading "+", a
+# number has no extension, no letter and no "(0)" trunk marker (see _plain_digits).
+_SEPARATORS = str.maketrans("", "", " ()-./")
+
+
+def _plain_digits(text: str) -> tuple[str, bool] | None:
+    """(digits, international) of ASCII text made of digits, separators and a leading "+".
+
+    Most numbers look like this; for them _digits would find no extension marker, no letter
+    and no "(0)" (an international number with a parenthesis goes to _digits), and keep
+    exactly these digits, so its regex scans are skipped. Anything else returns None.
+    """
+    if not text.isascii():
+        return None
+    kept = text.translate(_SEPARATORS)
+    international = text[0] == "+"
+    if international:
+        if "(" in text:
+            return None
+        kept = kept[1:]
+    # ASCII text: isdigit is exactly 0-9 (and False for "", which _digits words).
+    return (kept, international) if kept.isdigit() else None
+
+
+def _digits(text: str) -> tuple[str, bool] | PhoneResult:
+    """(digits, international) of any stripped text, or why it has no usable number."""
     # Every extension marker has an x or a #: most numbers skip the costly pattern.
     body = _EXTENSION.sub("", text) if _EXTENSION_MARK.search(text) else text
     if _DIGIT.search(body) is None:
@@ -85,12 +127,7 @@ def normalize_phone(
         digits = _NON_DIGITS.sub("", body)
         if not digits.isascii():
             digits = "".join(str(unicodedata.digit(c)) for c in digits)
-    if not international and digits.startswith("00"):
-        international, digits = True, digits[2:]
-    region = None if international else (region_for_country(country) or _region(default_region))
-    if region is None and not international:
-        return PhoneResult(None, False, f"default region {default_region!r} is not a known region")
-    return _normalize_digits(digits, region, text)
+    return digits, international
 
 
 @lru_cache(maxsize=4096)
@@ -327,7 +364,9 @@ def _compile(pattern: str | None) -> re.Pattern[str] | None:
 
 def _any_of(types: Iterable[_Desc]) -> re.Pattern[str] | None:
     """One pattern that fully matches what any of these types' patterns fully matches."""
-    patterns = [desc.pattern.pattern for desc in types if desc.pattern is not None]
+    # Types often share a pattern (fixed line and mobile in the US): a number that matches
+    # neither would be tried against it twice, so each distinct pattern appears once.
+    patterns = dict.fromkeys(desc.pattern.pattern for desc in types if desc.pattern is not None)
     return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
 
 

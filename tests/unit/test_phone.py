@@ -8,9 +8,11 @@ import phonenumbers
 import pytest
 
 from core.phone import (
+    _digits,
     _main_plan,
     _parse,
     _ParseFailure,
+    _plain_digits,
     _plan,
     _validate,
     _validity_region,
@@ -246,3 +248,39 @@ def test_non_ascii_digits_still_normalize() -> None:
     # Arabic-Indic digits: not ASCII, so the byte-level digit filter does not apply.
     result = normalize_phone("\u0662\u0660\u0662 555 0143", default_region="US")
     assert result.e164 == "+12025550143"
+
+
+def test_the_plain_number_fast_path_keeps_what_the_general_path_keeps() -> None:
+    # Text of digits, separators, "+", "(0)", letters, extensions and odd spacing: wherever
+    # _plain_digits answers, _digits (the regex path) gives the same digits and international
+    # flag, and the whole normalization agrees with phonenumbers on the ones that parse.
+    rng = random.Random(11)
+    pieces = ["0", "1", "2", "7", "9", "44", "00", " ", "-", ".", "/", "(", ")", "(0)", "+",
+              "x", "#", "ext", "\t", "a", ",", "\u00a0"]
+    answered = 0
+    for _ in range(6000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 14))).strip()
+        if rng.random() < 0.5:
+            text = "".join(rng.choice("0123456789 -.()") for _ in range(rng.randint(4, 14)))
+            text = (rng.choice(["", "+", "+1 ", "00"]) + text).strip()
+        if not text:
+            continue
+        plain = _plain_digits(text)
+        if plain is None:
+            continue
+        answered += 1
+        assert plain == _digits(text), text
+        digits, international = plain
+        region = rng.choice(REGIONS)
+        if digits.startswith("00") and not international:
+            digits, international = digits[2:], True
+        if len(digits) > 1:
+            assert _ported(digits, region, international) == _reference(
+                digits, region, international), text
+    assert answered > 2000
+
+
+@pytest.mark.parametrize("raw", ["+44 (0)20 7946 0958", "(+44) 20 7946 0958", "+", "()",
+                                 "202 555 0143 x12", "++44 20", "1+202", "\u0662\u0660\u0662"])
+def test_numbers_the_fast_path_leaves_to_the_general_path(raw: str) -> None:
+    assert _plain_digits(raw) is None
