@@ -55,7 +55,8 @@ def flatten(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
         if type(value) is str:
             if value and not value.isspace() and key not in _METADATA:
                 flat[key] = value
-        elif key in _METADATA:
+        elif value is None or key in _METADATA:
+            # None (organization, title: unset on most profiles) is empty: no is_empty call.
             continue
         elif key in _NESTED and is_mapping(value):
             names = _DOTTED.get(key)
@@ -146,6 +147,14 @@ def field_diff(
 ) -> tuple[FieldDiff, ...]:
     """Compare what a write sends with the profile as it is; current None means a new profile."""
     return diff_flat(flatten(current), flatten(sent))
+
+
+def dotted_names(key: str) -> dict[str, str]:
+    """The table of dotted names under one parent key (sub -> "key.sub"); misses go to dotted."""
+    names = _DOTTED.get(key)
+    if names is None:
+        names = _DOTTED[key] = {}
+    return names
 
 
 def dotted(key: str, sub: Any) -> str:

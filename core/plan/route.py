@@ -26,6 +26,7 @@ from core.plan.diff import (
     _NESTED,
     diff_flat,
     dotted,
+    dotted_names,
     flatten,
     is_empty,
     is_mapping,
@@ -104,25 +105,42 @@ def _payload(mapped: MappedProfile) -> tuple[JSON, dict[str, Any]]:
                     flat[key] = value
             continue
         if is_mapping(value):
-            value = {k: v for k, v in value.items() if not is_empty(v)}
+            value = _non_empty(value)
         if not is_empty(value):
             attributes[key] = value
             if key in _METADATA:
                 continue
             if key in _NESTED and is_mapping(value):
-                for sub, item in value.items():
-                    flat[dotted(key, sub)] = item
+                _flatten_into(flat, key, value)
             else:
                 flat[key] = value
-    properties = {k: v for k, v in mapped.properties.items() if not is_empty(v)}
+    properties = _non_empty(mapped.properties)
     nested = mapped.attributes.get("properties")
     if nested is not None and is_mapping(nested):
-        properties = {**{k: v for k, v in nested.items() if not is_empty(v)}, **properties}
+        properties = {**_non_empty(nested), **properties}
     if properties:
         attributes["properties"] = properties
-        for sub, item in properties.items():
-            flat[dotted("properties", sub)] = item
+        _flatten_into(flat, "properties", properties)
     return attributes, flat
+
+
+def _non_empty(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries is_empty keeps; text, the usual value, is checked without the call."""
+    kept = {}
+    for key, value in values.items():
+        if type(value) is str:
+            if value and not value.isspace():
+                kept[key] = value
+        elif not is_empty(value):
+            kept[key] = value
+    return kept
+
+
+def _flatten_into(flat: dict[str, Any], key: str, values: Mapping[str, Any]) -> None:
+    """Add values (already free of empties) to flat under their dotted names (location.city)."""
+    names = dotted_names(key)
+    for sub, item in values.items():
+        flat[names.get(sub) or dotted(key, sub)] = item
 
 
 def _body(attributes: JSON, profile_id: str | None) -> JSON:
