@@ -118,6 +118,9 @@ class IpaasEmulator:
         self.customers: dict[str, JSON] = {}
         # (system_id, table, internal id) -> stored external id (may carry the DELETED: prefix)
         self.links: dict[tuple[str, str, str], str] = {}
+        # Indexes kept beside the state so a 100,000-customer listing or seed stays linear.
+        self._link_systems: set[str] = set()
+        self._ordered: list[str] | None = None
         self.changed = False
         self.on_change: Callable[[str, str], None] | None = None
         self._routes = [
@@ -145,6 +148,8 @@ class IpaasEmulator:
         """Replace all state with these Customers (API JSON) and customer-id -> profile-id links."""
         self.customers = {}
         self.links = {}
+        self._link_systems = set()
+        self._ordered = None
         for index, raw in enumerate(customers):
             try:
                 customer = Customer.from_api(raw)
@@ -183,6 +188,8 @@ class IpaasEmulator:
             raise ValueError(f"iPaaS.com sandbox state is malformed ({exc!r})") from None
         self.customers = customers
         self.links = links
+        self._link_systems = {sid for sid, table, _ in links if table == CUSTOMER_TABLE}
+        self._ordered = None
         self.changed = False
 
     def upsert_customer(self, raw: Mapping[str, Any]) -> str:
@@ -196,6 +203,8 @@ class IpaasEmulator:
             "created_datetime", previous.get("created_datetime", now) if previous else now
         )
         stored["updated_datetime"] = now
+        if previous is None:
+            self._ordered = None
         self.customers[customer.id] = stored
         self._sync_external_ids(customer.id)
         self.changed = True
@@ -341,7 +350,8 @@ class IpaasEmulator:
         hits = [
             raw for raw in self._sorted_customers()
             if all(_field_matches(raw.get(f), wanted, action) for f, wanted in filters)
-        ]
+        ] if filters else None
+        count = len(hits) if hits is not None else len(self.customers)
         page = _int_param(params, "pageNumber", self.options.page_base)
         size = _int_param(params, self.options.page_size_param, self.options.page_size)
         if page < self.options.page_base:
@@ -352,13 +362,16 @@ class IpaasEmulator:
                 f"{self.options.page_size_param} must be 1..{self.options.max_page_size}",
             )
         start = (page - self.options.page_base) * size
-        chunk = hits[start:start + size]
-        total_pages = math.ceil(len(hits) / size)
+        if hits is None:
+            chunk = [self.customers[cid] for cid in self._ordered_ids()[start:start + size]]
+        else:
+            chunk = hits[start:start + size]
+        total_pages = math.ceil(count / size)
         index = page - self.options.page_base
         pagination = {
             "current_Page": page,
             "page_Size": size,
-            "total_Count": len(hits),
+            "total_Count": count,
             "total_Pages": total_pages,
             "has_Previous": index > 0,
             "has_Next": index + 1 < total_pages,
@@ -368,10 +381,16 @@ class IpaasEmulator:
         return response
 
     def _sorted_customers(self) -> list[JSON]:
-        def order(cid: str) -> tuple[int, int, str]:
-            return (0, int(cid), "") if cid.isdigit() else (1, 0, cid)
+        return [self.customers[cid] for cid in self._ordered_ids()]
 
-        return [self.customers[cid] for cid in sorted(self.customers, key=order)]
+    def _ordered_ids(self) -> list[str]:
+        """Customer ids in listing order (numeric first), sorted again only after a new id."""
+        if self._ordered is None or len(self._ordered) != len(self.customers):
+            def order(cid: str) -> tuple[int, int, str]:
+                return (0, int(cid), "") if cid.isdigit() else (1, 0, cid)
+
+            self._ordered = sorted(self.customers, key=order)
+        return self._ordered
 
     def _out(self, stored: JSON) -> JSON:
         out = dict(stored)
@@ -417,6 +436,7 @@ class IpaasEmulator:
             raise _ApiFailure(404, "NFND-1005", f"iPaaS.com Id (Id:{internal}) not found")
         self.links[(system_id, table, internal)] = values["external_id"]
         if table == CUSTOMER_TABLE:
+            self._link_systems.add(system_id)
             self._sync_external_ids(internal)
         self.changed = True
         return _json(200, {
@@ -446,6 +466,7 @@ class IpaasEmulator:
 
     def _set_link(self, customer_id: str, external_id: str) -> None:
         self.links[(self.system_id, CUSTOMER_TABLE, customer_id)] = external_id
+        self._link_systems.add(self.system_id)
         self._sync_external_ids(customer_id)
 
     def _sync_external_ids(self, customer_id: str) -> None:
@@ -453,11 +474,12 @@ class IpaasEmulator:
         stored = self.customers.get(customer_id)
         if stored is None:
             return
+        found = ((sid, self.links.get((sid, CUSTOMER_TABLE, customer_id)))
+                 for sid in sorted(self._link_systems) if sid.isdigit())
         stored["external_ids"] = [
             {"id": f"{sid}-{customer_id}", "system_id": int(sid), "external_id": external,
              "internal_id": customer_id}
-            for (sid, table, internal), external in sorted(self.links.items())
-            if table == CUSTOMER_TABLE and internal == customer_id and sid.isdigit()
+            for sid, external in found if external is not None
         ]
 
     # ---- sso ---------------------------------------------------------------------------------

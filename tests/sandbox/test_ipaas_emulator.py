@@ -201,6 +201,21 @@ async def test_update_external_id_stores_the_link(
     assert customer_json["external_ids"][0]["external_id"] == "01JNEW"
 
 
+async def test_customer_shows_a_link_per_system_and_a_new_customer_is_listed_in_order(
+    api: httpx.AsyncClient, emulator: IpaasEmulator
+) -> None:
+    body = {"table_name": "customer", "system_id": 1001, "external_id": "other-system-id",
+            "internal_id": "55260"}
+    assert (await api.post("/customers/v2/External/UpdateExternalId", json=body)).is_success
+    shown = (await api.get("/customers/v2/Customer/55260")).json()["external_ids"]
+    assert [(item["system_id"], item["external_id"]) for item in shown] == [
+        (1001, "other-system-id"), (int(SYSTEM), "01JPROFILEANN0000000000000")]
+    listed = [c["id"] for c in (await api.get("/customers/v2/Customers")).json()]
+    emulator.upsert_customer(customer(55259, "early@example.com"))
+    relisted = [c["id"] for c in (await api.get("/customers/v2/Customers")).json()]
+    assert relisted == sorted([*listed, 55259])
+
+
 async def test_update_external_id_names_a_missing_field(api: httpx.AsyncClient) -> None:
     body = {"table_name": "customer", "system_id": int(SYSTEM), "internal_id": "55261"}
     response = await api.post("/customers/v2/External/UpdateExternalId", json=body)
