@@ -26,7 +26,9 @@ def apply(
 ) -> MappedProfile:
     """Map a Customer through one collection; `link` is the stored Klaviyo profile id, if any."""
     evaluation = Evaluation(customer, link, default_region)
-    for step in template.collection(collection).steps:
+    # template.collection(collection), without the call.
+    compiled = template.add if collection is Collection.ADD else template.update
+    for step in compiled.steps:
         step(evaluation)
     attributes = evaluation.attributes
     if evaluation.location:

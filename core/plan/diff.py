@@ -137,7 +137,7 @@ _rank = _Ranks().__getitem__
 # FieldDiff built as model.fast_init does, inline: its slots set by plain assignment on a draft
 # of the same layout, which then becomes a FieldDiff (the frozen __init__, object.__setattr__
 # per field, cost more than the comparison itself, a dozen times per customer).
-_new = object.__new__
+# (_Draft() is object.__new__(_Draft) without that builtin's argument checks: it has no __init__.)
 _Draft = draft_of(FieldDiff)
 _KEPT, _ADDED, _CHANGED, _UNCHANGED = Change.KEPT, Change.ADDED, Change.CHANGED, Change.UNCHANGED
 
@@ -171,8 +171,10 @@ def diff_flat(now: dict[str, Any], out: dict[str, Any]) -> tuple[FieldDiff, ...]
     # Sent fields first, then the ones only Klaviyo has; the sort is stable, so within a rank
     # that first-seen order stands.
     names = list(out)
-    if now:
-        names += [name for name in now if name not in out]
+    if not now:
+        names.sort(key=_rank)
+        return _all_added(names, out)
+    names += [name for name in now if name not in out]
     names.sort(key=_rank)
     # Flattened values are never None (empties are dropped), so None means "not there".
     now_get = now.get
@@ -186,15 +188,37 @@ def diff_flat(now: dict[str, Any], out: dict[str, Any]) -> tuple[FieldDiff, ...]
             change = _KEPT
         elif was is None:
             change = _ADDED
-        elif type(was) is str and type(mapped) is str and was == mapped:
+        elif was is mapped or was == mapped:
             change = _UNCHANGED
-        else:
+        elif name in _LOOSE:
             change = _UNCHANGED if same_value(name, was, mapped) else _CHANGED
-        diff: Any = _new(_Draft)
+        else:
+            # same_value of unequal values is False for every other field.
+            change = _CHANGED
+        diff: Any = _Draft()
         diff.field = name
         diff.current = was
         diff.mapped = mapped
         diff.change = change
+        diff.__class__ = FieldDiff
+        append(diff)
+    return tuple(diffs)
+
+
+# The fields same_value compares more loosely than ==.
+_LOOSE = frozenset({"email", "phone_number"})
+
+
+def _all_added(names: list[str], out: dict[str, Any]) -> tuple[FieldDiff, ...]:
+    """diff_flat against a new profile (nothing current): every sent field is added."""
+    diffs: list[FieldDiff] = []
+    append = diffs.append
+    for name in names:
+        diff: Any = _Draft()
+        diff.field = name
+        diff.current = None
+        diff.mapped = out[name]
+        diff.change = _ADDED
         diff.__class__ = FieldDiff
         append(diff)
     return tuple(diffs)

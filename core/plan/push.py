@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.mapping import Template, apply
 from core.model import Collection, Customer, Plan
-from core.plan.route import PlanSettings, Resolution, collection_for, plan_from_mapped
+from core.plan.route import PlanSettings, Resolution, plan_from_mapped
 
 
 def identifiers(
@@ -27,12 +27,12 @@ def plan_push(
 ) -> Plan:
     """Everything a push of this customer would do, given what the lookups found."""
     settings = settings or PlanSettings()
-    collection = collection_for(resolution)
-    # A stale link must not reach the Add mapping: its Id would target a profile that is gone.
-    link = resolution.link if collection is Collection.UPDATE else None
-    mapped = apply(customer, template, collection, link=link,
-                   default_region=settings.default_region)
-    if collection is Collection.UPDATE:
+    # collection_for(resolution) and template.on_match, spelled out: this runs once per
+    # planned customer, and those were three calls around two attribute reads.
+    if resolution.link is not None and resolution.linked_profile is not None:
+        mapped = apply(customer, template, Collection.UPDATE, link=resolution.link,
+                       default_region=settings.default_region)
         return plan_from_mapped(None, mapped, resolution, settings)
-    return plan_from_mapped(mapped, None, resolution, settings,
-                            on_match=template.on_match(Collection.ADD))
+    # A stale link must not reach the Add mapping: its Id would target a profile that is gone.
+    mapped = apply(customer, template, Collection.ADD, default_region=settings.default_region)
+    return plan_from_mapped(mapped, None, resolution, settings, on_match=template.add.on_match)

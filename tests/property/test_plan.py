@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from core.mapping import load_template
 from core.model import (
+    Change,
     Collection,
+    FieldDiff,
     KlaviyoList,
     MappedProfile,
     OptIn,
@@ -19,7 +21,7 @@ from core.model import (
     Route,
 )
 from core.plan import PlanSettings, Resolution, field_diff, payload_attributes, plan_push
-from core.plan.diff import diff_flat, flatten
+from core.plan.diff import _rank_of, diff_flat, flatten, same_value
 from core.plan.route import _payload
 from tests.property.strategies import SMALL, customers, json_values, mutated
 from tests.property.test_clients import PROFILE
@@ -84,3 +86,37 @@ def test_the_plan_s_one_pass_payload_diffs_as_field_diff_does(
     assert payload == payload_attributes(mapped)
     assert list(flat.items()) == list(flatten(payload).items())
     assert diff_flat(flatten(current), flat) == field_diff(current, payload)
+
+
+def _diff_by_definition(now: dict[str, Any], out: dict[str, Any]) -> list[FieldDiff]:
+    """design §9 spelled out with same_value for every field both sides have."""
+    names = sorted([*out, *(name for name in now if name not in out)], key=_rank_of)
+    diffs = []
+    for name in names:
+        was, sent = now.get(name), out.get(name)
+        if sent is None:
+            change = Change.KEPT
+        elif was is None:
+            change = Change.ADDED
+        else:
+            change = Change.UNCHANGED if same_value(name, was, sent) else Change.CHANGED
+        diffs.append(FieldDiff(name, was, sent, change))
+    return diffs
+
+
+_LOOSE_VALUES = st.one_of(
+    json_values, st.sampled_from(["A@x.io", " a@X.io", "+1 202-555-0143", "+12025550143", 1, 1.0,
+                                  True, float("nan")]))
+
+
+@SMALL
+@given(st.dictionaries(_KEYS, _LOOSE_VALUES, max_size=8),
+       st.dictionaries(_KEYS, _LOOSE_VALUES, max_size=8))
+def test_the_diff_s_shortcuts_agree_with_same_value_field_by_field(
+    current: dict[str, Any], sent: dict[str, Any]
+) -> None:
+    # diff_flat answers equal values and unequal non-identifier fields without same_value, and
+    # a new profile without comparing at all; both must give what same_value gives.
+    now, out = flatten(current), flatten(sent)
+    assert list(diff_flat(now, out)) == _diff_by_definition(now, out)
+    assert list(diff_flat({}, out)) == _diff_by_definition({}, out)
