@@ -339,20 +339,22 @@ class _Plan:
         match = prefix.match(number)
         if match is None:
             return number
-        viable_original = self.general_matches(number)
+        # general_matches inline (a call fewer per number): no general pattern matches nothing.
+        general = self.general
+        viable_original = general is not None and general.fullmatch(number) is not None
         groups = match.groups()
         if not self.transform or not groups or groups[-1] is None:
-            if viable_original and not self.general_matches(number[match.end():]):
-                return number
-            return number[match.end():]
-        transformed = prefix.sub(self.transform, number, count=1)
-        if viable_original and not self.general_matches(transformed):
+            stripped = number[match.end():]
+        else:
+            stripped = prefix.sub(self.transform, number, count=1)
+        if viable_original and general is not None and general.fullmatch(stripped) is None:
             return number
-        return transformed
+        return stripped
 
     def is_valid(self, nsn: str) -> bool:
         """libphonenumber's _number_type_helper(...) != UNKNOWN."""
-        if not self.general_matches(nsn):
+        general = self.general  # general_matches inline: a call fewer per number
+        if general is None or general.fullmatch(nsn) is None:
             return False
         types = self.types_by_length.get(len(nsn), self.types_any_length)
         return types is not None and types.fullmatch(nsn) is not None
@@ -575,7 +577,8 @@ _LENGTH_REASONS = {
 }
 
 
-@lru_cache(maxsize=8192)
+# Not cached: a batch seldom repeats a number, so a per-number cache only ever missed (and
+# cost a key, a lookup and an eviction per number).
 def _normalize_digits(digits: str, region: str | None, text: str) -> PhoneResult:
     try:
         country_code, nsn = _parse(digits, region)

@@ -249,10 +249,22 @@ def _label(node: Node) -> str:
 def phone_of(source: Compiled, label: str) -> Compiled:
     """E.164 of the source value, read in the billing country; warnings say what was dropped."""
 
+    read = PLAIN_READS.get(source)
+    name = read[1] if read is not None and read[0] == "customer" else None
+
     def e164(evaluation: Evaluation) -> Value:
-        raw = _text(source(evaluation))
-        if raw is None:
-            return None
+        # A Customer field (the default template's CustomerNumber) is read without the
+        # source call; text needs no _text call either.
+        value = source(evaluation) if name is None else getattr(evaluation.customer, name)
+        if type(value) is str:
+            if not value or value.isspace():
+                return None
+            raw = value
+        else:
+            text = _text(value)
+            if text is None:
+                return None
+            raw = text
         billing = evaluation.billing
         country = billing.country if billing is not None else None
         result = normalize_phone(raw, country=country, default_region=evaluation.default_region)

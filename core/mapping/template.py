@@ -502,10 +502,20 @@ def _attribute_step(key: str, expression: Compiled) -> Step:
 
 
 def _email_step(expression: Compiled) -> Step:
+    read = PLAIN_READS.get(expression)
+    name = read[1] if read is not None and read[0] == "customer" else None
+
     def email(evaluation: Evaluation) -> None:
-        value = _text(expression(evaluation))
-        if value is None:
-            return
+        # A Customer field (the default template's EmailAddress) is read without the
+        # expression call; text needs no _text call either.
+        value = expression(evaluation) if name is None else getattr(evaluation.customer, name)
+        if type(value) is str:
+            if not value or value.isspace():
+                return
+        else:
+            value = _text(value)
+            if value is None:
+                return
         value = value.strip()
         evaluation.attributes["email"] = value
         if "@" not in value or " " in value or len(value) > 100:
@@ -527,7 +537,7 @@ def _phone_step(row: Row, expression: Compiled) -> Step:
 
     def phone_number(evaluation: Evaluation) -> None:
         value = phone(evaluation)
-        if is_empty(value):
+        if value is None or is_empty(value):  # None, e164's usual "no phone", without the call
             return
         evaluation.attributes["phone_number"] = value
         result = evaluation.phone
