@@ -68,7 +68,9 @@ def _currently(state: ConsentState | None, new_profile: bool) -> str:
 def _subscribe(
     channel: Channel, subject: str, target: TargetState, klist: KlaviyoList | None
 ) -> ConsentChange | None:
-    state = _state(target.subscriptions, channel)
+    # _state(target.subscriptions, channel) inline: one or two subscribes per customer.
+    subs = target.subscriptions
+    state = None if subs is None else subs.email if channel is Channel.EMAIL else subs.sms
     member = None if klist is None or target.list_ids is None else klist.id in target.list_ids
     double = klist is not None and klist.opt_in_process is OptIn.DOUBLE
     if klist is None and state is ConsentState.SUBSCRIBED:

@@ -185,7 +185,10 @@ def _blocking(
     return None if kind is None else (kind, tuple(errors))
 
 
-def _dedupe(items: list[str]) -> tuple[str, ...]:
+def _dedupe(items: list[str], more: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """items then more, each once, in first-seen order."""
+    if more:
+        items = [*items, *more]
     return tuple(dict.fromkeys(items)) if items else ()
 
 
@@ -264,7 +267,7 @@ def _existing_plan(
         diff=diff_flat(flatten(target.attributes), flat if send else {}),
         consent=operations.consent,
         lists=operations.lists,
-        warnings=_dedupe([*warnings, *operations.warnings]),
+        warnings=_dedupe(warnings, operations.warnings),
         basis=basis,
     )
 
@@ -299,7 +302,7 @@ def _create_plan(
         diff=diff_flat({}, flat),
         consent=operations.consent,
         lists=operations.lists,
-        warnings=_dedupe([*warnings, *operations.warnings]),
+        warnings=_dedupe(warnings, operations.warnings),
         basis=basis,
     )
 
