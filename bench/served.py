@@ -29,37 +29,11 @@ from core.engine import Engine
 MAX_BODY = 5 * 1024 * 1024 + 64 * 1024
 
 
-def _link(ipaas: Any, klaviyo: Any, document: dict[str, Any]) -> None:
-    """The seed's links, set in one pass (see _seeded)."""
-    profiles = document.get("profiles", [])
-    links: dict[str, str] = {}
-    for customer_id, ref in document.get("links", {}).items():
-        if ref.startswith("#") and ref[1:].isdigit() and int(ref[1:]) < len(profiles):
-            email = (profiles[int(ref[1:])].get("attributes") or {}).get("email")
-            ref = klaviyo.profile_id_for_email(email) or ref
-        links[str(customer_id)] = ref
-    everything = dict(ipaas.links)
-    for customer_id, profile_id in links.items():
-        key = (ipaas.system_id, "customer", customer_id)
-        everything[key] = profile_id
-        # The emulator's own code writes the Customer's external_ids, over this one link.
-        ipaas.links = {key: profile_id}
-        ipaas._sync_external_ids(customer_id)
-    ipaas.links = everything
-
-
 def _seeded(seed: Path, scale: float) -> Any:
-    """The sandbox over this seed. Its iPaaS.com emulator re-sorts every link for each link it
-    seeds (quadratic: ~1 min of CPU at 10,000 customers, over an hour at 100,000), so the
-    customers and profiles are seeded without links and the links set in one pass here."""
+    """The sandbox over this seed, with Klaviyo's limits scaled in time."""
     from core.sandbox import Knobs, Sandbox
 
-    document = json.loads(seed.read_text(encoding="utf-8"))
-    unlinked = seed.with_name("seed-unlinked.json")
-    unlinked.write_text(json.dumps({**document, "links": {}}), encoding="utf-8")
-    sandbox = Sandbox(None, seed=unlinked, knobs=Knobs(rate_scale=scale))
-    _link(sandbox.ipaas, sandbox.klaviyo, document)
-    return sandbox
+    return Sandbox(None, seed=seed, knobs=Knobs(rate_scale=scale))
 
 
 def _serve(seed: str, scale: float) -> None:
