@@ -51,6 +51,9 @@ async def one(count: int, scale: float, bulk: bool, trace: bool) -> dict[str, ob
             if now - last[0] >= 1.0:
                 last[0] = now
                 samples.append((processed, current_rss_mb()))
+                if len(samples) % 60 == 0:  # a long run shows where it is, once a minute
+                    print(f"    {count:,}: {processed:,} processed, RSS {samples[-1][1]:.1f} MB, "
+                          f"peak {peak_rss_mb():.1f} MB", file=sys.stderr, flush=True)
 
         wall0 = time.monotonic()
         progress = await engine.sync(None, bulk=bulk, on_progress=sample)
@@ -86,7 +89,7 @@ def main(sizes: list[int], scale: float, bulk: bool, trace: bool) -> None:
     for size in sizes:
         args = [sys.executable, __file__, "--one", str(size), "--rate-scale", str(scale)]
         out = subprocess.run(args + (["--bulk"] if bulk else []) + (["--trace"] if trace else []),
-                             capture_output=True, text=True, check=True)
+                             stdout=subprocess.PIPE, text=True, check=True)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     kind = "sync --all --bulk" if bulk else "sync --all"
     print(f"memory: engine process only ({kind}; sandbox served from its own process), "
