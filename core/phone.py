@@ -577,8 +577,7 @@ _LENGTH_REASONS = {
 }
 
 
-# Not cached: a batch seldom repeats a number, so a per-number cache only ever missed (and
-# cost a key, a lookup and an eviction per number).
+@lru_cache(maxsize=8192)
 def _normalize_digits(digits: str, region: str | None, text: str) -> PhoneResult:
     try:
         country_code, nsn = _parse(digits, region)

@@ -537,7 +537,8 @@ def _phone_step(row: Row, expression: Compiled) -> Step:
 
     def phone_number(evaluation: Evaluation) -> None:
         value = phone(evaluation)
-        if value is None or is_empty(value):  # None, e164's usual "no phone", without the call
+        # is_empty(value) inline: e164 gives None or an E.164 text, and this runs per customer.
+        if value is None or (type(value) is str and (not value or value.isspace())):
             return
         evaluation.attributes["phone_number"] = value
         result = evaluation.phone

@@ -53,7 +53,7 @@ def flatten(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     # is answered inline, and dotted names come from a table instead of being formatted.
     for key, value in attributes.items():
         if type(value) is str:
-            if value and not value.isspace() and key not in _METADATA:
+            if key not in _METADATA and value and not value.isspace():
                 flat[key] = value
         elif value is None or key in _METADATA:
             # None (organization, title: unset on most profiles) is empty: no is_empty call.
