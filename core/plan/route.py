@@ -308,8 +308,10 @@ def _create_plan(
 
 
 def _no_match_reason(email: Any, phone: Any) -> str:
-    said = [f"email {email}" if email else "", f"phone {phone}" if phone else ""]
-    return "no profile has " + " or ".join(s for s in said if s)
+    said = [f"email {email}"] if email else []
+    if phone:
+        said.append(f"phone {phone}")
+    return "no profile has " + " or ".join(said)
 
 
 def _unlinked_warnings(mapped: MappedProfile, resolution: Resolution) -> list[str]:
