@@ -299,6 +299,8 @@ class _Plan:
 
     code: str
     country_code: int
+    # str(country_code), formatted once rather than per number.
+    country_prefix: str
     idd: re.Pattern[str] | None
     national_prefix: re.Pattern[str] | None
     transform: str | None
@@ -411,6 +413,7 @@ def _plan(code: str, country_code: int = 0) -> _Plan | None:
     return _Plan(
         code=code,
         country_code=int(metadata.country_code or 0),
+        country_prefix=str(int(metadata.country_code or 0)),
         idd=_compile(metadata.international_prefix),
         national_prefix=_compile(metadata.national_prefix_for_parsing),
         transform=metadata.national_prefix_transform_rule or None,
@@ -465,7 +468,7 @@ def _parse(digits: str, region: str | None) -> tuple[int, str]:
         if country_code == 0:
             raise _ParseFailure("starts with a country code that does not exist")
     elif plan is not None:
-        prefix = str(plan.country_code)
+        prefix = plan.country_prefix
         if number.startswith(prefix):
             potential = plan.strip_national_prefix(number[len(prefix):])
             if (
@@ -583,7 +586,8 @@ def _normalize_digits(digits: str, region: str | None, text: str) -> PhoneResult
         country_code, nsn = _parse(digits, region)
     except _ParseFailure as failure:
         return PhoneResult(None, False, f"{text!r} {failure}", region)
-    main = _main_plan(country_code)
+    # _main_plan's table read first: it holds every code once seen, and this runs per number.
+    main = _MAIN_PLANS.get(country_code) or _main_plan(country_code)
     if main is None:
         reason = _LENGTH_REASONS[_Length.INVALID_COUNTRY_CODE]
         return PhoneResult(None, False, f"{text!r} {reason}", region)
