@@ -1,0 +1,44 @@
+"""Figure 4, counted in instructions: what one `plan_push` costs, whatever the box's load.
+
+Run (valgrind's callgrind counts instructions, so two runs on a busy machine still agree):
+
+    for mode in skip run; do PYTHONHASHSEED=0 valgrind --tool=callgrind \\
+        --callgrind-out-file=$mode.out .venv/bin/python bench/plan_instructions.py 1000 $mode; done
+    # per customer = (total of run.out - total of skip.out) / 1000 (callgrind_annotate prints
+    # each total on its "PROGRAM TOTALS" line)
+
+Both runs build the same customers and plan 2,000 others first (imports, template and phone
+metadata warm, as in a long-running process); only `run` then plans the counted ones, so the
+difference is their planning and nothing else. Run the command once before counting so neither
+counted run writes `.pyc` files; hash order moves a count by a few thousand instructions, so
+fix PYTHONHASHSEED (0 and 1 were used for bench/README.md §4).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from planning import batch
+
+from core.mapping import load_template
+from core.plan import PlanSettings, plan_push
+
+
+def main(count: int, mode: str) -> None:
+    template, settings = load_template(), PlanSettings()
+    for customer, found in zip(*batch(2000, seed=7), strict=True):
+        plan_push(customer, template, found, settings)
+    counted = batch(count, seed=8)
+    if mode == "run":
+        for customer, found in zip(*counted, strict=True):
+            plan_push(customer, template, found, settings)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[2] not in ("run", "skip") or not sys.argv[1].isdigit():
+        sys.exit("usage: plan_instructions.py COUNT run|skip")
+    main(int(sys.argv[1]), sys.argv[2])
