@@ -8,8 +8,12 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically and durably (tmp file, fsync, rename, fsync dir)."""
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace `path` with `data` atomically (tmp file, rename) and, if durable, fsynced.
+
+    Without `durable` a killed process still never leaves a torn file (the page cache keeps
+    what was written); only a power failure can roll the file back to its previous version.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # The tmp file must live in the same directory so os.replace is a same-filesystem rename.
@@ -17,14 +21,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import threading
 import zlib
 from collections import OrderedDict
@@ -124,24 +123,8 @@ def _boot_id() -> str | None:
 
 
 def _write_file(path: Path, data: bytes, *, durable: bool) -> None:
-    """Replace `path` atomically; `durable` also flushes it (a segment: survives power loss)."""
-    if durable:
-        atomic_write_bytes(path, data)
-    else:
-        _replace_file(path, data)
-
-
-def _replace_file(path: Path, data: bytes) -> None:
-    """Atomic replace without flush: a killed process cannot lose page-cache writes."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+    """Every store file is written here (tests stop a process at this point)."""
+    atomic_write_bytes(path, data, durable=durable)
 
 
 def _load_json(path: Path) -> Any:
@@ -695,7 +678,7 @@ class SegmentedTable:
                 paged = paged or len(entry["ids"]) >= 2 * PAGE_IDS
                 self._spill(customer, entry, durable=False)
             if bucket or self._bucket_path(number).exists():
-                _replace_file(self._bucket_path(number), _dumps(bucket))
+                _write_file(self._bucket_path(number), _dumps(bucket), durable=False)
         if paged and self._durable:
             # Pages must outlive a power cut (see _spill); one sync instead of one per page.
             os.sync()
