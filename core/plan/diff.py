@@ -159,9 +159,7 @@ def dotted_names(key: str) -> dict[str, str]:
 
 def dotted(key: str, sub: Any) -> str:
     """The flattened name of a nested field ("location", "city" -> "location.city")."""
-    names = _DOTTED.get(key)
-    if names is None:
-        names = _DOTTED[key] = {}
+    names = dotted_names(key)
     name = names.get(sub)
     return name if name is not None else _dotted(names, key, sub)
 
