@@ -454,10 +454,32 @@ async def _list_check(ctx: Context, klist: KlaviyoList,
 async def preview(ctx: Context, customer_id: str, *, customer: Customer | None = None,
                   interactive: bool = True) -> Plan:
     """Design §3 steps 1-5: what a push would do, with nothing written anywhere."""
+    return await _plan(ctx, customer_id, customer, interactive, _Progress())
+
+
+class _Progress:
+    """The design §3 step a plan has reached, so a failure is recorded at its stage."""
+
+    __slots__ = ("stage",)
+
+    def __init__(self) -> None:
+        self.stage = Stage.FETCH
+
+
+async def _plan(ctx: Context, customer_id: str, customer: Customer | None, interactive: bool,
+                progress: _Progress) -> Plan:
     found, link = await fetch(ctx, customer_id, customer)
-    mapped = map_customer(ctx, found, link)
+    progress.stage = Stage.MAP
+    # A bulk upsert reads no target, so only the collection its link selects is mapped.
+    upsert = ctx.calls if ctx.calls is not None and ctx.calls.upsert and not interactive else None
+    mapped = (map_needed if upsert is not None else map_customer)(ctx, found, link)
+    progress.stage = Stage.RESOLVE
     resolution = await resolve(ctx, mapped, link, interactive=interactive)
-    return plan_of(ctx, mapped, resolution)
+    progress.stage = Stage.PLAN
+    plan = plan_of(ctx, mapped, resolution)
+    if upsert is not None:
+        plan = upsert.upsert_plan(plan, mapped.add, resolution.lists, ctx.settings)
+    return plan
 
 
 # ------------------------------------------------------------------------------------------
@@ -484,28 +506,17 @@ async def push(ctx: Context, customer_id: str, *, confirmed: bool = False,
 async def _push(ctx: Context, customer_id: str, *, confirmed: bool, trigger: str,
                 customer: Customer | None, interactive: bool) -> PushResult:
     plan: Plan | None = None
-    stage = Stage.FETCH
+    progress = _Progress()
     try:
         try:
-            found, link = await fetch(ctx, customer_id, customer)
-            stage = Stage.MAP
-            if ctx.calls is not None and ctx.calls.upsert and not interactive:
-                mapped = map_needed(ctx, found, link)
-            else:
-                mapped = map_customer(ctx, found, link)
-            stage = Stage.RESOLVE
-            resolution = await resolve(ctx, mapped, link, interactive=interactive)
-            stage = Stage.PLAN
-            plan = plan_of(ctx, mapped, resolution)
-            if ctx.calls is not None and ctx.calls.upsert and not interactive:
-                plan = ctx.calls.upsert_plan(plan, mapped.add, resolution.lists, ctx.settings)
+            plan = await _plan(ctx, customer_id, customer, interactive, progress)
         except CustomerNotFound as exc:
             return _fail(ctx, blank_plan(customer_id, str(exc)), records.simple(
                 ErrorKind.NOT_FOUND, Stage.FETCH, str(exc), record_id=ctx.errors.new_id(),
                 customer_id=customer_id), trigger)
         except CustomerDataError as exc:
             return _fail(ctx, blank_plan(customer_id, str(exc)), records.simple(
-                ErrorKind.VALIDATION, stage, str(exc), record_id=ctx.errors.new_id(),
+                ErrorKind.VALIDATION, progress.stage, str(exc), record_id=ctx.errors.new_id(),
                 customer_id=customer_id, secrets=ctx.secrets), trigger)
         if plan.blocked:
             return _fail(ctx, plan, records.from_plan(plan, record_id=ctx.errors.new_id(),
@@ -525,7 +536,8 @@ async def _push(ctx: Context, customer_id: str, *, confirmed: bool, trigger: str
         # A hard stop mid-push: log it so the customer is never silently half-done.
         current = plan or blank_plan(customer_id, "interrupted")
         _fail(ctx, current, records.simple(
-            ErrorKind.INTERNAL, stage, f"push interrupted during {stage.value}",
+            ErrorKind.INTERNAL, progress.stage,
+            f"push interrupted during {progress.stage.value}",
             record_id=ctx.errors.new_id(), customer_id=customer_id, route=current.route,
             profile_id=current.profile_id), trigger)
         raise
@@ -533,7 +545,7 @@ async def _push(ctx: Context, customer_id: str, *, confirmed: bool, trigger: str
         log.exception("push of customer %s failed unexpectedly", customer_id)
         current = plan or blank_plan(customer_id, "internal error")
         return _fail(ctx, current, records.simple(
-            ErrorKind.INTERNAL, stage, f"internal error: {type(exc).__name__}: {exc}",
+            ErrorKind.INTERNAL, progress.stage, f"internal error: {type(exc).__name__}: {exc}",
             record_id=ctx.errors.new_id(), customer_id=customer_id, route=current.route,
             profile_id=current.profile_id, secrets=ctx.secrets), trigger)
 
