@@ -424,23 +424,23 @@ class KlaviyoClient(SessionClient):
         When the profiles need more than one job, the returned id joins the job ids with
         commas; get_import_job and import_errors accept such an id and combine the jobs.
         """
-        items = [_import_item(profile) for profile in profiles]
-        lists = list(dict.fromkeys([*([list_id] if list_id else []), *list_ids]))
-        job_ids = []
-        for chunk in import_chunks(items, list_id, list_ids=lists):
-            body = import_body(chunk, list_id, list_ids=lists)
-            response = await self._session.request(
-                "POST", "/api/profile-bulk-import-jobs", buckets=[BULK_IMPORT],
-                body=_encode(body), parse=True,
-            )
-            document = self._session.json(response)
-            data = document.get("data") if isinstance(document, Mapping) else None
-            if not isinstance(data, Mapping) or not data.get("id"):
-                raise malformed(SERVICE, response, "import job response has no data.id")
-            job_ids.append(str(data["id"]))
+        lists = [*([list_id] if list_id else []), *list_ids]
+        job_ids = [await self.submit_import(job) for job in import_jobs(profiles, lists)]
         if not job_ids:
             raise ApiError(SERVICE, code="empty_import", detail="no profiles to import", local=True)
         return ",".join(job_ids)
+
+    async def submit_import(self, job: ImportJob) -> str:
+        """Start one import job as split by import_jobs; returns its id."""
+        response = await self._session.request(
+            "POST", "/api/profile-bulk-import-jobs", buckets=[BULK_IMPORT],
+            body=job.body(), parse=True,
+        )
+        document = self._session.json(response)
+        data = document.get("data") if isinstance(document, Mapping) else None
+        if not isinstance(data, Mapping) or not data.get("id"):
+            raise malformed(SERVICE, response, "import job response has no data.id")
+        return str(data["id"])
 
     async def get_import_job(self, job_id: str) -> JSON:
         """The job resource (status, total/completed/failed counts); combined for joined ids."""
@@ -556,43 +556,52 @@ def _import_item(profile: Mapping[str, Any]) -> JSON:
     return {"type": "profile", "attributes": dict(profile)}
 
 
-def import_body(items: Sequence[JSON], list_id: str | None, *,
-                list_ids: Sequence[str] = ()) -> JSON:
-    """The profile-bulk-import-job document; every imported profile joins the lists."""
-    data: JSON = {
-        "type": "profile-bulk-import-job",
-        "attributes": {"profiles": {"data": list(items)}},
-    }
-    lists = list(dict.fromkeys([*([list_id] if list_id else []), *list_ids]))
-    if lists:
-        data["relationships"] = {"lists": {"data": [{"type": "list", "id": lid}
-                                                    for lid in lists]}}
-    return {"data": data}
+@dataclass(frozen=True)
+class ImportJob:
+    """One profile-bulk-import-jobs request: its profiles, each JSON-encoded once, and the lists
+    every imported profile joins."""
+
+    profiles: tuple[bytes, ...]
+    list_ids: tuple[str, ...] = ()
+
+    def without(self, index: int) -> ImportJob:
+        """The same job less the profile at `index` (one the API refused by its pointer)."""
+        return replace(self, profiles=self.profiles[:index] + self.profiles[index + 1:])
+
+    def body(self) -> bytes:
+        """The request body, joined from the encoded profiles rather than encoded again."""
+        lists = b""
+        if self.list_ids:
+            lists = b',"relationships":' + _encode(
+                {"lists": {"data": [{"type": "list", "id": lid} for lid in self.list_ids]}})
+        return (b'{"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":['
+                + b",".join(self.profiles) + b"]}}" + lists + b"}}")
 
 
-def import_chunks(items: Sequence[JSON], list_id: str | None, *,
-                  list_ids: Sequence[str] = ()) -> list[list[JSON]]:
+def import_jobs(profiles: Sequence[Mapping[str, Any]], list_ids: Sequence[str] = ()
+                ) -> list[ImportJob]:
     """Split into jobs of at most 10,000 profiles and 5 MB; a profile over 100 KB is refused."""
-    envelope = len(_encode(import_body([], list_id, list_ids=list_ids)))
-    chunks: list[list[JSON]] = []
-    current: list[JSON] = []
+    lists = tuple(dict.fromkeys(list_ids))
+    envelope = len(ImportJob((), lists).body())
+    jobs: list[ImportJob] = []
+    current: list[bytes] = []
     size = envelope
-    for index, item in enumerate(items):
-        item_size = len(_encode(item))
-        if item_size > IMPORT_PROFILE_MAX_BYTES:
+    for index, profile in enumerate(profiles):
+        item = _encode(_import_item(profile))
+        if len(item) > IMPORT_PROFILE_MAX_BYTES:
             raise ApiError(
                 SERVICE, code="payload_too_large", local=True, pointer=f"profiles[{index}]",
-                detail=f"profile {index} is {item_size:,} bytes; Klaviyo accepts at most "
+                detail=f"profile {index} is {len(item):,} bytes; Klaviyo accepts at most "
                 f"{IMPORT_PROFILE_MAX_BYTES:,} per profile",
             )
-        if current and (len(current) >= IMPORT_BATCH or size + item_size + 1 > IMPORT_MAX_BYTES):
-            chunks.append(current)
+        if current and (len(current) >= IMPORT_BATCH or size + len(item) + 1 > IMPORT_MAX_BYTES):
+            jobs.append(ImportJob(tuple(current), lists))
             current, size = [], envelope
         current.append(item)
-        size += item_size + 1
+        size += len(item) + 1
     if current:
-        chunks.append(current)
-    return chunks
+        jobs.append(ImportJob(tuple(current), lists))
+    return jobs
 
 
 _STATUS_ORDER = ("queued", "processing", "cancelled", "complete")

@@ -29,8 +29,9 @@ from core.clients.klaviyo import (
     UNSUBSCRIBE,
     UNSUBSCRIBE_BATCH,
     ConsentSubject,
+    ImportJob,
     KlaviyoClient,
-    import_chunks,
+    import_jobs,
 )
 from core.model import (
     JSON,
@@ -447,20 +448,18 @@ class BatchCalls:
     async def _import(self, key: Hashable, writes: list[Write]) -> list[WriteOutcome]:
         list_ids = sorted(cast(frozenset[str], key))
         outcomes: list[WriteOutcome | None] = [None] * len(writes)
-        rows = [w.row() for w in writes]
         start = 0
         jobs = []
-        for chunk in import_chunks(rows, None, list_ids=list_ids):
-            jobs.append(self._job(list(range(start, start + len(chunk))), rows, outcomes,
-                                  list_ids))
-            start += len(chunk)
+        for job in import_jobs([w.row() for w in writes], list_ids):
+            jobs.append(self._job(list(range(start, start + len(job.profiles))), job, outcomes))
+            start += len(job.profiles)
         await asyncio.gather(*jobs)
         await self._find_created(writes, outcomes)
         return [o if o is not None else _local("the import job did not report this profile")
                 for o in outcomes]
 
-    async def _job(self, indexes: list[int], rows: list[JSON],
-                   outcomes: list[WriteOutcome | None], list_ids: list[str]) -> None:
+    async def _job(self, indexes: list[int], job: ImportJob,
+                   outcomes: list[WriteOutcome | None]) -> None:
         """Submit one job (rows the API refuses by pointer are failed and the rest resent),
         wait for it, and fail each row named by its import errors."""
         pending = list(indexes)
@@ -468,8 +467,7 @@ class BatchCalls:
         for _ in range(3):
             try:
                 self.jobs += 1
-                job_id = await self._klaviyo.bulk_import([rows[i] for i in pending],
-                                                         list_ids=list_ids)
+                job_id = await self._klaviyo.submit_import(job)
                 break
             except ApiError as exc:
                 bad = _row_of(exc.pointer)
@@ -478,6 +476,7 @@ class BatchCalls:
                         outcomes[i] = exc
                     return
                 outcomes[pending.pop(bad)] = exc
+                job = job.without(bad)
                 if not pending:
                     return
         if job_id is None:

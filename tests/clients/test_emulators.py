@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
@@ -13,7 +14,8 @@ import pytest
 from core.clients.http import ApiError, RetryPolicy
 from core.clients.ipaas import IpaasClient
 from core.clients.klaviyo import ConsentSubject, KlaviyoClient
-from core.model import Channel, ConsentState, ErrorKind, OptIn
+from core.engine.bulk import BatchCalls, Write
+from core.model import Channel, ConsentState, ErrorKind, OptIn, Route
 from core.sandbox import Sandbox
 from core.sandbox.credentials import SandboxCredentials
 from core.sandbox.ipaas import ErrorShape, IpaasOptions
@@ -243,3 +245,36 @@ async def test_scaled_limits_are_matched_without_429(tmp_path: Path,
             await klaviyo.get_profile(profile.id)
         throttled = sum(state.throttled for state in klaviyo.rate_limits().values())
     assert throttled == 0
+
+
+async def test_an_import_row_refused_on_submit_fails_alone(tmp_path: Path) -> None:
+    # The emulator refuses a job naming an unknown attribute, with a pointer to its row: that
+    # customer fails with the API's own error and the job is sent again without the row.
+    path = tmp_path / "seed.json"
+    path.write_text(json.dumps(SEED), encoding="utf-8")
+    sandbox = Sandbox(None, seed=path, knobs=Knobs(rate_scale=0.001))
+    creds = sandbox.credentials
+    async with KlaviyoClient(creds.klaviyo_api_key, base_url=creds.base_url,
+                             transport=sandbox.transport, rate_scale=0.001) as client:
+        calls = BatchCalls(client, linger=0.0, bulk=True)
+        writes = [Write(Route.CREATE, None, {"email": "a@example.com"}),
+                  Write(Route.CREATE, None, {"email": "b@example.com", "shoe_size": "9"}),
+                  Write(Route.CREATE, None, {"email": "c@example.com"})]
+        outcomes = await asyncio.gather(*(calls.write(w) for w in writes),
+                                        return_exceptions=True)
+        await calls.drain()
+    refused = outcomes[1]
+    assert isinstance(refused, ApiError) and refused.pointer is not None
+    assert "shoe_size" in refused.pointer
+    made = [o for i, o in enumerate(outcomes) if i != 1]
+    assert [p.attributes["email"] for p in made if not isinstance(p, BaseException)] == [
+        "a@example.com", "c@example.com"]
+    assert calls.jobs == 2  # the refused submit and the one without the row
+    assert await sandbox_profile(sandbox, "b@example.com") is None
+
+
+async def sandbox_profile(sandbox: Sandbox, email: str) -> object:
+    creds = sandbox.credentials
+    async with KlaviyoClient(creds.klaviyo_api_key, base_url=creds.base_url,
+                             transport=sandbox.transport) as client:
+        return await client.find_profile_by_email(email)

@@ -13,7 +13,7 @@ from core.clients.klaviyo import (
     ConsentSubject,
     KlaviyoClient,
     filter_string,
-    import_chunks,
+    import_jobs,
 )
 from core.model import Channel, ConsentState, ErrorKind, OptIn
 from tests.clients.fakes import KEY, FakeKlaviyo, Recorder, VirtualClock, jsonapi, profile_resource
@@ -249,22 +249,37 @@ async def test_big_imports_split_into_jobs_and_combine(client: KlaviyoClient,
     assert combined["attributes"]["status"] == "complete"
 
 
-def test_import_chunks_respect_five_megabytes() -> None:
+def test_import_jobs_respect_five_megabytes() -> None:
     items = [{"type": "profile", "attributes": {"email": f"p{i}@example.com",
                                                 "properties": {"blob": "x" * 60_000}}}
              for i in range(200)]
-    chunks = import_chunks(items, None)
-    assert sum(len(c) for c in chunks) == 200 and len(chunks) > 1
-    for chunk in chunks:
-        size = len(json.dumps({"data": {"type": "profile-bulk-import-job", "attributes": {
-            "profiles": {"data": chunk}}}}, separators=(",", ":")).encode())
-        assert size <= IMPORT_MAX_BYTES
+    jobs = import_jobs(items)
+    assert sum(len(job.profiles) for job in jobs) == 200 and len(jobs) > 1
+    for job in jobs:
+        assert len(job.body()) <= IMPORT_MAX_BYTES
+
+
+def test_an_import_body_is_the_document_the_profiles_make() -> None:
+    profiles = [{"email": "ann@example.com", "first_name": "Ånn"},
+                {"type": "profile", "id": "01HZ", "attributes": {"phone_number": "+15005550006"}}]
+    resources = [{"type": "profile", "attributes": profiles[0]},
+                 {"type": "profile", "id": "01HZ", "attributes": profiles[1]["attributes"]}]
+    for lists in ((), ("Y6nRLr",), ("Y6nRLr", "Xa3bC9", "Y6nRLr")):
+        (job,) = import_jobs(profiles, lists)
+        document = {"data": {"type": "profile-bulk-import-job",
+                             "attributes": {"profiles": {"data": resources}}}}
+        if lists:
+            document["data"]["relationships"] = {"lists": {"data": [
+                {"type": "list", "id": lid} for lid in dict.fromkeys(lists)]}}
+        assert json.loads(job.body()) == document
+        assert json.loads(job.without(0).body())["data"]["attributes"]["profiles"]["data"] == [
+            resources[1]]
 
 
 def test_an_oversized_profile_is_refused_before_sending() -> None:
     items = [{"type": "profile", "attributes": {"properties": {"blob": "x" * 120_000}}}]
     with pytest.raises(ApiError) as caught:
-        import_chunks(items, None)
+        import_jobs(items)
     assert caught.value.kind is ErrorKind.VALIDATION and "100,000" in str(caught.value)
 
 
