@@ -25,20 +25,10 @@ PROFILE_STRINGS = (
 )
 PROFILE_FIELDS = frozenset((*PROFILE_STRINGS, "location", "properties"))
 UPSERT_FIELDS = PROFILE_FIELDS | {"_kx"}
-LOCATION_FIELDS = frozenset(
-    {
-        "address1",
-        "address2",
-        "city",
-        "country",
-        "latitude",
-        "longitude",
-        "region",
-        "zip",
-        "timezone",
-        "ip",
-    }
-)
+# In the order Klaviyo answers them.
+LOCATION_ORDER = ("address1", "address2", "city", "country", "latitude", "longitude", "region",
+                  "zip", "timezone", "ip")
+LOCATION_FIELDS = frozenset(LOCATION_ORDER)
 IDENTIFIERS = ("email", "phone_number", "external_id")
 EMAIL_MAX = 100
 PHONE_DETAIL = "Invalid phone number format (Example of a valid format: +12345678901)"

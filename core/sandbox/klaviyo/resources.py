@@ -4,23 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.sandbox.klaviyo.payloads import LOCATION_FIELDS, PROFILE_STRINGS
+from core.sandbox.klaviyo.payloads import LOCATION_ORDER, PROFILE_STRINGS
 
 JSON = dict[str, Any]
-
-_LOCATION_ORDER = (
-    "address1",
-    "address2",
-    "city",
-    "country",
-    "latitude",
-    "longitude",
-    "region",
-    "zip",
-    "timezone",
-    "ip",
-)
-assert set(_LOCATION_ORDER) == LOCATION_FIELDS
 
 
 def _rel(base: str, kind: str, rid: str, name: str) -> JSON:
@@ -82,7 +68,7 @@ def profile_attributes(record: JSON, *, with_subscriptions: bool, with_predictiv
     attrs["updated"] = record["updated"]
     attrs["last_event_date"] = record.get("last_event_date")
     location = stored.get("location") or {}
-    attrs["location"] = {key: location.get(key) for key in _LOCATION_ORDER}
+    attrs["location"] = {key: location.get(key) for key in LOCATION_ORDER}
     attrs["properties"] = dict(stored.get("properties") or {})
     if with_subscriptions:
         attrs["subscriptions"] = subscriptions(record)
