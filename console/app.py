@@ -13,6 +13,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from console.commands import CustomerCommands
+from console.css_cache import FILE_NAME, CachedStylesheet, RulesFile
 from console.keymap import KeymapError, binding, keymap_from_file, parse_keymap
 from console.screens.base import BREAKPOINTS, EngineFailed, EnginePort, EngineReady, say
 from console.screens.recent import RecentLookups
@@ -102,6 +103,11 @@ class ConsoleApp(App[None]):
         recent_path: Path | None = None,
     ) -> None:
         super().__init__()
+        state_dir = getattr(config, "state_dir", None)
+        # Parsed CSS from the last launch (a quarter of the CPU to the first frame otherwise).
+        self.css_rules = RulesFile(Path(state_dir) / FILE_NAME if state_dir is not None else None)
+        self.stylesheet = CachedStylesheet(variables=self.get_css_variables(),
+                                           rules_file=self.css_rules)
         # Textual's count of CSS invalidations when the stylesheet last matched the theme.
         self._css_current_at = self._css_update_count
         self.config = config
@@ -118,7 +124,6 @@ class ConsoleApp(App[None]):
             self.keymap = keymap if keymap is not None else config_keymap(config)
         except KeymapError as exc:
             self.keymap, self._keymap_error = {}, str(exc)
-        state_dir = getattr(config, "state_dir", None)
         if recent_path is None and state_dir is not None:
             recent_path = Path(state_dir) / "console-recent.json"
         self.recent = RecentLookups(recent_path)
@@ -142,6 +147,15 @@ class ConsoleApp(App[None]):
                         markup=False, timeout=15)
         # Opening the engine (template, state files, sandbox) waits for the first frame.
         self.call_after_refresh(self.start_engine)
+        self.call_after_refresh(self.save_css_rules)
+
+    @work(group="css", exit_on_error=False, thread=True)
+    def save_css_rules(self) -> None:
+        """Keep the rules parsed for this launch for the next one (best effort)."""
+        try:
+            self.css_rules.save()
+        except OSError as exc:
+            self.log.warning(f"CSS cache not saved: {exc}")
 
     @work(exclusive=True, group="engine", exit_on_error=False)
     async def start_engine(self) -> None:
@@ -161,6 +175,10 @@ class ConsoleApp(App[None]):
                     markup=False, timeout=30)
 
     async def on_unmount(self) -> None:
+        try:
+            self.css_rules.save()  # rules parsed after the first frame (footer, preview)
+        except OSError as exc:
+            self.log.warning(f"CSS cache not saved: {exc}")
         if self.engine is not None:
             engine, self.engine = self.engine, None
             try:

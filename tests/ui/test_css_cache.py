@@ -1,0 +1,154 @@
+"""The parsed-CSS cache: a hit gives the same rules, anything wrong with the file is a miss."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+from textual.app import App
+from textual.css.stylesheet import Stylesheet, StylesheetParseError
+
+from console.app import ConsoleApp
+from console.css_cache import FILE_NAME, FORMAT, CachedStylesheet, RulesFile, textual_identity
+from tests.ui.helpers import settle
+
+CSS = """
+#lookup-bar { height: 3; padding: 0 1; }
+#lookup-bar Input { width: 1fr; }
+.sandbox { background: $warning 30%; color: $text; text-style: bold; content-align: center middle; }
+Static:focus > .x { dock: top; border: tall $accent; }
+"""
+WHERE = ("console.tcss", "")
+
+
+def variables() -> dict[str, str]:
+    return App().get_css_variables()
+
+
+def parsed(stylesheet: Stylesheet) -> list[str]:
+    """The rules as Textual writes them back: selectors, specificity and every declaration."""
+    return [f"{rule.selector_set} {rule.is_default_rules} {rule.tie_breaker} "
+            f"{sorted(rule.styles.get_rules().items(), key=lambda item: item[0])}"
+            for rule in stylesheet.rules]
+
+
+def sheet(path: Path, variables: dict[str, str], css: str = CSS) -> CachedStylesheet:
+    stylesheet = CachedStylesheet(variables=variables, rules_file=RulesFile(path))
+    stylesheet.add_source(css, read_from=WHERE)
+    return stylesheet
+
+
+def no_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed although the rules were cached")
+
+    monkeypatch.setattr(Stylesheet, "_parse_rules", refuse)
+
+
+def test_saved_rules_come_back_equal_without_parsing(tmp_path, monkeypatch):
+    path, theme = tmp_path / FILE_NAME, variables()
+    first = sheet(path, theme)
+    expected = parsed(first)
+    first.rules_file.save()
+    no_parsing(monkeypatch)
+    assert parsed(sheet(path, theme)) == expected
+
+
+@pytest.mark.parametrize("damage", [
+    b"",
+    b"not a pickle at all",
+    pickle.dumps(["a", "list"]),
+    pickle.dumps({"format": FORMAT, "textual": "another textual", "entries": {}}),
+    pickle.dumps({"format": FORMAT + 1, "textual": textual_identity(), "entries": {}}),
+])
+def test_a_damaged_or_foreign_file_is_ignored_and_rewritten(tmp_path, damage):
+    path, theme = tmp_path / FILE_NAME, variables()
+    expected = parsed(sheet(tmp_path / "fresh", theme))
+    path.write_bytes(damage)
+    stylesheet = sheet(path, theme)
+    assert parsed(stylesheet) == expected
+    stylesheet.rules_file.save()
+    assert len(RulesFile(path).entries) == 1
+
+
+def test_a_damaged_entry_is_parsed_again(tmp_path, monkeypatch):
+    path, theme = tmp_path / FILE_NAME, variables()
+    first = sheet(path, theme)
+    expected = parsed(first)
+    first.rules_file.save()
+    stored = pickle.loads(path.read_bytes())
+    stored["entries"] = {key: blob[: len(blob) // 2] for key, blob in stored["entries"].items()}
+    path.write_bytes(pickle.dumps(stored))
+    again = sheet(path, theme)
+    assert parsed(again) == expected
+    again.rules_file.save()  # the damaged entry is replaced by a good one
+    no_parsing(monkeypatch)
+    assert parsed(sheet(path, theme)) == expected
+
+
+class Boom:
+    def __reduce__(self):
+        return (os.system, ("echo cache-ran-code > ran",))
+
+
+def test_a_tampered_entry_runs_no_code(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path, theme = tmp_path / FILE_NAME, variables()
+    stylesheet = sheet(path, theme)
+    key = stylesheet.key(CSS, WHERE, False, 0, "")
+    path.write_bytes(pickle.dumps({"format": FORMAT, "textual": textual_identity(),
+                                   "entries": {key: pickle.dumps([Boom()])}}))
+    assert parsed(stylesheet) == parsed(sheet(tmp_path / "fresh", theme))
+    assert not (tmp_path / "ran").exists()
+
+
+def test_another_theme_or_edited_css_is_a_miss(tmp_path, monkeypatch):
+    path, theme = tmp_path / FILE_NAME, variables()
+    sheet(path, theme).rules_file.save()
+    light = App()
+    light.theme = "textual-light"
+    other = light.get_css_variables()
+    assert other != theme
+    rebuilt = sheet(path, other)
+    assert parsed(rebuilt) == parsed(Stylesheet_with(other))
+    edited = CSS.replace("height: 3", "height: 4")
+    assert "('height', Scalar(value=4.0" in " ".join(parsed(sheet(path, theme, edited)))
+
+
+def Stylesheet_with(variables: dict[str, str]) -> Stylesheet:
+    stylesheet = Stylesheet(variables=variables)
+    stylesheet.add_source(CSS, read_from=WHERE)
+    return stylesheet
+
+
+def test_invalid_css_still_fails_and_is_not_kept(tmp_path):
+    path = tmp_path / FILE_NAME
+    stylesheet = sheet(path, variables(), "Static { height: banana; }")
+    with pytest.raises(StylesheetParseError):
+        stylesheet.parse()
+    stylesheet.rules_file.save()
+    assert not path.exists()
+
+
+async def test_a_second_launch_reads_the_rules_and_draws_the_same_screen(make_app, stub,
+                                                                       monkeypatch):
+    app = make_app(stub)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        first = app.export_screenshot()
+    assert (stub.config.state_dir / FILE_NAME).exists()
+    no_parsing(monkeypatch)
+    again: ConsoleApp = make_app(stub)
+    async with again.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert again.export_screenshot() == first
+
+
+async def test_an_unwritable_state_dir_only_loses_the_cache(make_app, stub, tmp_path):
+    (tmp_path / FILE_NAME).mkdir()  # a directory where the file goes: every write fails
+    app = make_app(stub)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one("#customer").has_focus
