@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from core.mapping.formula import Evaluation
+from core.mapping.generated import NO_IDENTIFIER
 from core.mapping.template import Template
 from core.model import Collection, Customer, MappedProfile, fast_init
 
-NO_IDENTIFIER = (
-    "no valid identifier: the customer has no email address and no phone number that "
-    "normalizes to E.164; add one in iPaaS.com"
-)
+__all__ = ["NO_IDENTIFIER", "apply", "apply_steps"]
 
 
 # Built once per customer and collection: the frozen __init__ is skipped (same instance).
@@ -25,6 +23,20 @@ def apply(
     default_region: str = "US",
 ) -> MappedProfile:
     """Map a Customer through one collection; `link` is the stored Klaviyo profile id, if any."""
+    # template.collection(collection), without the call; its rows run as one generated function.
+    compiled = template.add if collection is Collection.ADD else template.update
+    return compiled.run(customer, collection, link, default_region)
+
+
+def apply_steps(
+    customer: Customer,
+    template: Template,
+    collection: Collection,
+    *,
+    link: str | None = None,
+    default_region: str = "US",
+) -> MappedProfile:
+    """apply by its plain definition: each compiled row's step run in order on one Evaluation."""
     evaluation = Evaluation(customer, link, default_region)
     # template.collection(collection), without the call.
     compiled = template.add if collection is Collection.ADD else template.update

@@ -83,8 +83,11 @@ class Evaluation:
 Compiled = Callable[[Evaluation], Value]
 
 # Compiled expressions that only read one attribute of the Customer ("customer") or of its
-# primary billing address ("billing"): a row step can read it itself, one call fewer per row.
+# primary billing address ("billing"), or the link ("link", ""): a row step (and the
+# collection's generated function) can read it itself, one call fewer per row.
 PLAIN_READS: WeakKeyDictionary[Compiled, tuple[str, str]] = WeakKeyDictionary()
+# e164 closures whose source is one Customer field: (the attribute, the label warnings use).
+E164_READS: WeakKeyDictionary[Compiled, tuple[str, str]] = WeakKeyDictionary()
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,6 +287,8 @@ def phone_of(source: Compiled, label: str) -> Compiled:
             )
         return result.e164
 
+    if name is not None:
+        E164_READS[e164] = (name, label)
     return e164
 
 
@@ -389,6 +394,7 @@ def _link(node: Call, args: list[Compiled]) -> Compiled:
     def link(evaluation: Evaluation) -> Value:
         return evaluation.link
 
+    PLAIN_READS[link] = ("link", "")
     return link
 
 

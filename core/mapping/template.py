@@ -34,6 +34,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from core.mapping.formula import (
+    E164_READS,
     PLAIN_READS,
     Call,
     Compiled,
@@ -48,6 +49,7 @@ from core.mapping.formula import (
     is_empty,
     phone_of,
 )
+from core.mapping.generated import CollectionFunction, Shape, collection_function
 from core.model import Collection, Customer, ListIntent
 
 
@@ -93,6 +95,8 @@ class CompiledCollection:
     steps: tuple[Step, ...]
     list_names: tuple[str, ...]
     maps_subscribe: bool
+    # The rows as one generated function (core.mapping.generated); apply calls it.
+    run: CollectionFunction
 
 
 @dataclass(frozen=True, eq=False)
@@ -296,13 +300,15 @@ def _collection(
             f"the {name} collection maps neither Email nor PhoneNumber, so no customer could be "
             "sent; map at least one of them",
         )
+    kept = tuple(s for s in steps if s is not _NOTHING)
     return CompiledCollection(
         collection=collection,
         on_match=str(on_match),
         rows=tuple(rows),
-        steps=_fused(tuple(s for s in steps if s is not _NOTHING)),
+        steps=_fused(kept),
         list_names=tuple(list_names),
         maps_subscribe=maps_subscribe,
+        run=collection_function(kept, tuple(SHAPES.get(step) for step in kept)),
     )
 
 
@@ -471,6 +477,8 @@ def _profile_id_step(expression: Compiled) -> Step:
     def profile_id(evaluation: Evaluation) -> None:
         evaluation.profile_id = _text(expression(evaluation))
 
+    if PLAIN_READS.get(expression) == ("link", ""):
+        SHAPES[profile_id] = ("link",)
     return profile_id
 
 
@@ -491,6 +499,7 @@ def _attribute_step(key: str, expression: Compiled) -> Step:
                 evaluation.attributes[key] = value
 
         _CUSTOMER_ROWS[customer_attribute] = (key, name)
+        SHAPES[customer_attribute] = ("customer", key, name)
         return customer_attribute
 
     def attribute(evaluation: Evaluation) -> None:
@@ -524,6 +533,8 @@ def _email_step(expression: Compiled) -> Step:
                 "Klaviyo will probably reject it"
             )
 
+    if name is not None:
+        SHAPES[email] = ("email", name)
     return email
 
 
@@ -545,6 +556,9 @@ def _phone_step(row: Row, expression: Compiled) -> Step:
         same = result is not None and result.e164 == value
         evaluation.phone_valid = result.valid if same and result is not None else None
 
+    read = E164_READS.get(phone)
+    if read is not None:
+        SHAPES[phone_number] = ("phone", *read)
     return phone_number
 
 
@@ -554,6 +568,8 @@ def _phone_step(row: Row, expression: Compiled) -> Step:
 _BILLING_ROWS: WeakKeyDictionary[Step, tuple[str, str]] = WeakKeyDictionary()
 _STATIC_ROWS: WeakKeyDictionary[Step, tuple[str, Any]] = WeakKeyDictionary()
 _CUSTOMER_ROWS: WeakKeyDictionary[Step, tuple[str, str]] = WeakKeyDictionary()
+# What each step of a shape core.mapping.generated writes inline does; the others are called.
+SHAPES: WeakKeyDictionary[Step, Shape] = WeakKeyDictionary()
 
 
 def _fused(steps: tuple[Step, ...]) -> tuple[Step, ...]:
@@ -671,6 +687,7 @@ def _location_step(key: str, expression: Compiled) -> Step:
             store(evaluation, value)
 
         _BILLING_ROWS[billing_location] = (key, name)
+        SHAPES[billing_location] = ("billing", key, name)
         return billing_location
 
     def location(evaluation: Evaluation) -> None:
@@ -695,6 +712,7 @@ def _static_step(row: Row, value: Any, step: Step) -> Step:
             evaluation.properties[name] = constant
 
         _STATIC_ROWS[static_property] = ("property", (name, constant))
+        SHAPES[static_property] = ("property", name, constant)
         return static_property
     if intents:
         (intent,) = intents
@@ -703,6 +721,7 @@ def _static_step(row: Row, value: Any, step: Step) -> Step:
             evaluation.list_intents.append(intent)
 
         _STATIC_ROWS[static_list] = ("list", intent)
+        SHAPES[static_list] = ("list", intent)
         return static_list
     if subscribe is not None:
 
@@ -710,6 +729,7 @@ def _static_step(row: Row, value: Any, step: Step) -> Step:
             evaluation.subscribe = subscribe
 
         _STATIC_ROWS[static_subscribe] = ("subscribe", subscribe)
+        SHAPES[static_subscribe] = ("subscribe", subscribe)
         return static_subscribe
     return step
 
