@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Input, LoadingIndicator, Static
+from textual.widgets import LoadingIndicator, Static
 
 from console.keymap import binding
 from console.screens.base import ModeScreen, say, wait_engine
 from console.screens.confirm import PushConfirmScreen
 from console.screens.recent import PickCustomerScreen
 from console.widgets.banner import SandboxBanner
+from console.widgets.field import TextField
 from console.widgets.keys import KeysFooter
 from console.widgets.preview import PreviewPane
 from console.widgets.screenbar import ScreenBar
@@ -89,8 +90,7 @@ class LookupScreen(ModeScreen):
         # widget per part to style and mount); a preview pane mounts with its first plan.
         yield ScreenBar("lookup")
         yield SandboxBanner(classes="sandbox")
-        with Horizontal(id="lookup-bar"):
-            yield Input(placeholder="Customer id, email or name, then Enter", id="customer")
+        yield TextField(placeholder="Customer id, email or name, then Enter", id="customer")
         with Horizontal(id="status-bar"):
             yield Static("", id="status")
         yield Static(
@@ -100,7 +100,7 @@ class LookupScreen(ModeScreen):
         )
 
     def on_mount(self) -> None:
-        self.query_one("#customer", Input).focus()
+        self.query_one("#customer", TextField).focus()
         self.call_after_refresh(self.mount_after_first_frame)
 
     def mount_after_first_frame(self) -> None:
@@ -109,8 +109,8 @@ class LookupScreen(ModeScreen):
 
     # ----------------------------------------------------------------- lookup and preview
 
-    @on(Input.Submitted, "#customer")
-    def lookup_submitted(self, event: Input.Submitted) -> None:
+    @on(TextField.Submitted, "#customer")
+    def lookup_submitted(self, event: TextField.Submitted) -> None:
         query = event.value.strip()
         if not query:
             self.notify("Type a customer id, an email or a name first.", severity="warning")
@@ -193,7 +193,7 @@ class LookupScreen(ModeScreen):
                             + ("Blocked: nothing can be sent." if plan.blocked
                                else "F5 to push."))
             app.remember(plan)
-        customer = self.query_one("#customer", Input)
+        customer = self.query_one("#customer", TextField)
         if customer.value != plan.customer_id:
             customer.value = plan.customer_id
 
@@ -234,14 +234,14 @@ class LookupScreen(ModeScreen):
             self.lookup(self.plan.customer_id)
 
     def action_focus_lookup(self) -> None:
-        self.query_one("#customer", Input).focus()
+        self.query_one("#customer", TextField).focus()
 
     def action_recent(self) -> None:
         app: Any = self.app
 
         def chosen(customer_id: str | None) -> None:
             if customer_id:
-                self.query_one("#customer", Input).value = customer_id
+                self.query_one("#customer", TextField).value = customer_id
                 self.preview_from(customer_id)
 
         self.app.push_screen(PickCustomerScreen("Recent lookups", list(app.recent.items)),
@@ -249,7 +249,7 @@ class LookupScreen(ModeScreen):
 
     def preview_customer(self, customer_id: str) -> None:
         """Entry point for the command palette and other screens."""
-        self.query_one("#customer", Input).value = customer_id
+        self.query_one("#customer", TextField).value = customer_id
         self.preview_from(customer_id)
 
     # ----------------------------------------------------------------------------- push

@@ -187,7 +187,7 @@ class PreviewPane(VerticalScroll):
     # unscoped so the rules read exactly as they did there.
     SCOPED_CSS = False
     DEFAULT_CSS = SIDES_CSS + """
-    PreviewPane { padding: 0 1; }
+    PreviewPane { padding: 0 1; width: 100%; }  /* not 1fr: the field's margin would narrow it */
 
     RouteBanner {
         padding: 0 1;

@@ -7,13 +7,13 @@ import dataclasses
 import json
 
 import pytest
-from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
 from console.app import ConsoleApp
 from console.screens.confirm import PushConfirmScreen
 from console.screens.lookup import LookupScreen
 from console.screens.recent import PickCustomerScreen
+from console.widgets.field import TextField
 from tests.ui.helpers import lookup, settle, text_of, until
 from tests.ui.stub_engine import StubConfig, stub_factory
 
@@ -23,7 +23,7 @@ async def test_opens_on_the_lookup_with_the_cursor_in_the_customer_field(make_ap
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, LookupScreen)
-        assert app.focused is app.screen.query_one("#customer", Input)
+        assert app.focused is app.screen.query_one("#customer", TextField)
         assert app.screen.query_one(".sandbox").display
 
 
@@ -64,7 +64,7 @@ async def test_email_search_with_one_match_previews_it(make_app, stub):
     async with app.run_test(size=(120, 40)) as pilot:
         await lookup(pilot, "cara@example.com")
         assert app.screen.plan.customer_id == "1002"
-        assert app.screen.query_one("#customer", Input).value == "1002"
+        assert app.screen.query_one("#customer", TextField).value == "1002"
 
 
 async def test_name_search_with_several_matches_lets_the_operator_pick(make_app, stub):
@@ -246,7 +246,7 @@ async def test_a_repeat_lookup_shows_the_kept_plan_until_the_fresh_one_replaces_
         first = app.screen.plan
         assert "linked via external id" in text_of(pilot, "#route")
 
-        field = app.screen.query_one("#customer", Input)
+        field = app.screen.query_one("#customer", TextField)
         field.value = "55260"
         field.focus()
         await pilot.press("enter")

@@ -1,0 +1,104 @@
+"""The lookup's text field: typing, editing keys, paste, Enter, drawing and the cursor in view."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.app import App, ComposeResult
+
+from console.widgets.field import TextField
+
+
+class OneField(App[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str]] = []
+
+    def compose(self) -> ComposeResult:
+        yield TextField(placeholder="Customer id", id="field")
+
+    def on_mount(self) -> None:
+        self.query_one(TextField).focus()
+
+    def on_text_field_changed(self, message: TextField.Changed) -> None:
+        self.seen.append(("changed", message.value))
+
+    def on_text_field_submitted(self, message: TextField.Submitted) -> None:
+        self.seen.append(("submitted", message.value))
+
+
+def drawn(app: OneField) -> str:
+    field = app.query_one(TextField)
+    return field.render_line(0).text
+
+
+async def test_typed_keys_land_in_the_field_and_enter_submits():
+    app = OneField()
+    async with app.run_test(size=(40, 5)) as pilot:
+        await pilot.press(*"55260", "enter")
+        await pilot.pause()
+        field = app.query_one(TextField)
+        assert field.value == "55260"
+        assert ("submitted", "55260") in app.seen
+        assert ("changed", "5526") in app.seen
+        assert field.cursor_position == 5
+
+
+async def test_editing_keys():
+    app = OneField()
+    async with app.run_test(size=(40, 5)) as pilot:
+        field = app.query_one(TextField)
+        await pilot.press(*"anne smith", "ctrl+left")  # to the start of "smith"
+        assert field.cursor_position == 5
+        await pilot.press("backspace")
+        assert field.value == "annesmith" and field.cursor_position == 4
+        await pilot.press("home", "delete", "end", "left", "left")
+        assert field.value == "nnesmith" and field.cursor_position == 6
+        await pilot.press("ctrl+k")
+        assert field.value == "nnesmi"
+        await pilot.press("ctrl+a", "right", "right", "ctrl+u")
+        assert field.value == "esmi" and field.cursor_position == 0
+        await pilot.press("ctrl+e", *" jr", "ctrl+w")
+        assert field.value == "esmi "
+        await pilot.press("ctrl+right", "x")  # already at the end
+        assert field.value == "esmi x"
+
+
+async def test_paste_takes_the_first_line_and_ctrl_v_the_app_clipboard():
+    app = OneField()
+    async with app.run_test(size=(40, 5)) as pilot:
+        field = app.query_one(TextField)
+        field.post_message(events.Paste("55260\nsecond line"))
+        await pilot.pause()
+        assert field.value == "55260"
+        app.copy_to_clipboard("1001")
+        await pilot.press("home", "ctrl+v")
+        assert field.value == "100155260"
+
+
+async def test_placeholder_and_cursor_are_drawn_and_the_cursor_stays_in_view():
+    app = OneField()
+    async with app.run_test(size=(20, 5)) as pilot:
+        field = app.query_one(TextField)
+        assert drawn(app).startswith("Customer id")
+        await pilot.press(*"abcdefghijklmnopqrstuvwxyz")
+        text = drawn(app)
+        assert text.rstrip().endswith("xyz")  # scrolled: the end and the cursor are shown
+        assert len(text) == field.size.width
+        await pilot.press("home")
+        assert drawn(app).startswith("abc")
+        field.value = ""
+        await pilot.pause()
+        assert drawn(app).startswith("Customer id")
+
+
+async def test_a_click_puts_the_cursor_under_the_pointer():
+    app = OneField()
+    async with app.run_test(size=(40, 5)) as pilot:
+        field = app.query_one(TextField)
+        field.value = "55260"
+        await pilot.pause()
+        gutter = field.styles.gutter
+        await pilot.click(TextField, offset=(gutter.left + 2, gutter.top))
+        assert field.cursor_position == 2
+        await pilot.press("x")
+        assert field.value == "55x260"
