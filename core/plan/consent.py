@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from core.model import (
     Channel,
@@ -17,6 +18,7 @@ from core.model import (
     MappedProfile,
     OptIn,
     Subscriptions,
+    draft_of,
     fast_init,
 )
 
@@ -42,9 +44,19 @@ class Operations:
     warnings: tuple[str, ...]
 
 
-_ConsentChange = fast_init(ConsentChange)
 _ListChange = fast_init(ListChange)
 _Operations = fast_init(Operations)
+# A subscribe is built as fast_init builds it, inline (one or two per customer): its slots set
+# on a draft of the same layout, which then becomes a ConsentChange.
+_ConsentDraft = draft_of(ConsentChange)
+_ConsentChange = fast_init(ConsentChange)
+# Enum members read once: an attribute of an enum class goes through EnumType.__getattr__'s
+# slower lookup on every read.
+_EMAIL, _SMS = Channel.EMAIL, Channel.SMS
+_SUBSCRIBED, _UNSUBSCRIBED = ConsentState.SUBSCRIBED, ConsentState.UNSUBSCRIBED
+_DOUBLE = OptIn.DOUBLE
+_SUBSCRIBE, _UNSUBSCRIBE = ConsentAction.SUBSCRIBE, ConsentAction.UNSUBSCRIBE
+_ADD, _REMOVE = ListAction.ADD, ListAction.REMOVE
 
 
 def _state(subs: Subscriptions | None, channel: Channel) -> ConsentState | None:
@@ -66,31 +78,35 @@ def _currently(state: ConsentState | None, new_profile: bool) -> str:
 
 
 def _subscribe(
-    channel: Channel, subject: str, target: TargetState, klist: KlaviyoList | None
+    channel: Channel, subject: str, subs: Subscriptions | None,
+    list_ids: frozenset[str] | None, new_profile: bool, klist: KlaviyoList | None,
 ) -> ConsentChange | None:
-    # _state(target.subscriptions, channel) inline: one or two subscribes per customer.
-    subs = target.subscriptions
-    state = None if subs is None else subs.email if channel is Channel.EMAIL else subs.sms
-    member = None if klist is None or target.list_ids is None else klist.id in target.list_ids
-    double = klist is not None and klist.opt_in_process is OptIn.DOUBLE
-    if klist is None and state is ConsentState.SUBSCRIBED:
-        return None
-    if klist is not None and member and (double or state is ConsentState.SUBSCRIBED):
-        # A double opt-in member is confirmed or pending: subscribing again re-sends the email.
-        return None
-    reopted = state is ConsentState.UNSUBSCRIBED
-    return _ConsentChange(
-        channel=channel,
-        action=ConsentAction.SUBSCRIBE,
-        list_name=klist.name if klist else None,
-        list_id=klist.id if klist else None,
-        double_opt_in=double,
-        risky=double or reopted,
-        note=f"subscribes {subject} to "
-             + _subscribe_words(channel, klist.name if klist else None, double, state,
-                                target.new_profile),
-        subject=subject,
-    )
+    # _state(subs, channel) inline: one or two subscribes per customer.
+    state = None if subs is None else subs.email if channel is _EMAIL else subs.sms
+    if klist is None:
+        if state is _SUBSCRIBED:
+            return None
+        double = False
+        list_name = list_id = None
+    else:
+        double = klist.opt_in_process is _DOUBLE
+        if list_ids is not None and klist.id in list_ids and (double or state is _SUBSCRIBED):
+            # A double opt-in member is confirmed or pending: subscribing again re-sends
+            # the email.
+            return None
+        list_name, list_id = klist.name, klist.id
+    change: Any = _ConsentDraft()
+    change.channel = channel
+    change.action = _SUBSCRIBE
+    change.list_name = list_name
+    change.list_id = list_id
+    change.double_opt_in = double
+    change.risky = double or state is _UNSUBSCRIBED
+    change.note = f"subscribes {subject} to " + _subscribe_words(
+        channel, list_name, double, state, new_profile)
+    change.subject = subject
+    change.__class__ = ConsentChange
+    return change  # type: ignore[no-any-return]
 
 
 # The words of a subscribe note after its subject depend on a handful of values only; they
@@ -123,30 +139,32 @@ def _subscribe_words(channel: Channel, list_name: str | None, double: bool,
     return words
 
 
-def _unsubscribe(channel: Channel, subject: str, target: TargetState) -> ConsentChange | None:
-    state = _state(target.subscriptions, channel)
-    if state is ConsentState.UNSUBSCRIBED:
+def _unsubscribe(
+    channel: Channel, subject: str, subs: Subscriptions | None, new_profile: bool
+) -> ConsentChange | None:
+    state = _state(subs, channel)
+    if state is _UNSUBSCRIBED:
         return None
-    risky = state is None or state is ConsentState.SUBSCRIBED
+    risky = state is None or state is _SUBSCRIBED
     return _ConsentChange(
         channel=channel,
-        action=ConsentAction.UNSUBSCRIBE,
+        action=_UNSUBSCRIBE,
         risky=risky,
         note=(f"unsubscribes {subject} from {_channel_words(channel)}; "
-              f"{_currently(state, target.new_profile)}"),
+              f"{_currently(state, new_profile)}"),
         subject=subject,
     )
 
 
 def _list_change(
-    intent: ListIntent, klist: KlaviyoList, target: TargetState
+    intent: ListIntent, klist: KlaviyoList, list_ids: frozenset[str] | None
 ) -> ListChange | None:
-    member = None if target.list_ids is None else klist.id in target.list_ids
+    member = None if list_ids is None else klist.id in list_ids
     if intent.member and member is True:
         return None
     if not intent.member and member is False:
         return None
-    action = ListAction.ADD if intent.member else ListAction.REMOVE
+    action = _ADD if intent.member else _REMOVE
     return _ListChange(list_name=klist.name, list_id=klist.id, action=action)
 
 
@@ -158,25 +176,47 @@ def plan_operations(
     sms_consent: bool,
 ) -> Operations:
     """Consent jobs and list calls that change something, each judged by the consent guard."""
+    return _Operations(*operations(
+        mapped, lists, target.email, target.phone_number, target.subscriptions,
+        target.list_ids, target.new_profile, target.phone_usable, sms_consent))
+
+
+Consents = tuple[tuple[ConsentChange, ...], tuple[ListChange, ...], tuple[str, ...]]
+
+
+def operations(
+    mapped: MappedProfile,
+    lists: Mapping[str, KlaviyoList | None],
+    email: str | None,
+    phone_number: str | None,
+    subs: Subscriptions | None,
+    list_ids: frozenset[str] | None,
+    new_profile: bool,
+    phone_usable: bool,
+    sms_consent: bool,
+) -> Consents:
+    """plan_operations over TargetState's fields, as (consent, lists, warnings): the planner
+    calls it once per customer, without building the TargetState and Operations around it."""
     consent: list[ConsentChange] = []
     list_ops: list[ListChange] = []
     warnings: list[str] = []
     subscribing = mapped.subscribe is True
-    subjects: list[tuple[Channel, str]] = []
-    if target.email:
-        subjects.append((Channel.EMAIL, target.email))
-    elif subscribing:
-        warnings.append("the profile has no email address: email consent not changed")
-    if sms_consent and target.phone_number:
-        if target.phone_usable:
-            subjects.append((Channel.SMS, target.phone_number))
-        else:
-            warnings.append("the phone number is not valid: SMS consent not changed")
-    for channel, subject in subjects:
-        change = (_subscribe(channel, subject, target, None) if subscribing
-                  else _unsubscribe(channel, subject, target))
+    if email:
+        change = (_subscribe(_EMAIL, email, subs, list_ids, new_profile, None) if subscribing
+                  else _unsubscribe(_EMAIL, email, subs, new_profile))
         if change is not None:
             consent.append(change)
+    elif subscribing:
+        warnings.append("the profile has no email address: email consent not changed")
+    if sms_consent and phone_number:
+        if phone_usable:
+            change = (
+                _subscribe(_SMS, phone_number, subs, list_ids, new_profile, None)
+                if subscribing else _unsubscribe(_SMS, phone_number, subs, new_profile))
+            if change is not None:
+                consent.append(change)
+        else:
+            warnings.append("the phone number is not valid: SMS consent not changed")
     for intent in mapped.list_intents:
         klist = lists.get(intent.list_name)
         if klist is None:
@@ -187,18 +227,19 @@ def plan_operations(
                     f"LIST_{intent.list_name} is true but SubscribeProfile is not, so the "
                     f"profile is not subscribed with list {intent.list_name}"
                 )
-            elif not target.email:
+            elif not email:
                 warnings.append(
                     f"the profile has no email address: not subscribed with list {klist.name}"
                 )
             else:
-                change = _subscribe(Channel.EMAIL, target.email, target, klist)
+                change = _subscribe(_EMAIL, email, subs, list_ids, new_profile, klist)
                 if change is not None:
                     consent.append(change)
             continue
         # LIST_x false leaves the list only: a list-scoped unsubscribe would globally
         # unsubscribe a non-member (Klaviyo 2025-07-15+), so consent is never touched here.
-        list_change = _list_change(intent, klist, target)
+        list_change = _list_change(intent, klist, list_ids)
         if list_change is not None:
             list_ops.append(list_change)
-    return _Operations(tuple(consent), tuple(list_ops), tuple(warnings))
+    return (tuple(consent) if consent else (), tuple(list_ops) if list_ops else (),
+            tuple(warnings) if warnings else ())

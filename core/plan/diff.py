@@ -166,33 +166,38 @@ def dotted(key: str, sub: Any) -> str:
 
 def diff_flat(now: dict[str, Any], out: dict[str, Any]) -> tuple[FieldDiff, ...]:
     """field_diff over sides already flattened (as flatten makes them)."""
-    # Sent fields first, then the ones only Klaviyo has; the sort is stable, so within a rank
-    # that first-seen order stands.
-    names = list(out)
     if not now:
-        names.sort(key=_rank)
-        return _all_added(names, out)
-    names += [name for name in now if name not in out]
-    names.sort(key=_rank)
-    # Flattened values are never None (empties are dropped), so None means "not there".
-    now_get = now.get
-    out_get = out.get
+        return _all_added(out)
+    # The fields' order and which side has each depend on the two sides' names alone, which
+    # repeat from customer to customer (the template's fields, the profile's): computed once
+    # per pair of name sequences by _order, the plain definition.
+    key = (*out, None, *now)
+    order = _ORDERS.get(key)
+    if order is None:
+        order = _order(now, out, key)
     diffs: list[FieldDiff] = []
     append = diffs.append
-    for name in names:
-        mapped = out_get(name)
-        was = now_get(name)
-        if mapped is None:
-            change = _KEPT
-        elif was is None:
+    # Flattened values are never None (empties are dropped), so a side without the name
+    # has None.
+    for name, sides in order:
+        if sides is _BOTH:
+            mapped = out[name]
+            was = now[name]
+            if was is mapped or was == mapped:
+                change = _UNCHANGED
+            elif name in _LOOSE:
+                change = _UNCHANGED if same_value(name, was, mapped) else _CHANGED
+            else:
+                # same_value of unequal values is False for every other field.
+                change = _CHANGED
+        elif sides is _SENT:
+            mapped = out[name]
+            was = None
             change = _ADDED
-        elif was is mapped or was == mapped:
-            change = _UNCHANGED
-        elif name in _LOOSE:
-            change = _UNCHANGED if same_value(name, was, mapped) else _CHANGED
         else:
-            # same_value of unequal values is False for every other field.
-            change = _CHANGED
+            mapped = None
+            was = now[name]
+            change = _KEPT
         diff: Any = _Draft()
         diff.field = name
         diff.current = was
@@ -203,12 +208,45 @@ def diff_flat(now: dict[str, Any], out: dict[str, Any]) -> tuple[FieldDiff, ...]
     return tuple(diffs)
 
 
+# Which side has a field: both, only the sent one, only the current one.
+_BOTH, _SENT, _CURRENT = "both", "sent", "current"
+Order = tuple[tuple[str, str], ...]
+# Orders by the two sides' names (sent names, None, current names); names only, no values.
+_ORDERS: dict[tuple[str | None, ...], Order] = {}
+_ADDED_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_ORDERS_LIMIT = 4096
+
+
+def _order(now: dict[str, Any], out: dict[str, Any], key: tuple[str | None, ...]) -> Order:
+    """Each field of either side, in diff order, with the side(s) that have it."""
+    # Sent fields first, then the ones only Klaviyo has; the sort is stable, so within a rank
+    # that first-seen order stands.
+    names = list(out)
+    names += [name for name in now if name not in out]
+    names.sort(key=_rank)
+    order = tuple(
+        (name, _BOTH if name in now else _SENT) if name in out else (name, _CURRENT)
+        for name in names
+    )
+    if len(_ORDERS) >= _ORDERS_LIMIT:
+        _ORDERS.clear()
+    _ORDERS[key] = order
+    return order
+
+
 # The fields same_value compares more loosely than ==.
 _LOOSE = frozenset({"email", "phone_number"})
 
 
-def _all_added(names: list[str], out: dict[str, Any]) -> tuple[FieldDiff, ...]:
+def _all_added(out: dict[str, Any]) -> tuple[FieldDiff, ...]:
     """diff_flat against a new profile (nothing current): every sent field is added."""
+    key = tuple(out)
+    names = _ADDED_ORDERS.get(key)
+    if names is None:
+        names = tuple(sorted(out, key=_rank))
+        if len(_ADDED_ORDERS) >= _ORDERS_LIMIT:
+            _ADDED_ORDERS.clear()
+        _ADDED_ORDERS[key] = names
     diffs: list[FieldDiff] = []
     append = diffs.append
     for name in names:

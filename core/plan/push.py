@@ -6,6 +6,8 @@ from core.mapping import Template, apply
 from core.model import Collection, Customer, Plan
 from core.plan.route import PlanSettings, Resolution, plan_from_mapped
 
+_ADD, _UPDATE = Collection.ADD, Collection.UPDATE
+
 
 def identifiers(
     customer: Customer, template: Template, settings: PlanSettings | None = None
@@ -27,12 +29,12 @@ def plan_push(
 ) -> Plan:
     """Everything a push of this customer would do, given what the lookups found."""
     settings = settings or PlanSettings()
-    # collection_for(resolution) and template.on_match, spelled out: this runs once per
-    # planned customer, and those were three calls around two attribute reads.
+    # collection_for(resolution), template.on_match and apply, spelled out: this runs once per
+    # planned customer, and those were four calls around a few attribute reads.
     if resolution.link is not None and resolution.linked_profile is not None:
-        mapped = apply(customer, template, Collection.UPDATE, link=resolution.link,
-                       default_region=settings.default_region)
+        mapped = template.update.run(customer, _UPDATE, resolution.link, settings.default_region)
         return plan_from_mapped(None, mapped, resolution, settings)
     # A stale link must not reach the Add mapping: its Id would target a profile that is gone.
-    mapped = apply(customer, template, Collection.ADD, default_region=settings.default_region)
-    return plan_from_mapped(mapped, None, resolution, settings, on_match=template.add.on_match)
+    add = template.add
+    mapped = add.run(customer, _ADD, None, settings.default_region)
+    return plan_from_mapped(mapped, None, resolution, settings, add.on_match)

@@ -120,3 +120,21 @@ def test_the_diff_s_shortcuts_agree_with_same_value_field_by_field(
     now, out = flatten(current), flatten(sent)
     assert list(diff_flat(now, out)) == _diff_by_definition(now, out)
     assert list(diff_flat({}, out)) == _diff_by_definition({}, out)
+
+
+@SMALL
+@given(st.dictionaries(_KEYS, _LOOSE_VALUES, max_size=8),
+       st.dictionaries(_KEYS, _LOOSE_VALUES, max_size=8), st.randoms(use_true_random=False))
+def test_a_diff_order_remembered_for_the_same_names_fits_other_values(
+    current: dict[str, Any], sent: dict[str, Any], rng: Any
+) -> None:
+    # diff_flat remembers each pair of name sequences' order; the next customer with the same
+    # names (other values) must still diff by the definition.
+    now, out = flatten(current), flatten(sent)
+    diff_flat(now, out)
+    diff_flat({}, out)
+    values = list(now.values()) + list(out.values())
+    now2 = {name: rng.choice(values) for name in now}
+    out2 = {name: rng.choice(values) for name in out}
+    assert list(diff_flat(now2, out2)) == _diff_by_definition(now2, out2)
+    assert list(diff_flat({}, out2)) == _diff_by_definition({}, out2)
