@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
@@ -106,7 +107,8 @@ class ConsoleApp(App[None]):
         state_dir = getattr(config, "state_dir", None)
         # Parsed CSS from the last launch (a quarter of the CPU to the first frame otherwise).
         self.css_rules = RulesFile(Path(state_dir) / FILE_NAME if state_dir is not None else None)
-        self.stylesheet = CachedStylesheet(variables=self.get_css_variables(),
+        # theme_variables: what App.__init__ just computed for its own Stylesheet.
+        self.stylesheet = CachedStylesheet(variables=dict(self.theme_variables),
                                            rules_file=self.css_rules)
         # Textual's count of CSS invalidations when the stylesheet last matched the theme.
         self._css_current_at = self._css_update_count
@@ -139,7 +141,20 @@ class ConsoleApp(App[None]):
         super().refresh_css(animate)
         self._css_current_at = self._css_update_count
 
+    def on_load(self) -> None:
+        # Collections wait for the first frame: building it allocates heavily, and a collection
+        # then scans every object the imports left (one of 90 ms was seen). Resumed right after.
+        self._gc_deferred = gc.isenabled()
+        gc.disable()
+
+    def resume_gc(self) -> None:
+        """Collect again, as before the app started (after the first frame, or on the way out)."""
+        if getattr(self, "_gc_deferred", False):
+            self._gc_deferred = False
+            gc.enable()
+
     def on_mount(self) -> None:
+        self.call_after_refresh(self.resume_gc)
         self.recent.load()
         self.set_keymap(self.keymap)
         if self._keymap_error:
@@ -175,6 +190,7 @@ class ConsoleApp(App[None]):
                     markup=False, timeout=30)
 
     async def on_unmount(self) -> None:
+        self.resume_gc()
         try:
             self.css_rules.save()  # rules parsed after the first frame (footer, preview)
         except OSError as exc:

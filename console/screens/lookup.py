@@ -7,10 +7,9 @@ from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import LoadingIndicator, Static
+from textual.widgets import Static
 
 from console.keymap import binding
 from console.screens.base import ModeScreen, say, wait_engine
@@ -21,6 +20,7 @@ from console.widgets.field import TextField
 from console.widgets.keys import KeysFooter
 from console.widgets.preview import PreviewPane
 from console.widgets.screenbar import ScreenBar
+from console.widgets.status import StatusLine
 from console.widgets.words import route_title
 from core.model import Plan, Route
 
@@ -85,14 +85,13 @@ class LookupScreen(ModeScreen):
         self.panes: dict[str, PreviewPane] = {}
 
     def compose(self) -> ComposeResult:
-        # The first frame: the bars and the field to type in. The busy indicator and the footer
-        # mount right after it is drawn (what textual.lazy.Lazy does, minus a placeholder
-        # widget per part to style and mount); a preview pane mounts with its first plan.
+        # The first frame: the bars, the field to type in, the status line and the hint, as
+        # few widgets as that takes (each costs styling, layout and messages). The footer mounts
+        # right after it is drawn; a preview pane mounts with its first plan.
         yield ScreenBar("lookup")
         yield SandboxBanner(classes="sandbox")
         yield TextField(placeholder="Customer id, email or name, then Enter", id="customer")
-        with Horizontal(id="status-bar"):
-            yield Static("", id="status")
+        yield StatusLine(id="status")
         yield Static(
             "Enter a customer to preview what a push would send.  "
             "F3 recent lookups · ctrl+p search customers · F6 errors · F8 batch",
@@ -104,7 +103,6 @@ class LookupScreen(ModeScreen):
         self.call_after_refresh(self.mount_after_first_frame)
 
     def mount_after_first_frame(self) -> None:
-        self.query_one("#status-bar").mount(LoadingIndicator(id="busy"), before=0)
         self.mount(KeysFooter())
 
     # ----------------------------------------------------------------- lookup and preview
@@ -135,9 +133,9 @@ class LookupScreen(ModeScreen):
         return True
 
     def set_status(self, text: str, *, busy: bool = False) -> None:
-        self.query_one("#status", Static).update(text)
-        for indicator in self.query("#busy"):  # absent until the first frame is up
-            indicator.display = busy
+        status = self.query_one("#status", StatusLine)
+        status.update(text)
+        status.busy = busy
 
     @work(exclusive=True, group="lookup", exit_on_error=False)
     async def lookup(self, query: str, *, kept: bool = False) -> None:
@@ -226,8 +224,7 @@ class LookupScreen(ModeScreen):
     def show_refreshing(self) -> None:
         """The busy indicator beside a kept plan, unless its refresh has already landed."""
         if self.stale:
-            for indicator in self.query("#busy"):
-                indicator.display = True
+            self.query_one("#status", StatusLine).busy = True
 
     def action_refresh(self) -> None:
         if self.plan is not None:

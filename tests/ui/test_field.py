@@ -1,4 +1,4 @@
-"""The lookup's text field: typing, editing keys, paste, Enter, drawing and the cursor in view."""
+"""The lookup's text field (typing, editing keys, paste, Enter, drawing) and its status line."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from textual import events
 from textual.app import App, ComposeResult
 
 from console.widgets.field import TextField
+from console.widgets.status import StatusLine
 
 
 class OneField(App[None]):
@@ -102,3 +103,24 @@ async def test_a_click_puts_the_cursor_under_the_pointer():
         assert field.cursor_position == 2
         await pilot.press("x")
         assert field.value == "55x260"
+
+
+class Status(App[None]):
+    def compose(self) -> ComposeResult:
+        yield StatusLine("Looking up 55260…", id="status")
+
+
+async def test_the_status_line_pulses_its_dots_only_while_busy():
+    app = Status()
+    async with app.run_test(size=(40, 3)) as pilot:
+        status = app.query_one(StatusLine)
+        assert str(status.render()) == "Looking up 55260…"
+        status.busy = True
+        await pilot.pause()
+        assert str(status.render()) == "● ● ● Looking up 55260…"
+        assert status.auto_refresh is not None  # redrawn while busy: the dots move
+        status.busy = False
+        status.update("Preview of customer 55260")
+        await pilot.pause()
+        assert str(status.render()) == "Preview of customer 55260"
+        assert status.auto_refresh is None
