@@ -112,6 +112,22 @@ def _payload(mapped: MappedProfile) -> tuple[JSON, dict[str, Any]]:
                 if key not in _METADATA:
                     flat[key] = value
             continue
+        if type(value) is dict and key in _NESTED:
+            # The location: _non_empty and _flatten_into inline, in one pass over it (its
+            # dotted fields land in flat exactly where the two calls put them).
+            names = dotted_names(key)
+            kept = {}
+            for sub, item in value.items():
+                if type(item) is str:
+                    if not item or item.isspace():
+                        continue
+                elif is_empty(item):
+                    continue
+                kept[sub] = item
+                flat[names.get(sub) or dotted(key, sub)] = item
+            if kept:
+                attributes[key] = kept
+            continue
         if is_mapping(value):
             value = _non_empty(value)
         if not is_empty(value):
@@ -122,13 +138,23 @@ def _payload(mapped: MappedProfile) -> tuple[JSON, dict[str, Any]]:
                 _flatten_into(flat, key, value)
             else:
                 flat[key] = value
-    properties = _non_empty(mapped.properties)
+    properties = {}
+    for key, value in mapped.properties.items():
+        # _non_empty inline.
+        if type(value) is str:
+            if value and not value.isspace():
+                properties[key] = value
+        elif not is_empty(value):
+            properties[key] = value
     nested = mapped.attributes.get("properties")
     if nested is not None and is_mapping(nested):
         properties = {**_non_empty(nested), **properties}
     if properties:
         attributes["properties"] = properties
-        _flatten_into(flat, "properties", properties)
+        # _flatten_into inline.
+        names = dotted_names("properties")
+        for sub, item in properties.items():
+            flat[names.get(sub) or dotted("properties", sub)] = item
     return attributes, flat
 
 
