@@ -44,6 +44,7 @@ class Frames:
         self.times: list[tuple[float, Any]] = []
         self.cpu: list[float] = []
         self.probe = probe or (lambda: None)
+        self.first_lines: list[str] = []  # the text of the first frame, row by row
         display = app._display
 
         def recording(screen: Any, renderable: Any) -> None:
@@ -52,6 +53,8 @@ class Frames:
                 at, cpu = time.perf_counter(), time.process_time()  # before the probe runs
                 self.times.append((at, self.probe()))
                 self.cpu.append(cpu)
+                if len(self.times) == 1:
+                    self.first_lines = text_lines(renderable)
 
         app._display = recording
 
@@ -69,6 +72,11 @@ class Frames:
         raise LookupError("no such frame")
 
 
+def text_lines(update: Any) -> list[str]:
+    """The rows of a full frame as text (a LayoutUpdate holds every row's strips)."""
+    return ["".join(strip.text for strip in row) for row in getattr(update, "strips", [])]
+
+
 def on_screen(app: Any) -> str:
     """What a frame shows: the widgets laid out on the screen, and which one has the focus."""
     if not app.screen_stack or not app.screen.is_attached:
@@ -83,6 +91,8 @@ def on_screen(app: Any) -> str:
 
 
 FIRST_FRAME: dict[str, str] = {}
+FIRST_LINES: dict[str, list[str]] = {}  # the first frame's rows
+IDLE_LINES: dict[str, list[str]] = {}  # the screen's rows once idle (engine open, all mounted)
 
 
 async def first_frame(make: Any) -> tuple[float, float, float]:
@@ -102,9 +112,11 @@ async def first_frame(make: Any) -> tuple[float, float, float]:
         await app.workers.wait_for_complete()
         await pilot.pause()
         idle = time.perf_counter() - started
+        IDLE_LINES[type(app).__name__] = text_lines(app.screen._compositor.render_full_update())
     first = frames.first_after(started)
     assert first is not None, "no frame was rendered"
     FIRST_FRAME[type(app).__name__] = frames.times[0][1]
+    FIRST_LINES[type(app).__name__] = frames.first_lines
     return first, frames.cpu[0] - cpu, idle
 
 
@@ -176,10 +188,21 @@ async def main(repeats: int) -> None:
           f"{cc / bc:.2f}x (target <= 1.3x)")
     shown = FIRST_FRAME["ConsoleApp"]
     print(f"  the console's first frame shows: {shown}")
-    # The figure means the console has appeared: the lookup screen with the cursor in the field.
-    needed = ("SandboxBanner", "ScreenBar", "TextField#customer")
+    # The figure means the console has appeared: the lookup screen with the cursor in the field,
+    # drawn as it stays: every row but the footer's (mounted right after) is already final.
+    needed = ("ScreenBar", "TextField#customer", "StatusLine#status", "Static#hint")
     assert all(part in shown for part in needed), shown
     assert shown.endswith("focus TextField#customer"), shown
+    drawn, final = FIRST_LINES["ConsoleApp"], IDLE_LINES["ConsoleApp"]
+    text = "\n".join(drawn)
+    for words in (" F4 Lookup ", " F6 Errors ", "SANDBOX · emulated Klaviyo and iPaaS.com",
+                  "Customer id, email or name, then Enter",
+                  "Enter a customer to preview what a push would send."):
+        assert words in text, f"{words!r} is not on the first frame:\n{text}"
+    assert len(drawn) == len(final) and drawn[:-1] == final[:-1], (
+        "the first frame differs from the settled screen above the footer:\n"
+        + "\n".join(drawn) + "\n---\n" + "\n".join(final))
+    print("  it draws every row of the settled lookup screen but the footer's: yes")
     # ... and the field is the real one: keys typed right after that frame land in it.
     assert typed == "55260", f"typed 55260 after the first frame, the field holds {typed!r}"
     print("  keys typed right after the first frame land in the customer field: yes")

@@ -28,7 +28,6 @@ from textual.widgets import (
 
 from console.keymap import binding
 from console.screens.base import Counts, CountsChanged, ModeScreen, say, wait_engine
-from console.widgets.banner import SandboxBanner
 from console.widgets.keys import KeysFooter
 from console.widgets.screenbar import ScreenBar
 
@@ -134,7 +133,6 @@ class BatchScreen(ModeScreen):
 
     def compose(self) -> ComposeResult:
         yield ScreenBar("batch")
-        yield SandboxBanner(classes="sandbox")
         with Horizontal(id="batch-pick"):
             yield Input(placeholder="Customer ids: 55260 1001 1002 …", id="batch-ids")
         with Horizontal(id="batch-options"):

@@ -16,7 +16,6 @@ from textual.widgets import DataTable, Label, ProgressBar, Select, Static
 
 from console.keymap import binding
 from console.screens.base import Counts, CountsChanged, ModeScreen, say, wait_engine
-from console.widgets.banner import SandboxBanner
 from console.widgets.keys import KeysFooter
 from console.widgets.screenbar import ScreenBar
 from console.widgets.words import FIXES, short_time
@@ -119,7 +118,6 @@ class ErrorsScreen(ModeScreen):
 
     def compose(self) -> ComposeResult:
         yield ScreenBar("errors")
-        yield SandboxBanner(classes="sandbox")
         with Horizontal(id="filters"):
             yield Label("Kind", classes="filter-label")
             yield Select(KIND_CHOICES, value="all", allow_blank=False, id="kind")

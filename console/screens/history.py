@@ -15,7 +15,6 @@ from textual.widgets import DataTable, Input, Static
 
 from console.keymap import binding
 from console.screens.base import ModeScreen, say, wait_engine
-from console.widgets.banner import SandboxBanner
 from console.widgets.keys import KeysFooter
 from console.widgets.preview import SIDES_CSS, JsonView
 from console.widgets.screenbar import ScreenBar
@@ -71,7 +70,6 @@ class HistoryScreen(ModeScreen):
 
     def compose(self) -> ComposeResult:
         yield ScreenBar("history")
-        yield SandboxBanner(classes="sandbox")
         with Horizontal(id="lookup-bar"):
             yield Input(placeholder="Customer id (empty: latest pushes), then Enter",
                         id="history-customer")

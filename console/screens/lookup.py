@@ -15,7 +15,6 @@ from console.keymap import binding
 from console.screens.base import ModeScreen, say, wait_engine
 from console.screens.confirm import PushConfirmScreen
 from console.screens.recent import PickCustomerScreen
-from console.widgets.banner import SandboxBanner
 from console.widgets.field import TextField
 from console.widgets.keys import KeysFooter
 from console.widgets.preview import PreviewPane
@@ -89,7 +88,6 @@ class LookupScreen(ModeScreen):
         # few widgets as that takes (each costs styling, layout and messages). The footer mounts
         # right after it is drawn; a preview pane mounts with its first plan.
         yield ScreenBar("lookup")
-        yield SandboxBanner(classes="sandbox")
         yield TextField(placeholder="Customer id, email or name, then Enter", id="customer")
         yield StatusLine(id="status")
         yield Static(

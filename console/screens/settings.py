@@ -11,7 +11,6 @@ from textual.widgets import Static
 
 from console.keymap import DEFAULT_KEYS, effective_keys
 from console.screens.base import ModeScreen
-from console.widgets.banner import SandboxBanner
 from console.widgets.keys import KeysFooter
 from console.widgets.screenbar import ScreenBar
 
@@ -71,7 +70,6 @@ class SettingsScreen(ModeScreen):
 
     def compose(self) -> ComposeResult:
         yield ScreenBar("settings")
-        yield SandboxBanner(classes="sandbox")
         with VerticalScroll(id="settings"):
             yield Static(id="settings-config", classes="section")
             yield Static(id="settings-template", classes="section")

@@ -14,6 +14,7 @@ from console.screens.confirm import PushConfirmScreen
 from console.screens.lookup import LookupScreen
 from console.screens.recent import PickCustomerScreen
 from console.widgets.field import TextField
+from console.widgets.screenbar import ScreenBar
 from tests.ui.helpers import lookup, settle, text_of, until
 from tests.ui.stub_engine import StubConfig, stub_factory
 
@@ -24,7 +25,7 @@ async def test_opens_on_the_lookup_with_the_cursor_in_the_customer_field(make_ap
         await settle(pilot)
         assert isinstance(app.screen, LookupScreen)
         assert app.focused is app.screen.query_one("#customer", TextField)
-        assert app.screen.query_one(".sandbox").display
+        assert app.screen.query_one(ScreenBar).sandbox  # the banner line is drawn
 
 
 @pytest.mark.parametrize(
@@ -295,3 +296,15 @@ async def test_switching_back_displays_the_customers_drawn_pane(make_app, stub, 
         assert sorted(app.screen.panes) == ["1002", "55260"]
         assert len(app.screen.query(PreviewPane)) == 2
         assert " LINK by email " in text_of(pilot, "#route")
+
+
+async def test_the_screen_bar_switches_screens_on_a_click_and_shows_the_banner(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(ScreenBar)
+        assert bar.render_line(0).text.startswith(" F4 Lookup   F6 Errors ")
+        assert "SANDBOX · emulated Klaviyo" in bar.render_line(1).text
+        await pilot.click(ScreenBar, offset=(14, 0))  # on " F6 Errors "
+        await settle(pilot)
+        assert app.current_mode == "errors"
