@@ -23,17 +23,19 @@ string, with per-region data compiled once); `tests/unit/test_phone.py` checks t
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
+from typing import Any
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
 
-from core.model import fast_init
+from core.model import draft_of, fast_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +70,20 @@ def normalize_phone(
     text = raw.strip() if raw is not None else ""
     if not text:
         return PhoneResult(None, False, "no number given")
-    plain = _plain_digits(text)
-    if plain is not None:
-        digits, international = plain
-    else:
+    # _plain_digits inline (the common case: ASCII digits, separators, a leading "+").
+    digits = text.translate(_SEPARATORS)
+    international = text[0] == "+"
+    if international:
+        digits = digits[1:]
+    if not text.isascii() or not digits.isdigit() or (international and "(" in text):
         found = _digits(text)
         if isinstance(found, PhoneResult):
             return found
         digits, international = found
     if not international and digits.startswith("00"):
         international, digits = True, digits[2:]
-    region = None if international else (region_for_country(country) or _region(default_region))
+    region = None if international else (
+        (region_for_country(country) if country else None) or _region(default_region))
     if region is None and not international:
         return PhoneResult(None, False, f"default region {default_region!r} is not a known region")
     return _normalize_digits(digits, region, text)
@@ -313,6 +318,9 @@ class _Plan:
     # is "some type matches", one regex call instead of one per type.
     types_by_length: Mapping[int, re.Pattern[str] | None]
     types_any_length: re.Pattern[str] | None
+    # test_length's verdict by number length, for lengths up to _VERDICT_LENGTHS: read per
+    # number instead of the call (test_length answers longer ones).
+    verdicts: tuple[_Length, ...] = ()
 
     def general_matches(self, nsn: str) -> bool:
         return self.general is not None and self.general.fullmatch(nsn) is not None
@@ -410,7 +418,7 @@ def _plan(code: str, country_code: int = 0) -> _Plan | None:
                 _Desc(frozenset(desc.possible_length or ()), _compile(desc.national_number_pattern))
             )
     by_length, any_length = _types_by_length(tuple(types))
-    return _Plan(
+    plan = _Plan(
         code=code,
         country_code=int(metadata.country_code or 0),
         country_prefix=str(int(metadata.country_code or 0)),
@@ -425,6 +433,18 @@ def _plan(code: str, country_code: int = 0) -> _Plan | None:
         types_by_length=by_length,
         types_any_length=any_length,
     )
+    verdicts = tuple(plan.test_length("0" * length) for length in range(_VERDICT_LENGTHS))
+    return dataclasses.replace(plan, verdicts=verdicts)
+
+
+# test_length depends on the length alone; numbers are seldom longer than this.
+_VERDICT_LENGTHS = 24
+
+
+def _length(plan: _Plan, nsn: str) -> _Length:
+    """plan.test_length(nsn), from the plan's table when the length is in it."""
+    size = len(nsn)
+    return plan.verdicts[size] if size < _VERDICT_LENGTHS else plan.test_length(nsn)
 
 
 _MAIN_PLANS: dict[int, _Plan | None] = {}
@@ -473,7 +493,7 @@ def _parse(digits: str, region: str | None) -> tuple[int, str]:
             potential = plan.strip_national_prefix(number[len(prefix):])
             if (
                 not plan.general_matches(number) and plan.general_matches(potential)
-            ) or plan.test_length(number) is _Length.TOO_LONG:
+            ) or _length(plan, number) is _Length.TOO_LONG:
                 country_code, nsn = plan.country_code, potential
     if country_code:
         main = COUNTRY_CODE_TO_REGION_CODE[country_code][0]
@@ -486,9 +506,9 @@ def _parse(digits: str, region: str | None) -> tuple[int, str]:
         raise _ParseFailure("is too short to be a phone number")
     if plan is not None:
         potential = plan.strip_national_prefix(nsn)
-        if plan.test_length(potential) not in (
-            _Length.TOO_SHORT, _Length.LOCAL_ONLY, _Length.INVALID_LENGTH
-        ):
+        size = len(potential)
+        verdict = plan.verdicts[size] if size < _VERDICT_LENGTHS else plan.test_length(potential)
+        if verdict is _POSSIBLE or verdict is _TOO_LONG:
             nsn = potential
     if len(nsn) > _MAX_NSN:
         raise _ParseFailure("is too long to be a phone number")
@@ -580,6 +600,12 @@ _LENGTH_REASONS = {
 }
 
 
+_POSSIBLE, _TOO_LONG = _Length.POSSIBLE, _Length.TOO_LONG
+# A valid number's result is built as fast_init builds it, inline: its slots set on a draft of
+# the same layout, which then becomes a PhoneResult.
+_ResultDraft = draft_of(PhoneResult)
+
+
 @lru_cache(maxsize=8192)
 def _normalize_digits(digits: str, region: str | None, text: str) -> PhoneResult:
     try:
@@ -591,13 +617,29 @@ def _normalize_digits(digits: str, region: str | None, text: str) -> PhoneResult
     if main is None:
         reason = _LENGTH_REASONS[_Length.INVALID_COUNTRY_CODE]
         return PhoneResult(None, False, f"{text!r} {reason}", region)
-    length = main.test_length(nsn)
-    if length is not _Length.POSSIBLE:
+    size = len(nsn)
+    length = main.verdicts[size] if size < _VERDICT_LENGTHS else main.test_length(nsn)
+    if length is not _POSSIBLE:
         where = f" in {region}" if region else ""
         return PhoneResult(None, False, f"{text!r} {_LENGTH_REASONS[length]}{where}", region)
     e164 = f"+{country_code}{nsn}"
-    plan, valid = _validate(country_code, nsn, region)
+    if len(COUNTRY_CODE_TO_REGION_CODE[country_code]) == 1:
+        # _validate's one-region case inline: that region is the main plan (the same _plan),
+        # and is_valid's two checks are read here.
+        plan: _Plan | None = main
+        general = main.general
+        types = main.types_by_length.get(size, main.types_any_length)
+        valid = (general is not None and general.fullmatch(nsn) is not None
+                 and types is not None and types.fullmatch(nsn) is not None)
+    else:
+        plan, valid = _validate(country_code, nsn, region)
     if valid:
-        return _PhoneResult(e164, True, "", region)
+        result: Any = _ResultDraft()
+        result.e164 = e164
+        result.valid = True
+        result.reason = ""
+        result.region = region
+        result.__class__ = PhoneResult
+        return result  # type: ignore[no-any-return]
     where = f" for {plan.code}" if plan is not None and plan.code != "001" else ""
     return _PhoneResult(e164, False, f"{e164} is not a valid phone number{where}", region)

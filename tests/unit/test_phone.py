@@ -284,3 +284,25 @@ def test_the_plain_number_fast_path_keeps_what_the_general_path_keeps() -> None:
                                  "202 555 0143 x12", "++44 20", "1+202", "\u0662\u0660\u0662"])
 def test_numbers_the_fast_path_leaves_to_the_general_path(raw: str) -> None:
     assert _plain_digits(raw) is None
+
+
+def test_each_plan_s_length_table_gives_test_length_s_verdict() -> None:
+    # _normalize_digits and _parse read a number's length verdict from the plan's table.
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+
+    from core.phone import _VERDICT_LENGTHS
+
+    checked = 0
+    for code, regions in COUNTRY_CODE_TO_REGION_CODE.items():
+        for region in regions:
+            plan = _plan(region, code)
+            if plan is None:
+                continue
+            assert len(plan.verdicts) == _VERDICT_LENGTHS
+            for length in range(_VERDICT_LENGTHS + 3):
+                nsn = "5" * length
+                verdict = (plan.verdicts[length] if length < _VERDICT_LENGTHS
+                           else plan.test_length(nsn))
+                assert verdict is plan.test_length(nsn)
+            checked += 1
+    assert checked > 200
