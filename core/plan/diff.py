@@ -58,7 +58,7 @@ def flatten(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
         elif value is None or key in _METADATA:
             # None (organization, title: unset on most profiles) is empty: no is_empty call.
             continue
-        elif key in _NESTED and is_mapping(value):
+        elif key in _NESTED and (type(value) is dict or is_mapping(value)):
             names = _DOTTED.get(key)
             if names is None:
                 names = _DOTTED[key] = {}
