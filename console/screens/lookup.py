@@ -9,7 +9,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import Static
 
 from console.keymap import binding
 from console.screens.base import ModeScreen, say, wait_engine
@@ -55,6 +54,8 @@ def looks_like_id(query: str) -> bool:
     return query.isdigit()
 
 
+HINT = ("Enter a customer to preview what a push would send.  "
+        "F3 recent lookups · ctrl+p search customers · F6 errors · F8 batch")
 KEPT_PANES = 8  # customers whose drawn preview is kept for an instant switch back
 
 
@@ -89,12 +90,7 @@ class LookupScreen(ModeScreen):
         # right after it is drawn; a preview pane mounts with its first plan.
         yield ScreenBar("lookup")
         yield TextField(placeholder="Customer id, email or name, then Enter", id="customer")
-        yield StatusLine(id="status")
-        yield Static(
-            "Enter a customer to preview what a push would send.  "
-            "F3 recent lookups · ctrl+p search customers · F6 errors · F8 batch",
-            id="hint",
-        )
+        yield StatusLine(id="status", hint=HINT)
 
     def on_mount(self) -> None:
         self.query_one("#customer", TextField).focus()
@@ -175,7 +171,7 @@ class LookupScreen(ModeScreen):
         plan = message.plan
         self.stale = message.age is not None
         self.plan = plan
-        self.query_one("#hint").display = False
+        self.query_one("#status", StatusLine).hint = ""
         self.show_pane(plan)
         app: Any = self.app
         app.current_customer = plan.customer_id
@@ -207,7 +203,7 @@ class LookupScreen(ModeScreen):
             if first is not None:
                 self.mount(pane, before=first)
             else:
-                self.mount(pane, after=self.query_one("#hint"))
+                self.mount(pane, after=self.query_one("#status"))
         else:
             if pane.plan is not plan:
                 pane.show(plan)

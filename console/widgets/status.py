@@ -1,4 +1,4 @@
-"""The lookup's status line, with its own busy indicator in front of the words."""
+"""The lookup's status line: busy dots before the words, and the hint below until a preview."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from time import monotonic
 from textual.app import RenderResult
 from textual.color import Color, Gradient
 from textual.content import Content
+from textual.geometry import Size
 from textual.style import Style
 from textual.widgets import Static
 
@@ -17,13 +18,30 @@ INDICATOR_WIDTH = 6  # cells in front of the words while busy, as LoadingIndicat
 class StatusLine(Static):
     """One line of status words; while `busy` the dots of a LoadingIndicator pulse before them.
 
-    One widget where there were three (a Horizontal, a LoadingIndicator, a Static): each
-    widget on the first frame costs its share of styling, layout and messages.
+    Until the first preview the hint is drawn under it, after a blank line (as the hint's own
+    Static with `padding: 1 2` was). One widget where there were four (a Horizontal, a
+    LoadingIndicator and two Statics): each widget on the first frame costs its share of
+    styling, layout and messages.
     """
 
-    def __init__(self, text: str = "", *, id: str | None = None) -> None:
+    def __init__(self, text: str = "", *, hint: str = "", id: str | None = None) -> None:
         super().__init__(text, id=id)
         self._busy_since: float | None = None
+        self._hint = Content(hint) if hint else None
+
+    @property
+    def hint(self) -> str:
+        return self._hint.plain if self._hint is not None else ""
+
+    @hint.setter
+    def hint(self, hint: str) -> None:
+        self._hint = Content(hint) if hint else None
+        self.refresh(layout=True)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if self._hint is None:
+            return 1  # the status is one line, cropped
+        return 1 + 1 + self._hint.get_height(self.styles, width) + 1
 
     @property
     def busy(self) -> bool:
@@ -56,5 +74,8 @@ class StatusLine(Static):
     def render(self) -> RenderResult:
         words = self.visual
         if self.busy and isinstance(words, Content):
-            return Content.assemble(self.indicator(), words)
-        return words
+            words = Content.assemble(self.indicator(), words)
+        if self._hint is None or not isinstance(words, Content):
+            return words
+        status = words.truncate(self.size.width) if self.size.width else words
+        return Content.assemble(status, "\n\n", self._hint, "\n")

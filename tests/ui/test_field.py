@@ -124,3 +124,25 @@ async def test_the_status_line_pulses_its_dots_only_while_busy():
         await pilot.pause()
         assert str(status.render()) == "Preview of customer 55260"
         assert status.auto_refresh is None
+
+
+class Hinted(App[None]):
+    CSS = "StatusLine { height: auto; padding: 0 2; }"
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status", hint="Enter a customer to preview what a push would send.")
+
+
+async def test_the_hint_is_drawn_under_the_status_until_it_is_cleared():
+    app = Hinted()
+    async with app.run_test(size=(30, 10)) as pilot:
+        status = app.query_one(StatusLine)  # 26 cells wide: the hint takes three lines
+        assert status.size.height == 1 + 1 + 3 + 1  # status, blank, the hint, blank
+        status.update("a status longer than the line it has")
+        await pilot.pause()
+        assert status.size.height == 6  # the status stays one line: cropped, not wrapped
+        assert str(status.render()).startswith("a status longer than the l\n\nEnter")
+        status.hint = ""
+        await pilot.pause()
+        assert status.size.height == 1
+        assert "Enter a customer" not in str(status.render())
