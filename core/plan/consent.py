@@ -102,8 +102,11 @@ def _subscribe(
     change.list_id = list_id
     change.double_opt_in = double
     change.risky = double or state is _UNSUBSCRIBED
-    change.note = f"subscribes {subject} to " + _subscribe_words(
-        channel, list_name, double, state, new_profile)
+    # _subscribe_words' table read inline; the call composes a missing entry.
+    words = _WORDS.get((channel, list_name, double, state, new_profile))
+    if words is None:
+        words = _subscribe_words(channel, list_name, double, state, new_profile)
+    change.note = f"subscribes {subject} to " + words
     change.subject = subject
     change.__class__ = ConsentChange
     return change  # type: ignore[no-any-return]

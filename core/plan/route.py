@@ -188,7 +188,9 @@ def _body(attributes: JSON, profile_id: str | None) -> JSON:
 def _blocking(
     mapped: MappedProfile, lists: Mapping[str, KlaviyoList | None]
 ) -> tuple[ErrorKind, tuple[str, ...]] | None:
-    if not mapped.errors and mapped.has_identifier:
+    attributes = mapped.attributes
+    # mapped.has_identifier inline.
+    if not mapped.errors and (attributes.get("email") or attributes.get("phone_number")):
         # The common case, answered without building the error list: nothing blocks unless
         # a named list is missing.
         for intent in mapped.list_intents:
@@ -295,12 +297,16 @@ def _existing_plan(
     plan.reason = reason
     plan.matched_by = matched_by
     plan.profile_id = target.id
-    plan.payload = _body(attributes, target.id) if send else None
+    # _body inline.
+    plan.payload = (
+        None if not send else _body(attributes, None) if target.id is None
+        else {"data": {"type": "profile", "id": target.id, "attributes": attributes}})
     plan.current = current
     plan.diff = diff_flat(flatten(current), flat if send else {})
     plan.consent = consent
     plan.lists = lists
-    plan.warnings = _dedupe(warnings, more)
+    # _dedupe(warnings, more) inline for the common case, nothing to say.
+    plan.warnings = _dedupe(warnings, more) if warnings or more else ()
     plan.errors = ()
     plan.error_kind = None
     plan.basis = basis
@@ -334,12 +340,13 @@ def _create_plan(
     plan.reason = reason
     plan.matched_by = None
     plan.profile_id = None
-    plan.payload = _body(attributes, None)
+    plan.payload = {"data": {"type": "profile", "attributes": attributes}}  # _body inline
     plan.current = None
     plan.diff = diff_flat({}, flat)
     plan.consent = consent
     plan.lists = lists
-    plan.warnings = _dedupe(warnings, more)
+    # _dedupe(warnings, more) inline for the common case, nothing to say.
+    plan.warnings = _dedupe(warnings, more) if warnings or more else ()
     plan.errors = ()
     plan.error_kind = None
     plan.basis = basis
@@ -394,7 +401,9 @@ def plan_from_mapped(
 
     if mapped_add is None:
         raise ValueError("an unlinked customer needs its Add-collection mapping")
-    warnings = _unlinked_warnings(mapped_add, resolution)
+    # _unlinked_warnings inline for the common case, no link.
+    warnings = (list(mapped_add.warnings) if resolution.link is None
+                else _unlinked_warnings(mapped_add, resolution))
     basis = _new_basis(mapped_add, resolution, settings, on_match)
     email = mapped_add.attributes.get("email")
     phone = mapped_add.attributes.get("phone_number")
