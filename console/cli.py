@@ -243,8 +243,12 @@ def _setup_logging(state_dir: Path) -> Path | None:
 def _dispatch(ns: argparse.Namespace, config: Config) -> int:
     command = ns.command
     if command is None:
+        import gc
+
         from console.app import ConsoleApp
 
+        # What the imports built lives as long as the console: later full collections skip it.
+        gc.freeze()
         ConsoleApp(config).run()
         return OK
     if command == "sandbox":
