@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.reactive import reactive
+from textual.widget import Widget
 
 from console.keymap import binding
 from console.screens.base import ModeScreen, say, wait_engine
@@ -89,7 +90,11 @@ class LookupScreen(ModeScreen):
         # few widgets as that takes (each costs styling, layout and messages). The footer mounts
         # right after it is drawn; a preview pane mounts with its first plan.
         yield ScreenBar("lookup")
-        yield TextField(placeholder="Customer id, email or name, then Enter", id="customer")
+        field = TextField(placeholder="Customer id, email or name, then Enter", id="customer")
+        # Styled focused from the start, as on_mount focuses it: a focus arriving after it was
+        # styled blurred restyled it (and its cursor and placeholder styles) before frame one.
+        field.set_reactive(Widget.has_focus, True)
+        yield field
         yield StatusLine(id="status", hint=HINT)
 
     def on_mount(self) -> None:

@@ -308,3 +308,18 @@ async def test_the_screen_bar_switches_screens_on_a_click_and_shows_the_banner(m
         await pilot.click(ScreenBar, offset=(14, 0))  # on " F6 Errors "
         await settle(pilot)
         assert app.current_mode == "errors"
+
+
+async def test_the_customer_field_starts_focused_and_blurs_and_refocuses(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        field = app.screen.query_one("#customer", TextField)
+        assert app.focused is field and field.has_focus
+        focused_border = field.styles.border_top
+        app.screen.set_focus(None)
+        await pilot.pause()
+        assert not field.has_focus and field.styles.border_top != focused_border
+        field.focus()
+        await pilot.pause()
+        assert field.has_focus and field.styles.border_top == focused_border
