@@ -33,6 +33,7 @@ from textual.css.stylesheet import CSSLocation, Stylesheet
 
 FORMAT = 1
 FILE_NAME = "console-css.cache"
+MAX_ENTRIES = 64  # sources; edited CSS leaves its old entries behind, the oldest unused go
 
 
 def rules_attribute(owner: Any, name: str) -> Any:
@@ -78,6 +79,7 @@ class RulesFile:
         self.path = path
         self._entries: dict[str, bytes] | None = None
         self._fresh: dict[str, list[RuleSet]] = {}  # parsed this launch, pickled when saved
+        self._used: set[str] = set()  # keys read or parsed this launch
         self.changed = False
         self._saving = threading.Lock()  # saved from a worker thread and on unmount
 
@@ -105,6 +107,7 @@ class RulesFile:
                 if isinstance(key, str) and isinstance(blob, bytes)}
 
     def get(self, key: str) -> list[RuleSet] | None:
+        self._used.add(key)
         blob = self.entries.get(key)
         if blob is None:
             return None
@@ -115,6 +118,7 @@ class RulesFile:
         return rules
 
     def put(self, key: str, rules: list[RuleSet]) -> None:
+        self._used.add(key)
         self._fresh[key] = rules
         self.changed = True
 
@@ -133,6 +137,9 @@ class RulesFile:
                 self.entries[key] = pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception:  # a rule that cannot be stored is parsed on every launch
                 continue
+        unused = [key for key in self.entries if key not in self._used]
+        for key in unused[:max(0, len(self.entries) - MAX_ENTRIES)]:  # the oldest first
+            del self.entries[key]
         stored = {"format": FORMAT, "textual": textual_identity(),
                   "entries": dict(self.entries)}
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -152,3 +152,18 @@ async def test_an_unwritable_state_dir_only_loses_the_cache(make_app, stub, tmp_
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert app.screen.query_one("#customer").has_focus
+
+
+def test_the_file_keeps_the_sources_in_use_and_drops_the_oldest_unused(tmp_path, monkeypatch):
+    monkeypatch.setattr("console.css_cache.MAX_ENTRIES", 3)
+    path, theme = tmp_path / FILE_NAME, variables()
+    for height in range(1, 6):  # five edits of one rule: five entries, one file
+        stylesheet = sheet(path, theme, CSS.replace("height: 3", f"height: {height}"))
+        stylesheet.parse()
+        stylesheet.rules_file.save()
+    kept = RulesFile(path).entries
+    assert len(kept) == 3
+    newest = sheet(path, theme, CSS.replace("height: 3", "height: 5"))
+    assert newest.key(newest.source[WHERE].content, WHERE, False, 0, "") in kept
+    oldest = sheet(path, theme, CSS.replace("height: 3", "height: 1"))
+    assert oldest.key(oldest.source[WHERE].content, WHERE, False, 0, "") not in kept
