@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from textual.css.model import RuleSet
-from textual.css.stylesheet import CSSLocation, Stylesheet
+from textual.css.stylesheet import Stylesheet
+from textual.css.types import CSSLocation
 
 FORMAT = 1
 FILE_NAME = "console-css.cache"

@@ -195,7 +195,7 @@ class TextField(Widget, can_focus=True):
             self.insert_text_at_cursor(event.text.splitlines()[0])
         event.stop()
 
-    def _on_click(self, event: events.Click) -> None:
+    async def _on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
         if offset is None:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from time import monotonic
+from typing import Any
 
 from textual.app import RenderResult
 from textual.color import Color, Gradient
@@ -41,7 +42,8 @@ class StatusLine(Static):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if self._hint is None:
             return 1  # the status is one line, cropped
-        return 1 + 1 + self._hint.get_height(self.styles, width) + 1
+        rules: Any = self.styles  # what Widget.get_content_height hands a visual
+        return 1 + 1 + self._hint.get_height(rules, width) + 1
 
     @property
     def busy(self) -> bool:
