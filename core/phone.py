@@ -554,31 +554,6 @@ def _claims(country_code: int) -> tuple[_Claim, ...]:
     return tuple(steps)
 
 
-@dataclass(frozen=True, slots=True)
-class _Shared:
-    """A shared country code's regions at a glance: what any of their general patterns fully
-    matches, and every leading-digits claim joined in _claims order (group rN = plans[N])."""
-
-    general: re.Pattern[str] | None
-    leading: re.Pattern[str] | None
-    plans: tuple[_Plan, ...]
-
-
-@lru_cache(maxsize=512)
-def _shared(country_code: int) -> _Shared:
-    plans = [plan for claim in _claims(country_code) for plan in claim.plans]
-    generals = dict.fromkeys(p.general.pattern for p in plans if p.general is not None)
-    claiming = [plan for claim in _claims(country_code) if claim.leading is not None
-                for plan in claim.plans]
-    leading = "|".join(f"(?P<r{index}>{plan.leading_digits.pattern})"
-                       for index, plan in enumerate(claiming) if plan.leading_digits is not None)
-    return _Shared(
-        general=re.compile("|".join(f"(?:{p})" for p in generals)) if generals else None,
-        leading=re.compile(leading) if leading else None,
-        plans=tuple(claiming),
-    )
-
-
 def _validate(country_code: int, nsn: str, preferred: str | None) -> tuple[_Plan | None, bool]:
     """The region libphonenumber assigns the number (region_code_for_number), and whether the
     number is valid there; the region the number was read in is tried first."""
@@ -586,15 +561,6 @@ def _validate(country_code: int, nsn: str, preferred: str | None) -> tuple[_Plan
     if len(regions) == 1:
         plan = _plan(regions[0], country_code)
         return plan, plan is not None and plan.is_valid(nsn)
-    shared = _shared(country_code)
-    if shared.general is not None and shared.general.fullmatch(nsn) is None:
-        # No region's general pattern matches (another country's national number read in
-        # the US, say): none validates, and the region named is the first that claims the
-        # leading digits, as the loop below would find it after trying each in turn.
-        found = shared.leading.match(nsn) if shared.leading is not None else None
-        if found is not None and found.lastgroup is not None:
-            return shared.plans[int(found.lastgroup[1:])], False
-        return None, False
     rejected = None
     if preferred is not None and preferred in regions:
         # Regions sharing a country code claim disjoint number ranges, so a region that
