@@ -12,6 +12,7 @@ from textual.css.stylesheet import Stylesheet, StylesheetParseError
 
 from console.app import ConsoleApp
 from console.css_cache import FILE_NAME, FORMAT, CachedStylesheet, RulesFile, textual_identity
+from console.widgets.screenbar import ScreenBar
 from tests.ui.helpers import settle
 
 CSS = """
@@ -167,3 +168,19 @@ def test_the_file_keeps_the_sources_in_use_and_drops_the_oldest_unused(tmp_path,
     assert newest.key(newest.source[WHERE].content, WHERE, False, 0, "") in kept
     oldest = sheet(path, theme, CSS.replace("height: 3", "height: 1"))
     assert oldest.key(oldest.source[WHERE].content, WHERE, False, 0, "") not in kept
+
+
+async def test_a_theme_change_restyles_the_screen_drawn_from_the_cache(make_app, stub):
+    first = make_app(stub)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+    app = make_app(stub)  # this launch reads its rules from the file
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        bar = app.screen.query_one(ScreenBar)
+        dark = list(bar.render_line(1))[1].style
+        app.theme = "textual-light"
+        await settle(pilot)
+        light = list(bar.render_line(1))[1].style
+        assert light is not None and dark is not None and light.bgcolor != dark.bgcolor
+        assert "SANDBOX" in bar.render_line(1).text
