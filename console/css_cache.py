@@ -129,20 +129,25 @@ class RulesFile:
             self._save()
 
     def _save(self) -> None:
+        # Runs in a worker thread while the app may read or add entries: it works on copies
+        # taken by single dict operations, which the GIL keeps whole.
         if self.path is None or not self.changed:
             return
         self.changed = False
+        fresh: dict[str, bytes] = {}
         while self._fresh:
             key, rules = self._fresh.popitem()
             try:
-                self.entries[key] = pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL)
+                fresh[key] = pickle.dumps(rules, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception:  # a rule that cannot be stored is parsed on every launch
                 continue
-        unused = [key for key in self.entries if key not in self._used]
-        for key in unused[:max(0, len(self.entries) - MAX_ENTRIES)]:  # the oldest first
-            del self.entries[key]
-        stored = {"format": FORMAT, "textual": textual_identity(),
-                  "entries": dict(self.entries)}
+        self.entries.update(fresh)
+        entries = dict(self.entries)
+        unused = [key for key in entries if key not in self._used]
+        for key in unused[:max(0, len(entries) - MAX_ENTRIES)]:  # the oldest first
+            del entries[key]
+            self.entries.pop(key, None)
+        stored = {"format": FORMAT, "textual": textual_identity(), "entries": entries}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=self.path.parent)
         try:
