@@ -20,9 +20,7 @@ import enum
 import functools
 import hashlib
 import io
-import os
 import pickle
-import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +29,8 @@ from typing import Any
 from textual.css.model import RuleSet
 from textual.css.stylesheet import Stylesheet
 from textual.css.types import CSSLocation
+
+from core.store.atomic import atomic_write_bytes
 
 FORMAT = 1
 FILE_NAME = "console-css.cache"
@@ -148,15 +148,9 @@ class RulesFile:
             del entries[key]
             self.entries.pop(key, None)
         stored = {"format": FORMAT, "textual": textual_identity(), "entries": entries}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=self.path.parent)
-        try:
-            with os.fdopen(handle, "wb") as file:
-                pickle.dump(stored, file, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        # A cache need not survive a power cut (it is re-parsed then), only never be torn.
+        atomic_write_bytes(self.path, pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL),
+                           durable=False)
 
 
 @functools.cache
