@@ -1,14 +1,12 @@
-"""One Python function per template collection: its rows as straight-line code, built at load.
+"""One Python function per template collection, built at load, that maps as its rows' steps do."""
 
-The rows of the shapes the shipped template uses (a Customer or billing-address field, a static
-value, link(), e164 of a Customer field) become inline code over local variables; any other
-row calls its step closure, compiled by the safe formula parser, with an Evaluation that shares
-those locals. The source text is built only from this module's fragments and from attribute
-names in core.mapping.formula's own tables; every value that came from the template (keys,
-constants, labels, step closures) is passed in the function's globals, never written into the
-source. The result is the same MappedProfile that running the steps one by one gives
-(`core.mapping.apply.apply_steps`, the plain definition, which tests hold it to).
-"""
+# The rows of the shapes the shipped template uses (a Customer or billing-address field, a static
+# value, link(), e164 of a Customer field) become inline code over local variables; any other row
+# calls its step closure, compiled by the safe formula parser, with an Evaluation that shares
+# those locals. The source text is built only from this module's fragments and from attribute
+# names in core.mapping.formula's own tables; every value that came from the template (keys,
+# constants, labels, step closures) is passed in the function's globals, never written into the
+# source. `core.mapping.apply.apply_steps` is the plain definition the tests hold it to.
 
 from __future__ import annotations
 
