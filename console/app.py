@@ -112,6 +112,7 @@ class ConsoleApp(App[None]):
                                            rules_file=self.css_rules)
         # Textual's count of CSS invalidations when the stylesheet last matched the theme.
         self._css_current_at = self._css_update_count
+        self._gc_deferred = False  # set while on_load holds collections back
         self.config = config
         self.engine: EnginePort | None = None
         self.engine_error: str | None = None
@@ -149,7 +150,7 @@ class ConsoleApp(App[None]):
 
     def resume_gc(self) -> None:
         """Collect again, as before the app started (after the first frame, or on the way out)."""
-        if getattr(self, "_gc_deferred", False):
+        if self._gc_deferred:
             self._gc_deferred = False
             gc.enable()
 

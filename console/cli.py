@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import logging.handlers
@@ -243,8 +244,6 @@ def _setup_logging(state_dir: Path) -> Path | None:
 def _dispatch(ns: argparse.Namespace, config: Config) -> int:
     command = ns.command
     if command is None:
-        import gc
-
         from console.app import ConsoleApp
 
         # What the imports built lives as long as the console: later full collections skip it.
