@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core.sandbox import DEMO_SEED
 from tests.e2e.conftest import Cli, customer
 
 ANN = "01JGFJK6QFB96KRART17WEJVYY"
@@ -182,3 +183,15 @@ def test_not_found_customer_is_logged(cli: Cli) -> None:
     assert doc["error"]["kind"] == "not_found"
     code, _, err = cli.run("preview", "999")
     assert code == 1 and "not found" in err
+
+
+def test_the_demo_customer_in_sync_previews_no_change(cli: Cli) -> None:
+    # README and the demo's own notes promise 55261 as the customer with nothing to push.
+    cli.seed_path.write_text(DEMO_SEED.read_text(encoding="utf-8"), encoding="utf-8")
+
+    code, doc = cli.json("preview", "55261")
+
+    assert code == 0, doc
+    assert doc["route"] == "update"
+    assert doc["diff"] and {d["change"] for d in doc["diff"]} == {"unchanged"}
+    assert doc["consent"] == [] and doc["lists"] == [] and doc["warnings"] == []
