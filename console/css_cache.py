@@ -7,8 +7,8 @@ installed (`textual_identity`), the theme's CSS variables (parsing substitutes t
 text and where it was read from, so an edited rule, another theme or an upgrade is a miss and
 is parsed as before. The file is only ever a hint: unreadable, corrupt, foreign or from another
 Textual, it is ignored and written afresh; an entry that does not load is parsed instead.
-Loading resolves only Textual's and Rich's classes and the few callables parsed rules are
-made of (`RulesUnpickler`), so a tampered file cannot run other code.
+Loading resolves only the Textual classes and selector checks parsed rules are made of, by
+exact name (`RULE_GLOBALS`), so a tampered file cannot run other code.
 
 It relies on `Stylesheet._parse_rules`, a private method of textual (pinned ==8.2.8); the tests
 in tests/ui/test_css_cache.py fail if its signature or the cached rules change meaning.
@@ -46,19 +46,43 @@ def rules_attribute(owner: Any, name: str) -> Any:
     raise pickle.UnpicklingError(f"{name} is not allowed in a CSS cache")
 
 
+# Every global that parsed rules pickle to: found by loading the rules of all 157 CSS sources
+# of Textual 8.2.8's widgets and the console's. Names are matched exactly, so a dotted name that
+# walks a module's imports (textual.app -> asyncio.subprocess...Popen) never resolves; a rule
+# needing anything else is a miss and is parsed again.
+RULE_GLOBALS = frozenset({
+    ("textual.color", "Color"),
+    ("textual.css.model", "CombinatorType"),
+    ("textual.css.model", "RuleSet"),
+    ("textual.css.model", "Selector"),
+    ("textual.css.model", "SelectorSet"),
+    ("textual.css.model", "SelectorType"),
+    ("textual.css.model", "_check_class"),
+    ("textual.css.model", "_check_id"),
+    ("textual.css.model", "_check_type"),
+    ("textual.css.model", "_check_universal"),
+    ("textual.css.scalar", "Scalar"),
+    ("textual.css.scalar", "ScalarOffset"),
+    ("textual.css.scalar", "Unit"),
+    ("textual.css.styles", "Styles"),
+    ("textual.geometry", "Spacing"),
+    ("textual.layouts.grid", "GridLayout"),
+    ("textual.layouts.horizontal", "HorizontalLayout"),
+    ("textual.layouts.stream", "StreamLayout"),
+    ("textual.layouts.vertical", "VerticalLayout"),
+})
+
+
 class RulesUnpickler(pickle.Unpickler):
-    """Loads parsed rules only: Textual's and Rich's classes, its selector checks, no more."""
+    """Loads parsed rules only: the classes and selector checks in RULE_GLOBALS, no more."""
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("builtins", "getattr"):
             return rules_attribute
         if (module, name) == ("functools", "partial"):
-            return functools.partial  # of the selector checks below, nothing else resolves
-        if module.split(".")[0] in ("textual", "rich"):
-            found = super().find_class(module, name)
-            if isinstance(found, type) or (module == "textual.css.model"
-                                           and name.startswith("_check_")):
-                return found
+            return functools.partial  # only ever of what RULE_GLOBALS resolves
+        if (module, name) in RULE_GLOBALS:
+            return super().find_class(module, name)
         raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CSS cache")
 
 
@@ -114,7 +138,7 @@ class RulesFile:
             return None
         rules = load_rules(blob)
         if rules is None:
-            del self.entries[key]
+            self.entries.pop(key, None)  # the saving thread may have dropped it already
             self.changed = True
         return rules
 

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import io
 import os
 import pickle
+import pkgutil
 from pathlib import Path
 
 import pytest
 from textual.app import App
 from textual.css.stylesheet import Stylesheet, StylesheetParseError
 
+import console.screens
+import console.widgets
 from console.app import ConsoleApp
-from console.css_cache import FILE_NAME, FORMAT, CachedStylesheet, RulesFile, textual_identity
+from console.css_cache import (
+    FILE_NAME,
+    FORMAT,
+    RULE_GLOBALS,
+    CachedStylesheet,
+    RulesFile,
+    RulesUnpickler,
+    load_rules,
+    textual_identity,
+)
 from console.widgets.screenbar import ScreenBar
 from tests.ui.helpers import settle
 
@@ -184,3 +199,46 @@ async def test_a_theme_change_restyles_the_screen_drawn_from_the_cache(make_app,
         light = list(bar.render_line(1))[1].style
         assert light is not None and dark is not None and light.bgcolor != dark.bgcolor
         assert "SANDBOX" in bar.render_line(1).text
+
+
+def _text(value: str) -> bytes:
+    encoded = value.encode()
+    return b"\x8c" + bytes([len(encoded)]) + encoded  # SHORT_BINUNICODE
+
+
+# A protocol-4 stream whose global is a dotted path through an allowed module's imports:
+# textual.app -> asyncio -> subprocess.Popen(["true"]).
+WALKS_IMPORTS = (b"\x80\x04" + _text("textual.app") + _text("asyncio.subprocess.subprocess.Popen")
+                 + b"\x93" + b"]" + _text("true") + b"a" + b"\x85" + b"R" + b".")
+
+
+def test_a_global_reached_through_an_allowed_module_is_refused(tmp_path):
+    with pytest.raises(pickle.UnpicklingError):
+        RulesUnpickler(io.BytesIO(WALKS_IMPORTS)).load()
+    assert load_rules(WALKS_IMPORTS) is None
+    path = tmp_path / FILE_NAME
+    path.write_bytes(WALKS_IMPORTS)
+    assert RulesFile(path).entries == {}
+
+
+def test_every_global_the_consoles_rules_need_is_allowed():
+    # A real source pickles only to RULE_GLOBALS (and getattr/partial), so it never misses.
+    needed: set[tuple[str, str]] = set()
+
+    class Recorder(pickle.Unpickler):
+        def find_class(self, module, name):
+            needed.add((module, name))
+            return super().find_class(module, name)
+
+    sources = [(Path(console.__file__).parent / "console.tcss").read_text(encoding="utf-8")]
+    for package in (console.widgets, console.screens):
+        for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+            for _, cls in inspect.getmembers(importlib.import_module(info.name), inspect.isclass):
+                if cls.__module__ == info.name and isinstance(cls.__dict__.get("DEFAULT_CSS"), str):
+                    sources.append(cls.__dict__["DEFAULT_CSS"])
+    assert len(sources) > 5
+    stylesheet = Stylesheet(variables=variables())
+    for source in sources:
+        rules = stylesheet._parse_rules(source, ("test", ""), True, 0, "")
+        Recorder(io.BytesIO(pickle.dumps(rules))).load()
+    assert needed - {("builtins", "getattr"), ("functools", "partial")} <= RULE_GLOBALS
