@@ -10,6 +10,8 @@ cropping, and looks like an Input (same rules, same component styles, a steady c
 from __future__ import annotations
 
 import re
+import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -23,6 +25,33 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 WORD_START = re.compile(r"(?<!\w)\w")
+
+
+def view_start(value: str, cursor: int, start: int, width: int) -> int:
+    """The first cell to show: the cursor (and the character under it) in view, the text filling
+    the field as far as it can, and no wide character cut in half at the left edge."""
+    edges = [0]
+    for character in value:
+        edges.append(edges[-1] + cell_len(character))
+    cursor_x = edges[cursor]
+    cursor_end = edges[cursor + 1] if cursor < len(value) else cursor_x + 1
+    start = min(start, max(0, edges[-1] + 1 - width))  # shrink back as the text gets shorter
+    if cursor_x < start:
+        start = cursor_x
+    elif cursor_end > start + width:
+        start = cursor_end - width
+    start = edges[bisect_left(edges, start)] if start <= edges[-1] else start
+    return min(start, cursor_x)
+
+
+def pasted_line(text: str) -> str:
+    """What a paste puts in a one-line field: its first line with text, tabs as spaces and other
+    control characters (escape sequences among them) dropped."""
+    for line in text.splitlines():
+        if line.strip():
+            return "".join(" " if character == "\t" else character for character in line
+                           if character == "\t" or unicodedata.category(character) != "Cc")
+    return ""
 
 
 class TextField(Widget, can_focus=True):
@@ -169,11 +198,7 @@ class TextField(Widget, can_focus=True):
                     text.pad_right(1)
                 text.stylize(self.get_component_rich_style("text-field--cursor"),
                              self._cursor, self._cursor + 1)
-            cursor_x = cell_len(self._value[:self._cursor])
-            if cursor_x < self._view_x:
-                self._view_x = cursor_x
-            elif cursor_x >= self._view_x + width:
-                self._view_x = cursor_x - width + 1
+            self._view_x = view_start(self._value, self._cursor, self._view_x, width)
         strip = Strip(text.render(self.app.console))
         strip = strip.crop(self._view_x, self._view_x + width).extend_cell_length(width)
         if focused:  # where a terminal puts its own cursor (input methods compose there)
@@ -192,7 +217,7 @@ class TextField(Widget, can_focus=True):
 
     def _on_paste(self, event: events.Paste) -> None:
         if event.text:
-            self.insert_text_at_cursor(event.text.splitlines()[0])
+            self.insert_text_at_cursor(pasted_line(event.text))
         event.stop()
 
     async def _on_click(self, event: events.Click) -> None:
@@ -262,7 +287,7 @@ class TextField(Widget, can_focus=True):
     def action_paste(self) -> None:
         text = self.app.clipboard
         if text:
-            self.insert_text_at_cursor(text.splitlines()[0])
+            self.insert_text_at_cursor(pasted_line(text))
 
     def action_submit(self) -> None:
         self.post_message(self.Submitted(self, self._value))

@@ -146,3 +146,34 @@ async def test_the_hint_is_drawn_under_the_status_until_it_is_cleared():
         await pilot.pause()
         assert status.size.height == 1
         assert "Enter a customer" not in str(status.render())
+
+
+async def test_the_text_scrolls_back_into_view_as_it_gets_shorter():
+    app = OneField()
+    async with app.run_test(size=(14, 5)) as pilot:  # 8 cells inside the border and padding
+        field = app.query_one(TextField)
+        await pilot.press(*"abcdefghijklmnopqrstuvwxyz")
+        assert drawn(app).strip().endswith("z")
+        await pilot.press(*["backspace"] * 20)
+        assert field.value == "abcdef"
+        assert "bcdef" in drawn(app)
+
+
+async def test_wide_characters_are_never_cut_at_the_left_edge():
+    app = OneField()
+    async with app.run_test(size=(14, 5)) as pilot:
+        field = app.query_one(TextField)
+        field.value = "中文" * 4
+        await pilot.pause()
+        assert drawn(app) == "文中文  "  # from a character's first cell, then the cursor
+        await pilot.press("home")
+        assert drawn(app) == "中文中文"
+
+
+async def test_a_paste_takes_its_first_line_with_text_and_no_control_characters():
+    app = OneField()
+    async with app.run_test(size=(40, 5)) as pilot:
+        field = app.query_one(TextField)
+        field.post_message(events.Paste("\n  55260\x1b[31m\tx\nsecond"))
+        await pilot.pause()
+        assert field.value == "  55260[31m x"
