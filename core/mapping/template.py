@@ -305,7 +305,7 @@ def _collection(
         collection=collection,
         on_match=str(on_match),
         rows=tuple(rows),
-        steps=_fused(kept),
+        steps=kept,
         list_names=tuple(list_names),
         maps_subscribe=maps_subscribe,
         run=collection_function(kept, tuple(SHAPES.get(step) for step in kept)),
@@ -498,7 +498,6 @@ def _attribute_step(key: str, expression: Compiled) -> Step:
             if value is not None:
                 evaluation.attributes[key] = value
 
-        _CUSTOMER_ROWS[customer_attribute] = (key, name)
         SHAPES[customer_attribute] = ("customer", key, name)
         return customer_attribute
 
@@ -562,100 +561,8 @@ def _phone_step(row: Row, expression: Compiled) -> Step:
     return phone_number
 
 
-# Steps that can run as one with their neighbours: a billing-address location row (its key
-# and the address attribute), a static row (what it sets, and the constant), and an
-# attribute row that reads one Customer field (its key and the Customer attribute).
-_BILLING_ROWS: WeakKeyDictionary[Step, tuple[str, str]] = WeakKeyDictionary()
-_STATIC_ROWS: WeakKeyDictionary[Step, tuple[str, Any]] = WeakKeyDictionary()
-_CUSTOMER_ROWS: WeakKeyDictionary[Step, tuple[str, str]] = WeakKeyDictionary()
 # What each step of a shape core.mapping.generated writes inline does; the others are called.
 SHAPES: WeakKeyDictionary[Step, Shape] = WeakKeyDictionary()
-
-
-def _fused(steps: tuple[Step, ...]) -> tuple[Step, ...]:
-    """Each run of neighbouring billing-location rows, and of static rows, as one step.
-
-    Rows in a run write different targets (duplicates are refused at load), so running a run
-    as one, in row order, leaves the same mapped profile; the default template's 18 rows
-    become 6 calls per customer.
-    """
-    out: list[Step] = []
-    index = 0
-    while index < len(steps):
-        registry = next((table for table in (_BILLING_ROWS, _STATIC_ROWS, _CUSTOMER_ROWS)
-                         if steps[index] in table), None)
-        end = index
-        while registry is not None and end < len(steps) and steps[end] in registry:
-            end += 1
-        if end - index < 2:
-            out.append(steps[index])
-            index += 1
-            continue
-        run = steps[index:end]
-        if registry is _BILLING_ROWS:
-            out.append(_billing_run(tuple(_BILLING_ROWS[step] for step in run)))
-        elif registry is _CUSTOMER_ROWS:
-            out.append(_customer_run(tuple(_CUSTOMER_ROWS[step] for step in run)))
-        else:
-            out.append(_static_run(tuple(_STATIC_ROWS[step] for step in run)))
-        index = end
-    return tuple(out)
-
-
-def _billing_run(fields: tuple[tuple[str, str], ...]) -> Step:
-    def billing_locations(evaluation: Evaluation) -> None:
-        address = evaluation.billing
-        if address is None:
-            return
-        location = evaluation.location
-        for key, name in fields:
-            value = getattr(address, name)
-            if type(value) is str:
-                if value and not value.isspace():
-                    location[key] = value
-            elif not is_empty(value):
-                if (key in _NUMERIC_LOCATION and isinstance(value, int | float)
-                        and not isinstance(value, bool)):
-                    location[key] = value
-                else:
-                    location[key] = _text(value)
-
-    return billing_locations
-
-
-def _customer_run(fields: tuple[tuple[str, str], ...]) -> Step:
-    def customer_attributes(evaluation: Evaluation) -> None:
-        customer = evaluation.customer
-        attributes = evaluation.attributes
-        for key, name in fields:
-            value = getattr(customer, name)
-            if type(value) is str:
-                if value and not value.isspace():
-                    attributes[key] = value
-                continue
-            value = _text(value)
-            if value is not None:
-                attributes[key] = value
-
-    return customer_attributes
-
-
-def _static_run(rows: tuple[tuple[str, Any], ...]) -> Step:
-    properties = {name: constant for kind, (name, constant) in
-                  ((kind, value) for kind, value in rows if kind == "property")}
-    intents = tuple(value for kind, value in rows if kind == "list")
-    flags = [value for kind, value in rows if kind == "subscribe"]
-    subscribe = flags[-1] if flags else None
-
-    def statics(evaluation: Evaluation) -> None:
-        if properties:
-            evaluation.properties.update(properties)
-        if intents:
-            evaluation.list_intents.extend(intents)
-        if subscribe is not None:
-            evaluation.subscribe = subscribe
-
-    return statics
 
 
 def _location_step(key: str, expression: Compiled) -> Step:
@@ -686,7 +593,6 @@ def _location_step(key: str, expression: Compiled) -> Step:
                 return
             store(evaluation, value)
 
-        _BILLING_ROWS[billing_location] = (key, name)
         SHAPES[billing_location] = ("billing", key, name)
         return billing_location
 
@@ -711,7 +617,6 @@ def _static_step(row: Row, value: Any, step: Step) -> Step:
         def static_property(evaluation: Evaluation) -> None:
             evaluation.properties[name] = constant
 
-        _STATIC_ROWS[static_property] = ("property", (name, constant))
         SHAPES[static_property] = ("property", name, constant)
         return static_property
     if intents:
@@ -720,7 +625,6 @@ def _static_step(row: Row, value: Any, step: Step) -> Step:
         def static_list(evaluation: Evaluation) -> None:
             evaluation.list_intents.append(intent)
 
-        _STATIC_ROWS[static_list] = ("list", intent)
         SHAPES[static_list] = ("list", intent)
         return static_list
     if subscribe is not None:
@@ -728,7 +632,6 @@ def _static_step(row: Row, value: Any, step: Step) -> Step:
         def static_subscribe(evaluation: Evaluation) -> None:
             evaluation.subscribe = subscribe
 
-        _STATIC_ROWS[static_subscribe] = ("subscribe", subscribe)
         SHAPES[static_subscribe] = ("subscribe", subscribe)
         return static_subscribe
     return step

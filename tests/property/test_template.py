@@ -280,23 +280,6 @@ def test_plausible_templates_map_any_customer(
         _check_apply(template, customer)
 
 
-_UNFUSED: dict[str, Template] = {}
-
-
-def _row_by_row(text: str) -> Template:
-    """The same template with every row its own step (the fusing of neighbours switched off)."""
-    if text not in _UNFUSED:
-        import core.mapping.template as template_module
-
-        original = template_module._fused
-        template_module._fused = lambda steps: steps  # type: ignore[assignment]
-        try:
-            _UNFUSED[text] = parse_template(text, source=SOURCE)
-        finally:
-            template_module._fused = original
-    return _UNFUSED[text]
-
-
 # Neighbouring address, attribute and static rows, with others between, in a shuffled order.
 INTERLEAVED = """
 [add]
@@ -358,21 +341,6 @@ destination = "Email"
 kind = "field"
 source = "EmailAddress"
 """
-
-
-@given(customers)
-def test_fused_steps_map_exactly_as_row_by_row(customer: Customer) -> None:
-    for text in (DEFAULT, INTERLEAVED):
-        fused, plain = parse_template(text, source=SOURCE), _row_by_row(text)
-        assert len(fused.add.steps) < len(plain.add.steps)
-        for collection in (Collection.ADD, Collection.UPDATE):
-            got = apply(customer, fused, collection, link="01JLINK")
-            want = apply(customer, plain, collection, link="01JLINK")
-            assert got == want
-            assert list(got.attributes) == list(want.attributes)
-            assert list(got.properties) == list(want.properties)
-            assert list(got.attributes.get("location", {})) == list(
-                want.attributes.get("location", {}))
 
 
 # Rows the generated function writes inline (link, Email, e164 of a field, attribute, billing,
