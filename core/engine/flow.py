@@ -454,7 +454,7 @@ async def _list_check(ctx: Context, klist: KlaviyoList,
 async def preview(ctx: Context, customer_id: str, *, customer: Customer | None = None,
                   interactive: bool = True) -> Plan:
     """Design §3 steps 1-5: what a push would do, with nothing written anywhere."""
-    return await _plan(ctx, customer_id, customer, interactive, _Progress(), upsert=None)
+    return await _plan(ctx, customer_id, customer, interactive, _Progress(), may_upsert=False)
 
 
 class _Progress:
@@ -467,11 +467,13 @@ class _Progress:
 
 
 async def _plan(ctx: Context, customer_id: str, customer: Customer | None, interactive: bool,
-                progress: _Progress, *, upsert: BatchCalls | None) -> Plan:
-    """Steps 1-5; with `upsert` (a bulk push), only the collection the link selects is mapped,
-    since the import reads no target."""
+                progress: _Progress, *, may_upsert: bool) -> Plan:
+    """Steps 1-5; for a bulk push (`may_upsert`) whose batch upserts, only the collection the
+    link selects is mapped, since the import reads no target."""
     found, link = await fetch(ctx, customer_id, customer)
     progress.stage = Stage.MAP
+    # Asked only now: whether the batch upserts is settled while fetch waits for it to be ready.
+    upsert = ctx.calls if may_upsert and ctx.calls is not None and ctx.calls.upsert else None
     mapped = (map_needed if upsert is not None else map_customer)(ctx, found, link)
     progress.stage = Stage.RESOLVE
     resolution = await resolve(ctx, mapped, link, interactive=interactive)
@@ -509,9 +511,8 @@ async def _push(ctx: Context, customer_id: str, *, confirmed: bool, trigger: str
     progress = _Progress()
     try:
         try:
-            bulk = ctx.calls is not None and ctx.calls.upsert and not interactive
             plan = await _plan(ctx, customer_id, customer, interactive, progress,
-                               upsert=ctx.calls if bulk else None)
+                               may_upsert=not interactive)
         except CustomerNotFound as exc:
             return _fail(ctx, blank_plan(customer_id, str(exc)), records.simple(
                 ErrorKind.NOT_FOUND, Stage.FETCH, str(exc), record_id=ctx.errors.new_id(),
