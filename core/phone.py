@@ -70,16 +70,13 @@ def normalize_phone(
     text = raw.strip() if raw is not None else ""
     if not text:
         return PhoneResult(None, False, "no number given")
-    # _plain_digits inline (the common case: ASCII digits, separators, a leading "+").
-    digits = text.translate(_SEPARATORS)
-    international = text[0] == "+"
-    if international:
-        digits = digits[1:]
-    if not text.isascii() or not digits.isdigit() or (international and "(" in text):
+    plain = _plain_digits(text)
+    if plain is None:
         found = _digits(text)
         if isinstance(found, PhoneResult):
             return found
-        digits, international = found
+        plain = found
+    digits, international = plain
     if not international and digits.startswith("00"):
         international, digits = True, digits[2:]
     region = None if international else (
