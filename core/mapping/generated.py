@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import itertools
+import linecache
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +39,7 @@ Shape = tuple[Any, ...]
 _ATTRIBUTES = frozenset(CUSTOMER_FIELDS.values()) | frozenset(ADDRESS_FIELDS.values())
 _MAPPED_DRAFT = draft_of(MappedProfile)
 _NUMERIC_LOCATION = frozenset({"latitude", "longitude"})
+_BUILT = itertools.count()  # numbers the generated functions' file names
 
 
 def _store_location(location: dict[str, Value], key: str, value: Value) -> None:
@@ -133,7 +136,8 @@ def _emit(src: _Source, shape: Shape | None, step: Callable[[Evaluation], None])
                 "    country = billing.country if billing is not None else None",
                 "    result = normalize_phone(value, country=country, "
                 "default_region=default_region)",
-                f"    {phone} = result",
+                # Only other formulas read the phone result (from the Evaluation).
+                *([f"    {phone} = result"] if src.evaluated else []),
                 "    e164 = result.e164",
                 "    if e164 is None:",
                 f"        warnings.append(f'{{{label}}} {{result.reason}}; no phone sent')",
@@ -189,7 +193,7 @@ def collection_function(
     else:
         src.add(1, "attributes = {}", "location = {}", "properties = {}", "warnings = []",
                 "errors = []", "list_intents = []",
-                "subscribe = profile_id = phone_valid = phone = None",
+                "subscribe = profile_id = phone_valid = None",
                 # Customer.primary_billing, without the property call.
                 "billing = None",
                 "for address in customer.addresses:",
@@ -222,6 +226,10 @@ def collection_function(
             "return mapped")
     scope = src.scope
     # Built from this module's fragments only (see the module docstring): no template text.
-    exec("\n".join(src.lines) + "\n", scope)
+    source = "\n".join(src.lines) + "\n"
+    # A named, cached source, so a traceback through the function shows its lines.
+    filename = f"<mapping function {next(_BUILT)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), scope)
     built: CollectionFunction = scope["run"]
     return built
