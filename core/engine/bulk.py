@@ -48,7 +48,7 @@ from core.model import (
     Subscriptions,
 )
 from core.plan import PlanSettings
-from core.plan.consent import TargetState, plan_operations
+from core.plan.consent import operations
 
 log = logging.getLogger("core.engine")
 
@@ -367,14 +367,13 @@ class BatchCalls:
             return plan
         attributes = (plan.payload or {}).get("data", {}).get("attributes", {})
         email = attributes.get("email")
-        target = TargetState(
-            email=email, phone_number=attributes.get("phone_number"),
-            subscriptions=self.opted_out.consent(None, email), list_ids=None,
-            phone_usable=mapped.phone_valid is not False)
-        ops = plan_operations(mapped, lists, target, sms_consent=settings.sms_consent)
+        consent, list_changes, warnings = operations(
+            mapped, lists, email, attributes.get("phone_number"),
+            self.opted_out.consent(None, email), None, False, mapped.phone_valid is not False,
+            settings.sms_consent)
         return replace(
-            plan, consent=ops.consent, lists=ops.lists,
-            warnings=tuple(dict.fromkeys([*plan.warnings, *ops.warnings])),
+            plan, consent=consent, lists=list_changes,
+            warnings=tuple(dict.fromkeys([*plan.warnings, *warnings])),
             reason=("bulk import upserts by email, phone or external id: creates the profile "
                     "or updates the one that has them (current profile not read)"))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from core.model import (
@@ -22,30 +21,7 @@ from core.model import (
     fast_init,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class TargetState:
-    """The target profile as the push leaves it: its identity after the write and what we know."""
-
-    email: str | None
-    phone_number: str | None
-    # None = the read did not include consent (nothing can be proven a no-op or safe).
-    subscriptions: Subscriptions | None
-    # None = the read did not include list membership.
-    list_ids: frozenset[str] | None
-    new_profile: bool = False
-    phone_usable: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class Operations:
-    consent: tuple[ConsentChange, ...]
-    lists: tuple[ListChange, ...]
-    warnings: tuple[str, ...]
-
-
 _ListChange = fast_init(ListChange)
-_Operations = fast_init(Operations)
 # A subscribe is built as fast_init builds it, inline (one or two per customer): its slots set
 # on a draft of the same layout, which then becomes a ConsentChange.
 _ConsentDraft = draft_of(ConsentChange)
@@ -171,19 +147,6 @@ def _list_change(
     return _ListChange(list_name=klist.name, list_id=klist.id, action=action)
 
 
-def plan_operations(
-    mapped: MappedProfile,
-    lists: Mapping[str, KlaviyoList | None],
-    target: TargetState,
-    *,
-    sms_consent: bool,
-) -> Operations:
-    """Consent jobs and list calls that change something, each judged by the consent guard."""
-    return _Operations(*operations(
-        mapped, lists, target.email, target.phone_number, target.subscriptions,
-        target.list_ids, target.new_profile, target.phone_usable, sms_consent))
-
-
 Consents = tuple[tuple[ConsentChange, ...], tuple[ListChange, ...], tuple[str, ...]]
 
 
@@ -198,8 +161,12 @@ def operations(
     phone_usable: bool,
     sms_consent: bool,
 ) -> Consents:
-    """plan_operations over TargetState's fields, as (consent, lists, warnings): the planner
-    calls it once per customer, without building the TargetState and Operations around it."""
+    """Consent jobs and list calls that change something, each judged by the consent guard,
+    with warnings, for a target profile as the push leaves it.
+
+    `subs` None: the read did not include consent (nothing can be proven a no-op or safe);
+    `list_ids` None: it did not include list membership.
+    """
     consent: list[ConsentChange] = []
     list_ops: list[ListChange] = []
     warnings: list[str] = []
