@@ -141,23 +141,13 @@ def _payload(mapped: MappedProfile) -> tuple[JSON, dict[str, Any]]:
                 _flatten_into(flat, key, value)
             else:
                 flat[key] = value
-    properties = {}
-    for key, value in mapped.properties.items():
-        # _non_empty inline.
-        if type(value) is str:
-            if value and not value.isspace():
-                properties[key] = value
-        elif not is_empty(value):
-            properties[key] = value
+    properties = _non_empty(mapped.properties)
     nested = mapped.attributes.get("properties")
     if nested is not None and is_mapping(nested):
         properties = {**_non_empty(nested), **properties}
     if properties:
         attributes["properties"] = properties
-        # _flatten_into inline.
-        names = dotted_names("properties")
-        for sub, item in properties.items():
-            flat[names.get(sub) or dotted("properties", sub)] = item
+        _flatten_into(flat, "properties", properties)
     return attributes, flat
 
 
@@ -294,9 +284,7 @@ def _existing_plan(
         settings.sms_consent,
     )
     current = target.attributes
-    payload = (
-        None if not send else _body(attributes, None) if target.id is None
-        else {"data": {"type": "profile", "id": target.id, "attributes": attributes}})
+    payload = _body(attributes, target.id) if send else None
     return _ready_plan(mapped.customer_id, route, reason, matched_by, target.id, payload,
                        current, diff_flat(flatten(current), flat if send else {}), consent,
                        lists, warnings, more, basis)
@@ -323,7 +311,7 @@ def _create_plan(
         settings.sms_consent,
     )
     return _ready_plan(mapped.customer_id, _CREATE, reason, None, None,
-                       {"data": {"type": "profile", "attributes": attributes}}, None,
+                       _body(attributes, None), None,
                        diff_flat({}, flat), consent, lists, warnings, more, basis)
 
 
