@@ -95,6 +95,17 @@ def _text_into(src: _Source, indent: int, read: str, target: str) -> None:
             f"    if value is not None: {target} = value")
 
 
+def _read_text(attribute: str) -> tuple[str, ...]:
+    """value = the Customer field as _text gives it (None when empty), then `if value is not
+    None:` for the lines that use it."""
+    return (f"value = customer.{attribute}",
+            "if type(value) is not str:",
+            "    value = _text(value)",
+            "elif not value or value.isspace():",
+            "    value = None",
+            "if value is not None:")
+
+
 def _emit(src: _Source, shape: Shape | None, step: Callable[[Evaluation], None]) -> None:
     if shape is None:
         src.add(1, f"{src.constant(step)}(evaluation)")
@@ -112,12 +123,7 @@ def _emit(src: _Source, shape: Shape | None, step: Callable[[Evaluation], None])
                 f"elif value is not None: _store_location(location, {key}, value)")
     elif kind == "email":
         attribute = _attribute(shape[1])
-        src.add(1, f"value = customer.{attribute}",
-                "if type(value) is not str:",
-                "    value = _text(value)",
-                "elif not value or value.isspace():",
-                "    value = None",
-                "if value is not None:",
+        src.add(1, *_read_text(attribute),
                 "    value = value.strip()",
                 "    attributes['email'] = value",
                 "    if '@' not in value or ' ' in value or len(value) > 100:",
@@ -127,12 +133,7 @@ def _emit(src: _Source, shape: Shape | None, step: Callable[[Evaluation], None])
         attribute, label = _attribute(shape[1]), src.constant(shape[2])
         phone, phone_valid = src.scalar("phone"), src.scalar("phone_valid")
         # formula.phone_of's e164 and template._phone_step's phone_number, one after the other.
-        src.add(1, f"value = customer.{attribute}",
-                "if type(value) is not str:",
-                "    value = _text(value)",
-                "elif not value or value.isspace():",
-                "    value = None",
-                "if value is not None:",
+        src.add(1, *_read_text(attribute),
                 "    country = billing.country if billing is not None else None",
                 "    result = normalize_phone(value, country=country, "
                 "default_region=default_region)",
