@@ -483,47 +483,22 @@ def _profile_id_step(expression: Compiled) -> Step:
 
 
 def _attribute_step(key: str, expression: Compiled) -> Step:
-    read = PLAIN_READS.get(expression)
-    if read is not None and read[0] == "customer":
-        name = read[1]
-
-        # The common case (a Customer text field) without the expression and _text calls.
-        def customer_attribute(evaluation: Evaluation) -> None:
-            value = getattr(evaluation.customer, name)
-            if type(value) is str:
-                if value and not value.isspace():
-                    evaluation.attributes[key] = value
-                return
-            value = _text(value)
-            if value is not None:
-                evaluation.attributes[key] = value
-
-        SHAPES[customer_attribute] = ("customer", key, name)
-        return customer_attribute
-
     def attribute(evaluation: Evaluation) -> None:
         value = _text(expression(evaluation))
         if value is not None:
             evaluation.attributes[key] = value
 
+    read = PLAIN_READS.get(expression)
+    if read is not None and read[0] == "customer":
+        SHAPES[attribute] = ("customer", key, read[1])
     return attribute
 
 
 def _email_step(expression: Compiled) -> Step:
-    read = PLAIN_READS.get(expression)
-    name = read[1] if read is not None and read[0] == "customer" else None
-
     def email(evaluation: Evaluation) -> None:
-        # A Customer field (the default template's EmailAddress) is read without the
-        # expression call; text needs no _text call either.
-        value = expression(evaluation) if name is None else getattr(evaluation.customer, name)
-        if type(value) is str:
-            if not value or value.isspace():
-                return
-        else:
-            value = _text(value)
-            if value is None:
-                return
+        value = _text(expression(evaluation))
+        if value is None:
+            return
         value = value.strip()
         evaluation.attributes["email"] = value
         if "@" not in value or " " in value or len(value) > 100:
@@ -532,8 +507,9 @@ def _email_step(expression: Compiled) -> Step:
                 "Klaviyo will probably reject it"
             )
 
-    if name is not None:
-        SHAPES[email] = ("email", name)
+    read = PLAIN_READS.get(expression)
+    if read is not None and read[0] == "customer":
+        SHAPES[email] = ("email", read[1])
     return email
 
 
@@ -576,64 +552,30 @@ def _location_step(key: str, expression: Compiled) -> Step:
         else:
             evaluation.location[key] = _text(value)
 
-    read = PLAIN_READS.get(expression)
-    if read is not None and read[0] == "billing":
-        name = read[1]
-
-        # The default template's six address rows: the billing address read directly, text
-        # stored without further calls.
-        def billing_location(evaluation: Evaluation) -> None:
-            address = evaluation.billing
-            if address is None:
-                return
-            value = getattr(address, name)
-            if type(value) is str:
-                if value and not value.isspace():
-                    evaluation.location[key] = value
-                return
-            store(evaluation, value)
-
-        SHAPES[billing_location] = ("billing", key, name)
-        return billing_location
-
     def location(evaluation: Evaluation) -> None:
         store(evaluation, expression(evaluation))
 
+    read = PLAIN_READS.get(expression)
+    if read is not None and read[0] == "billing":
+        SHAPES[location] = ("billing", key, read[1])
     return location
 
 
 def _static_step(row: Row, value: Any, step: Step) -> Step:
-    """A static row's result is the same for every customer: compute it once, replay it."""
+    """A static row's result is the same for every customer: computed once, the generated
+    function writes it as a constant."""
     probe = Evaluation(_NOBODY, None, "US")
     step(probe)
     if probe.warnings or probe.errors:
         return step
-    subscribe = probe.subscribe
-    intents = tuple(probe.list_intents)
-    properties = probe.properties
-    if properties:
-        ((name, constant),) = properties.items()
-
-        def static_property(evaluation: Evaluation) -> None:
-            evaluation.properties[name] = constant
-
-        SHAPES[static_property] = ("property", name, constant)
-        return static_property
-    if intents:
-        (intent,) = intents
-
-        def static_list(evaluation: Evaluation) -> None:
-            evaluation.list_intents.append(intent)
-
-        SHAPES[static_list] = ("list", intent)
-        return static_list
-    if subscribe is not None:
-
-        def static_subscribe(evaluation: Evaluation) -> None:
-            evaluation.subscribe = subscribe
-
-        SHAPES[static_subscribe] = ("subscribe", subscribe)
-        return static_subscribe
+    if probe.properties:
+        ((name, constant),) = probe.properties.items()
+        SHAPES[step] = ("property", name, constant)
+    elif probe.list_intents:
+        (intent,) = probe.list_intents
+        SHAPES[step] = ("list", intent)
+    elif probe.subscribe is not None:
+        SHAPES[step] = ("subscribe", probe.subscribe)
     return step
 
 
