@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from core.sandbox.klaviyo import imports
+from core.sandbox.klaviyo import consent, imports
 from core.sandbox.klaviyo.calls import JSON, Call, iso
 from core.sandbox.klaviyo.errors import JSON_API, KlaviyoProblem, invalid, not_found
 from core.sandbox.klaviyo.ratelimit import XS, M, RateLimiter, Tier, seconds_header
@@ -99,7 +99,7 @@ class KlaviyoEmulator:
 
     def confirm_consent(self, email: str) -> list[str | None]:
         """The person clicks the double opt-in link; returns the list ids joined."""
-        return self.state.confirm_consent(email)
+        return consent.confirm_consent(self.state, email)
 
     def profile_id_for_email(self, email: str) -> str | None:
         """The profile owning an email, for operators and tests."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from core.sandbox.klaviyo import consent
 from core.sandbox.klaviyo.calls import JSON, Call, Reply
 from core.sandbox.klaviyo.errors import invalid
 from core.sandbox.klaviyo.payloads import (
@@ -256,7 +257,8 @@ async def subscribe(emu: KlaviyoEmulator, call: Call) -> Reply:
     ]
     for subject in subjects:
         pid = _resolve(emu, subject)
-        emu.state.subscribe(
+        consent.subscribe(
+            emu.state,
             pid,
             subject["plan"],
             list_id=list_id,
@@ -277,5 +279,5 @@ async def unsubscribe(emu: KlaviyoEmulator, call: Call) -> Reply:
     ]
     for subject in subjects:
         pid = _resolve(emu, subject)
-        emu.state.unsubscribe(pid, subject["plan"], list_id=list_id)
+        consent.unsubscribe(emu.state, pid, subject["plan"], list_id=list_id)
     return Reply(202, None)
