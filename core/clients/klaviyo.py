@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from core.clients.http import ApiError, ApiSession, RetryPolicy, SessionClient, malformed
+from core.clients.errors import ApiError, malformed
+from core.clients.http import ApiSession, RetryPolicy, SessionClient
 from core.clients.limiter import BucketSpec, Clock, Limiter, Sleep
 from core.model import JSON, Channel, KlaviyoList, OptIn, Profile, ProfileDataError
 
