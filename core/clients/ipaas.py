@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from core.clients.http import ApiError, ApiSession, RetryPolicy, SessionClient, malformed
+from core.clients.errors import ApiError, malformed
+from core.clients.http import ApiSession, RetryPolicy, SessionClient
 from core.clients.limiter import Clock, Limiter, Sleep
 from core.model import Customer
 

@@ -3,91 +3,79 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 import random
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from core.clients.http import ApiError, ApiSession, RetryPolicy, SessionClient, malformed
-from core.clients.limiter import BucketSpec, Clock, Limiter, Sleep
+from core.clients.errors import ApiError, malformed
+from core.clients.http import ApiSession, RetryPolicy, SessionClient
+from core.clients.klaviyo_consent import ConsentSubject, subscribe_body, unsubscribe_body
+from core.clients.klaviyo_endpoints import (
+    ADD_MEMBERS,
+    BUCKETS,
+    BULK_IMPORT,
+    BULK_IMPORT_ERRORS,
+    BULK_IMPORT_GET,
+    CREATE_PROFILE,
+    GET_LISTS,
+    GET_PROFILE,
+    GET_PROFILE_LISTS_INCLUDED,
+    GET_PROFILES,
+    IMPORT_BATCH,
+    IMPORT_MAX_BYTES,
+    LIST_BATCH,
+    LIST_MEMBER_IDS,
+    MEDIA_TYPE,
+    PAGE_MAX,
+    PROFILE_LISTS,
+    REMOVE_MEMBERS,
+    SERVICE,
+    SUBSCRIBE,
+    SUBSCRIBE_BATCH,
+    UNSUBSCRIBE,
+    UNSUBSCRIBE_BATCH,
+    UPDATE_PROFILE,
+    encode,
+)
+from core.clients.klaviyo_imports import ImportJob, combine_jobs, import_jobs, job_counts
+from core.clients.limiter import Clock, Limiter, Sleep
 from core.model import JSON, Channel, KlaviyoList, OptIn, Profile, ProfileDataError
 
-__all__ = ["BUCKETS", "ConsentSubject", "KlaviyoClient"]
+# The batch caps, bucket names, ConsentSubject and the import-job helpers are re-exported:
+# the engine and the tests import them from here.
+__all__ = [
+    "ADD_MEMBERS",
+    "BUCKETS",
+    "GET_PROFILES",
+    "IMPORT_BATCH",
+    "IMPORT_MAX_BYTES",
+    "LIST_BATCH",
+    "PAGE_MAX",
+    "REMOVE_MEMBERS",
+    "SUBSCRIBE",
+    "SUBSCRIBE_BATCH",
+    "UNSUBSCRIBE",
+    "UNSUBSCRIBE_BATCH",
+    "ConsentSubject",
+    "ImportJob",
+    "KlaviyoClient",
+    "filter_string",
+    "import_jobs",
+]
 
-SERVICE = "klaviyo"
-MEDIA_TYPE = "application/vnd.api+json"
-
-# Per-endpoint buckets with the 2026-07-15 `x-klaviyo-ratelimit` figures (reference §8).
-GET_PROFILE = "GET /api/profiles/{id}"
-GET_PROFILE_LISTS_INCLUDED = "GET /api/profiles/{id}?include=lists"
-GET_PROFILES = "GET /api/profiles"
-CREATE_PROFILE = "POST /api/profiles"
-UPDATE_PROFILE = "PATCH /api/profiles/{id}"
-SUBSCRIBE = "POST /api/profile-subscription-bulk-create-jobs"
-UNSUBSCRIBE = "POST /api/profile-subscription-bulk-delete-jobs"
-GET_LISTS = "GET /api/lists"
-ADD_MEMBERS = "POST /api/lists/{id}/relationships/profiles"
-REMOVE_MEMBERS = "DELETE /api/lists/{id}/relationships/profiles"
-PROFILE_LISTS = "GET /api/profiles/{id}/lists"
-LIST_MEMBER_IDS = "GET /api/lists/{id}/relationships/profiles"
-BULK_IMPORT = "POST /api/profile-bulk-import-jobs"
-BULK_IMPORT_GET = "GET /api/profile-bulk-import-jobs/{job_id}"
-BULK_IMPORT_ERRORS = "GET /api/profile-bulk-import-jobs/{id}/import-errors"
-
-_L, _M, _S, _XS = BucketSpec(75, 750), BucketSpec(10, 150), BucketSpec(3, 60), BucketSpec(1, 15)
-BUCKETS: dict[str, BucketSpec] = {
-    GET_PROFILE: _L,
-    GET_PROFILE_LISTS_INCLUDED: _XS,
-    GET_PROFILES: _L,
-    CREATE_PROFILE: _L,
-    UPDATE_PROFILE: _L,
-    SUBSCRIBE: _L,
-    UNSUBSCRIBE: _L,
-    GET_LISTS: _L,
-    ADD_MEMBERS: _M,
-    REMOVE_MEMBERS: _M,
-    PROFILE_LISTS: _S,
-    LIST_MEMBER_IDS: _L,
-    BULK_IMPORT: _M,
-    BULK_IMPORT_GET: _M,
-    BULK_IMPORT_ERRORS: _M,
-}
-
-SUBSCRIBE_BATCH = 1000
-UNSUBSCRIBE_BATCH = 100
-LIST_BATCH = 1000
-IMPORT_BATCH = 10_000
-# page[size] maximum of GET /api/profiles and of list-member reads; also caps an any() filter.
-PAGE_MAX = 100
-# Klaviyo caps a request at 5 MB and a profile at 100 KB; stay a little under both.
-IMPORT_MAX_BYTES = 5_000_000
-IMPORT_PROFILE_MAX_BYTES = 100_000
+# A cursor-paged read stops here even if the server keeps offering a next page.
 _MAX_PAGES = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class ConsentSubject:
-    """Who a subscription job is about: identifiers, and the profile id when known."""
-
-    email: str | None
-    phone_number: str | None
-    profile_id: str | None = None
 
 
 def filter_string(value: str) -> str:
     """A double-quoted filter literal with backslashes and quotes escaped."""
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'
-
-
-def _encode(document: JSON) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
@@ -258,7 +246,7 @@ class KlaviyoClient(SessionClient):
 
     async def create_profile(self, attributes: JSON) -> Profile:
         """POST a new profile; a duplicate raises ApiError 409 with duplicate_profile_id."""
-        body = _encode({"data": {"type": "profile", "attributes": dict(attributes)}})
+        body = encode({"data": {"type": "profile", "attributes": dict(attributes)}})
         response = await self._session.request(
             "POST", "/api/profiles", buckets=[CREATE_PROFILE], body=body,
             params={"additional-fields[profile]": "subscriptions"}, parse=True,
@@ -267,7 +255,7 @@ class KlaviyoClient(SessionClient):
 
     async def patch_profile(self, profile_id: str, attributes: JSON) -> Profile:
         """Partial update: omitted attributes are kept, null ones cleared."""
-        body = _encode(
+        body = encode(
             {"data": {"type": "profile", "id": profile_id, "attributes": dict(attributes)}}
         )
         response = await self._session.request(
@@ -303,7 +291,7 @@ class KlaviyoClient(SessionClient):
             body = subscribe_body(chunk, channels, list_id, custom_source=custom_source)
             await self._session.request(
                 "POST", "/api/profile-subscription-bulk-create-jobs", buckets=[SUBSCRIBE],
-                body=_encode(body),
+                body=encode(body),
             )
 
     async def unsubscribe(
@@ -318,7 +306,7 @@ class KlaviyoClient(SessionClient):
             body = unsubscribe_body(chunk, channels, list_id)
             await self._session.request(
                 "POST", "/api/profile-subscription-bulk-delete-jobs", buckets=[UNSUBSCRIBE],
-                body=_encode(body),
+                body=encode(body),
             )
 
     # ---- lists ----------------------------------------------------------------------------
@@ -338,7 +326,7 @@ class KlaviyoClient(SessionClient):
             body = {"data": [{"type": "profile", "id": pid} for pid in chunk]}
             await self._session.request(
                 method, f"/api/lists/{list_id}/relationships/profiles", buckets=[bucket],
-                body=_encode(body),
+                body=encode(body),
             )
 
     async def find_list_by_name(self, name: str) -> KlaviyoList | None:
@@ -457,7 +445,7 @@ class KlaviyoClient(SessionClient):
             if "," in job_id:
                 # Combining needs readable attributes and counts; a single job is passed on.
                 try:
-                    _job_counts(data)
+                    job_counts(data)
                 except ValueError as exc:
                     raise malformed(SERVICE, response, f"import job {single}: {exc}") from None
             jobs.append(dict(data))
@@ -478,188 +466,3 @@ def _with_partial_failure(profile: Profile, fields: tuple[str, ...]) -> Profile:
     return replace(profile, partial_failure=fields)
 
 
-def _consent_profile(
-    subject: ConsentSubject, channels: Collection[Channel], consent: str, *, with_id: bool
-) -> JSON:
-    subscriptions: JSON = {}
-    attributes: JSON = {}
-    if Channel.EMAIL in channels and subject.email:
-        attributes["email"] = subject.email
-        subscriptions["email"] = {"marketing": {"consent": consent}}
-    if Channel.SMS in channels and subject.phone_number:
-        attributes["phone_number"] = subject.phone_number
-        subscriptions["sms"] = {"marketing": {"consent": consent}}
-    if not subscriptions:
-        wanted = " or ".join(sorted(c.value for c in channels)) or "no channel"
-        raise ValueError(
-            f"consent subject {subject.profile_id or '(no profile id)'} has no identifier "
-            f"for {wanted}: give an email for the email channel, a phone for sms"
-        )
-    attributes["subscriptions"] = subscriptions
-    item: JSON = {"type": "profile", "attributes": attributes}
-    if with_id and subject.profile_id:
-        item["id"] = subject.profile_id
-    return item
-
-
-def _list_relationship(list_id: str | None) -> JSON:
-    return {"relationships": {"list": {"data": {"type": "list", "id": list_id}}}} if list_id else {}
-
-
-def subscribe_body(
-    subjects: Sequence[ConsentSubject],
-    channels: Collection[Channel],
-    list_id: str | None,
-    *,
-    custom_source: str | None = None,
-) -> JSON:
-    """The profile-subscription-bulk-create-job document."""
-    attributes: JSON = {
-        "profiles": {
-            "data": [_consent_profile(s, channels, "SUBSCRIBED", with_id=True) for s in subjects]
-        }
-    }
-    if custom_source:
-        attributes["custom_source"] = custom_source
-    return {
-        "data": {
-            "type": "profile-subscription-bulk-create-job",
-            "attributes": attributes,
-            **_list_relationship(list_id),
-        }
-    }
-
-
-def unsubscribe_body(
-    subjects: Sequence[ConsentSubject], channels: Collection[Channel], list_id: str | None
-) -> JSON:
-    """The profile-subscription-bulk-delete-job document (no profile ids in this schema)."""
-    profiles = [_consent_profile(s, channels, "UNSUBSCRIBED", with_id=False) for s in subjects]
-    return {
-        "data": {
-            "type": "profile-subscription-bulk-delete-job",
-            "attributes": {"profiles": {"data": profiles}},
-            **_list_relationship(list_id),
-        }
-    }
-
-
-def _import_item(profile: Mapping[str, Any]) -> JSON:
-    """A profile resource for an import job from attributes (or an already built resource)."""
-    if "attributes" in profile and isinstance(profile["attributes"], Mapping):
-        item: JSON = {"type": "profile", "attributes": dict(profile["attributes"])}
-        if profile.get("id"):
-            item["id"] = profile["id"]
-        if isinstance(profile.get("meta"), Mapping):
-            item["meta"] = dict(profile["meta"])
-        return item
-    return {"type": "profile", "attributes": dict(profile)}
-
-
-@dataclass(frozen=True)
-class ImportJob:
-    """One profile-bulk-import-jobs request: its profiles, each JSON-encoded once, and the lists
-    every imported profile joins."""
-
-    profiles: tuple[bytes, ...]
-    list_ids: tuple[str, ...] = ()
-
-    def without(self, index: int) -> ImportJob:
-        """The same job less the profile at `index` (one the API refused by its pointer)."""
-        return replace(self, profiles=self.profiles[:index] + self.profiles[index + 1:])
-
-    def body(self) -> bytes:
-        """The request body, joined from the encoded profiles rather than encoded again."""
-        lists = b""
-        if self.list_ids:
-            lists = b',"relationships":' + _encode(
-                {"lists": {"data": [{"type": "list", "id": lid} for lid in self.list_ids]}})
-        return (b'{"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":['
-                + b",".join(self.profiles) + b"]}}" + lists + b"}}")
-
-
-def import_jobs(profiles: Sequence[Mapping[str, Any]], list_ids: Sequence[str] = ()
-                ) -> list[ImportJob]:
-    """Split into jobs of at most 10,000 profiles and 5 MB; a profile over 100 KB is refused."""
-    lists = tuple(dict.fromkeys(list_ids))
-    envelope = len(ImportJob((), lists).body())
-    jobs: list[ImportJob] = []
-    current: list[bytes] = []
-    size = envelope
-    for index, profile in enumerate(profiles):
-        item = _encode(_import_item(profile))
-        if len(item) > IMPORT_PROFILE_MAX_BYTES:
-            raise ApiError(
-                SERVICE, code="payload_too_large", local=True, pointer=f"profiles[{index}]",
-                detail=f"profile {index} is {len(item):,} bytes; Klaviyo accepts at most "
-                f"{IMPORT_PROFILE_MAX_BYTES:,} per profile",
-            )
-        if current and (len(current) >= IMPORT_BATCH or size + len(item) + 1 > IMPORT_MAX_BYTES):
-            jobs.append(ImportJob(tuple(current), lists))
-            current, size = [], envelope
-        current.append(item)
-        size += len(item) + 1
-    if current:
-        jobs.append(ImportJob(tuple(current), lists))
-    return jobs
-
-
-_STATUS_ORDER = ("queued", "processing", "cancelled", "complete")
-
-
-_COUNTS = ("total_count", "completed_count", "failed_count")
-
-
-def _job_counts(job: Mapping[str, Any]) -> dict[str, int]:
-    """A job's counts as integers; ValueError names what is garbled."""
-    attributes = job.get("attributes") or {}
-    if not isinstance(attributes, Mapping):
-        raise ValueError(f"attributes must be an object, got {type(attributes).__name__}")
-    counts = {}
-    for key in _COUNTS:
-        raw = attributes.get(key) or 0
-        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-            raise ValueError(f"{key} must be a number, got {type(raw).__name__}")
-        try:
-            number = float(raw)
-        except ValueError:
-            raise ValueError(f"{key} must be a number, got {str(raw)[:40]!r}") from None
-        if not math.isfinite(number) or number < 0 or number != int(number):
-            raise ValueError(f"{key} must be a whole number of profiles, got {str(raw)[:40]!r}")
-        counts[key] = int(number)
-    for key in ("status", "created_at", "completed_at"):
-        value = attributes.get(key)
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{key} must be text, got {type(value).__name__}")
-    return counts
-
-
-def combine_jobs(job_id: str, jobs: Sequence[Mapping[str, Any]]) -> JSON:
-    """One job resource summing several: counts add up, the least finished status wins."""
-    attrs = [j.get("attributes") or {} for j in jobs]
-    statuses = [str(a.get("status") or "queued") for a in attrs]
-    status = min(
-        statuses, key=lambda s: _STATUS_ORDER.index(s) if s in _STATUS_ORDER else 0
-    )
-
-    counts = [_job_counts(j) for j in jobs]
-
-    def total(key: str) -> int:
-        return sum(c[key] for c in counts)
-
-    return {
-        "type": "profile-bulk-import-job",
-        "id": job_id,
-        "attributes": {
-            "status": status,
-            "total_count": total("total_count"),
-            "completed_count": total("completed_count"),
-            "failed_count": total("failed_count"),
-            "created_at": min((str(a.get("created_at")) for a in attrs if a.get("created_at")),
-                              default=None),
-            "completed_at": None if status != "complete" else max(
-                (str(a.get("completed_at")) for a in attrs if a.get("completed_at")),
-                default=None),
-        },
-        "jobs": [dict(j) for j in jobs],
-    }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from core.clients.http import ApiError, RetryPolicy, error_from_response, parse_retry_after
+from core.clients.errors import ApiError, error_from_response, parse_retry_after
+from core.clients.http import RetryPolicy
 from core.clients.ipaas import IpaasClient
 from core.clients.klaviyo import KlaviyoClient
 from core.model import ErrorKind

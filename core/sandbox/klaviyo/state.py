@@ -1,4 +1,4 @@
-"""The emulated account: profiles with identity indexes, lists and members, consent, import jobs."""
+"""The emulated account: profiles with identity indexes, lists and members, import jobs, seeding."""
 
 from __future__ import annotations
 
@@ -28,6 +28,15 @@ API_METHOD = "API"
 STATE_VERSION = 1
 
 
+def channel_state(record: JSON, channel: str) -> JSON:
+    """A profile's consent state on one channel, created as never subscribed when absent."""
+    state = record.get(channel)
+    if state is None:
+        state = {"consent": "NEVER_SUBSCRIBED"}
+        record[channel] = state
+    return state
+
+
 def _email_key(email: str) -> str:
     return email.strip().lower()
 
@@ -37,7 +46,7 @@ class AccountState:
 
     def __init__(self, *, now_iso: Callable[[], str], epoch_ms: Callable[[], int],
                  rng: random.Random | None = None) -> None:
-        self._now_iso = now_iso
+        self.now_iso = now_iso
         self._epoch_ms = epoch_ms
         self._rng = rng
         self._reset()
@@ -144,7 +153,7 @@ class AccountState:
             raise duplicate_profile(owner)
         if not has_identifier(attrs):
             raise invalid("One or more identifiers is required", pointer="/data/attributes")
-        now = self._now_iso()
+        now = self.now_iso()
         pid = profile_id or self._new_id()
         if profile_id:
             self.ids.observe(profile_id)
@@ -170,7 +179,7 @@ class AccountState:
             self._unindex(pid, record["attributes"])
             record["attributes"] = merged
             self._index(pid, merged)
-            record["updated"] = self._now_iso()
+            record["updated"] = self.now_iso()
             self.changed = True
         return record
 
@@ -207,7 +216,7 @@ class AccountState:
     ) -> JSON:
         """Store a list whose id derives from its name."""
         lid = list_id or list_id_for(name, frozenset(self.lists))
-        now = self._now_iso()
+        now = self.now_iso()
         record = {
             "id": lid,
             "name": name,
@@ -224,7 +233,7 @@ class AccountState:
     def add_member(self, lid: str, pid: str) -> None:
         """Put a profile in a list (idempotent); consent is not touched."""
         if pid not in self.members[lid]:
-            self.members[lid][pid] = self._now_iso()
+            self.members[lid][pid] = self.now_iso()
             self.memberships.setdefault(pid, set()).add(lid)
             self.changed = True
 
@@ -233,196 +242,6 @@ class AccountState:
         if self.members[lid].pop(pid, None) is not None:
             self.memberships[pid].discard(lid)
             self.changed = True
-
-    # ---------------------------------------------------------------- consent
-
-    def _channel(self, record: JSON, channel: str) -> JSON:
-        state = record.get(channel)
-        if state is None:
-            state = {"consent": "NEVER_SUBSCRIBED"}
-            record[channel] = state
-        return state
-
-    def subscribe(
-        self,
-        pid: str,
-        channels: JSON,
-        *,
-        list_id: str | None,
-        custom_source: str | None,
-        historical: JSON | None,
-    ) -> bool:
-        """Record consent; True when a double opt-in email went out instead."""
-        record = self.profiles[pid]
-        now = self._now_iso()
-        opt_in = self.lists[list_id]["opt_in_process"] if list_id else ACCOUNT_DEFAULT_OPT_IN
-        pending = False
-        email = channels.get("email") or {}
-        if email.get("marketing"):
-            if opt_in == "double_opt_in" and historical is None:
-                pending = True
-                self._request_double_opt_in(record, list_id, custom_source)
-            else:
-                self._grant_email(
-                    record,
-                    list_id,
-                    custom_source,
-                    (historical or {}).get("email") or now,
-                    double_optin=False,
-                )
-        sms = channels.get("sms") or {}
-        for kind, key in (("marketing", "sms_marketing"), ("transactional", "sms_transactional")):
-            if sms.get(kind):
-                state = self._channel(record, key)
-                state.update(
-                    {
-                        "consent": "SUBSCRIBED",
-                        "consent_timestamp": (historical or {}).get(f"sms_{kind}") or now,
-                        "last_updated": now,
-                        "method": API_METHOD,
-                        "method_detail": custom_source or "",
-                    }
-                )
-        if list_id and not pending:
-            self.add_member(list_id, pid)
-        record["updated"] = now
-        self.changed = True
-        return pending
-
-    def _grant_email(
-        self,
-        record: JSON,
-        list_id: str | None,
-        custom_source: str | None,
-        consented_at: str,
-        *,
-        double_optin: bool,
-    ) -> None:
-        now = self._now_iso()
-        state = self._channel(record, "email_marketing")
-        state.update(
-            {
-                "consent": "SUBSCRIBED",
-                "consent_timestamp": consented_at,
-                "last_updated": now,
-                "method": API_METHOD,
-                "method_detail": "",
-                "custom_method_detail": custom_source,
-                "double_optin": double_optin,
-            }
-        )
-        # Subscribing lifts unsubscribe-type suppressions, as the spec describes.
-        state["suppression"] = [
-            s
-            for s in state.get("suppression", [])
-            if s["reason"] not in {"UNSUBSCRIBE", "SPAM_REPORT", "USER_SUPPRESSED"}
-        ]
-        if list_id:
-            state["list_suppressions"] = [
-                s for s in state.get("list_suppressions", []) if s["list_id"] != list_id
-            ]
-
-    def _request_double_opt_in(
-        self, record: JSON, list_id: str | None, custom_source: str | None
-    ) -> None:
-        email = record["attributes"].get("email")
-        entry = {
-            "profile_id": record["id"],
-            "list_id": list_id,
-            "custom_source": custom_source,
-            "requested_at": self._now_iso(),
-        }
-        self.pending = [
-            p
-            for p in self.pending
-            if not (p["profile_id"] == record["id"] and p["list_id"] == list_id)
-        ]
-        self.pending.append(entry)
-        self.outbox.append(
-            {
-                "to": email,
-                "list_id": list_id,
-                "list_name": self.lists[list_id]["name"] if list_id else None,
-                "profile_id": record["id"],
-                "at": entry["requested_at"],
-            }
-        )
-
-    def confirm_consent(self, email: str) -> list[str | None]:
-        """The person clicks the double opt-in link: subscribe and join every pending list."""
-        pid = self.find_by_email(email)
-        if pid is None:
-            raise KeyError(f"no profile with email {email!r}")
-        mine = [p for p in self.pending if p["profile_id"] == pid]
-        if not mine:
-            raise KeyError(f"no consent email is waiting for {email!r}")
-        self.pending = [p for p in self.pending if p["profile_id"] != pid]
-        record = self.profiles[pid]
-        confirmed: list[str | None] = []
-        for entry in mine:
-            lid = entry["list_id"] if entry["list_id"] in self.lists else None
-            self._grant_email(
-                record, lid, entry["custom_source"], self._now_iso(), double_optin=True
-            )
-            if lid:
-                self.add_member(lid, pid)
-            confirmed.append(lid)
-        record["updated"] = self._now_iso()
-        self.changed = True
-        return confirmed
-
-    def unsubscribe(self, pid: str, channels: JSON, *, list_id: str | None) -> None:
-        """Revoke consent: a member leaves the list; anyone else is unsubscribed globally."""
-        record = self.profiles[pid]
-        now = self._now_iso()
-        in_list = bool(list_id) and pid in self.members.get(list_id or "", {})
-        email = channels.get("email") or {}
-        if email.get("marketing"):
-            self.pending = [
-                p
-                for p in self.pending
-                if not (p["profile_id"] == pid and (list_id is None or p["list_id"] == list_id))
-            ]
-            state = self._channel(record, "email_marketing")
-            if in_list and list_id:
-                suppressions = [
-                    s for s in state.get("list_suppressions", []) if s["list_id"] != list_id
-                ]
-                suppressions.append({"list_id": list_id, "reason": "UNSUBSCRIBE", "timestamp": now})
-                state["list_suppressions"] = suppressions
-                state["last_updated"] = now
-            else:
-                suppression = [
-                    s for s in state.get("suppression", []) if s["reason"] != "UNSUBSCRIBE"
-                ]
-                suppression.append({"reason": "UNSUBSCRIBE", "timestamp": now})
-                state.update(
-                    {
-                        "consent": "UNSUBSCRIBED",
-                        "consent_timestamp": now,
-                        "last_updated": now,
-                        "method": API_METHOD,
-                        "method_detail": "",
-                        "suppression": suppression,
-                    }
-                )
-        sms = channels.get("sms") or {}
-        for kind, key in (("marketing", "sms_marketing"), ("transactional", "sms_transactional")):
-            if sms.get(kind) and not in_list:
-                state = self._channel(record, key)
-                state.update(
-                    {
-                        "consent": "UNSUBSCRIBED",
-                        "consent_timestamp": now,
-                        "last_updated": now,
-                        "method": API_METHOD,
-                        "method_detail": "",
-                    }
-                )
-        if in_list and list_id:
-            self.remove_member(list_id, pid)
-        record["updated"] = now
-        self.changed = True
 
     # ---------------------------------------------------------------- seed, dump, load
 
@@ -475,7 +294,7 @@ class AccountState:
             if consent not in CONSENTS:
                 raise ValueError(f"{where}: subscriptions.{channel} must be one of {CONSENTS}")
             if consent != "NEVER_SUBSCRIBED":
-                state = self._channel(record, key)
+                state = channel_state(record, key)
                 state.update(
                     {
                         "consent": consent,
