@@ -38,7 +38,6 @@ BEING_SPLIT = {
     "core/engine/flow.py",
     "core/mapping/template.py",
     "core/model.py",
-    "core/phone.py",
     "core/store/segments.py",
 }
 
