@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from core.engine.flow import PushResult
+from core.engine.context import PushResult
 from core.model import Customer
 
 # A batch shares its reads, consent jobs and list calls (core.engine.bulk), so what paces it is

@@ -27,8 +27,9 @@ from core.engine.batch import (
     ids_source,
     run_batch,
 )
-from core.engine.bulk import BULK_WORKERS, BatchCalls
-from core.engine.flow import Context, ListCache, PushResult
+from core.engine.context import Context, PushResult
+from core.engine.import_jobs import BULK_WORKERS
+from core.engine.list_cache import ListCache
 from core.engine.listen import (
     CUSTOMER_SCOPES,
     HookHandler,
@@ -39,6 +40,7 @@ from core.engine.listen import (
     sandbox_change_line,
     start_server,
 )
+from core.engine.shared import BatchCalls
 from core.mapping import TemplateError, load_template
 from core.model import Customer, ErrorRecord, ErrorStatus, Plan
 from core.plan import PlanSettings

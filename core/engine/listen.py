@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from core.engine.flow import PushResult
+from core.engine.context import PushResult
 from core.loopback import LoopbackServer
 
 log = logging.getLogger("core.engine.listen")

@@ -8,7 +8,7 @@ from collections.abc import Hashable
 import pytest
 
 from core.clients.http import ApiError
-from core.engine.bulk import Coalescer
+from core.engine.coalescer import Coalescer
 
 
 async def test_items_share_calls_of_at_most_size_and_each_gets_its_result() -> None:

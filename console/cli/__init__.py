@@ -1,0 +1,289 @@
+"""The `klaviyo-console` command line of design §9: stable, scriptable, thin over core.engine.
+
+Each command lives in its own module, imported only once the arguments name it: the console
+(no command) starts without loading the engine, its clients or its stores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import logging.handlers
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from console.cli.base import FAILED, OK, PROG, USAGE, UsageError
+from core.config import Config, ConfigError
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+
+__all__ = ["FAILED", "OK", "PROG", "USAGE", "UsageError", "build_parser", "main",
+           "split_sandbox"]
+
+COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "listen", "sandbox")
+# The commands that run on an engine; each module's run(ns, engine) returns the exit code.
+ENGINE_COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "listen")
+
+log = logging.getLogger("console.cli")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; global options are accepted before or after the command."""
+    common = _Parser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("--state-dir", type=Path, metavar="DIR",
+                        help="where the error log, history and sandbox live")
+    common.add_argument("--config", type=Path, metavar="FILE",
+                        help="TOML config file (default ~/.config/klaviyo-console/config.toml)")
+    common.add_argument("--sandbox", action="store_true",
+                        help="run against the built-in sandbox; --sandbox DATA.json seeds it")
+
+    parser = _Parser(
+        prog=PROG, parents=[common],
+        description="Push iPaaS.com Customers into Klaviyo profiles. Without a command, opens "
+                    "the console. Credentials come from the environment or the config file.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("preview", parents=[common], help="what a push would do; writes nothing")
+    p.add_argument("customer_id", metavar="ID")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("push", parents=[common], help="push one customer (Manual Sync)")
+    p.add_argument("customer_id", metavar="ID")
+    p.add_argument("--yes", action="store_true",
+                   help="confirm consent changes the consent guard holds")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("sync", parents=[common], help="push many customers")
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--all", action="store_true", help="every customer in iPaaS.com")
+    p.add_argument("--bulk", action="store_true", help="use Klaviyo's bulk import jobs")
+    p.add_argument("--allow-unsubscribe", action="store_true",
+                   help="apply consent changes the guard would hold")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("errors", parents=[common], help="the error log")
+    p.add_argument("--status", choices=("open", "resolved", "all"), default="all")
+    p.add_argument("--kind", type=_error_kind, metavar="KIND")
+    p.add_argument("--limit", type=_positive, default=None, metavar="N")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("retry", parents=[common], help="retry failed transfers")
+    p.add_argument("error_ids", nargs="*", metavar="ERROR_ID")
+    p.add_argument("--all", action="store_true", help="every open error record")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("history", parents=[common], help="pushes, newest first")
+    p.add_argument("customer_id", nargs="?", metavar="ID")
+    p.add_argument("--limit", type=_positive, default=50, metavar="N")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("listen", parents=[common],
+                       help="take iPaaS.com outbound notifications and sync each")
+    p.add_argument("--port", type=_port, default=8787)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (loopback unless you say otherwise)")
+
+    p = sub.add_parser("sandbox", parents=[common], help="the sandbox emulators")
+    sandbox_sub = p.add_subparsers(dest="sandbox_command", metavar="ACTION",
+                                   parser_class=_Parser)
+    serve = sandbox_sub.add_parser("serve", parents=[common],
+                                   help="serve both emulators on loopback, URLs printed")
+    serve.add_argument("--port", type=_port, default=0)
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def _error_kind(text: str) -> str:
+    # The error kinds are read only when --kind is given: the console's start loads no model.
+    from core.model import ErrorKind
+
+    kinds = [kind.value for kind in ErrorKind]
+    if text not in kinds:
+        choices = ", ".join(map(repr, kinds))
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {choices})")
+    return text
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
+    return value
+
+
+def split_sandbox(argv: Sequence[str]) -> tuple[list[str], Path | None]:
+    """Take `--sandbox DATA.json` / `--sandbox=DATA.json` out of argv (argparse would take a
+    command name for the file); a bare `--sandbox` stays for argparse."""
+    out: list[str] = []
+    seed: Path | None = None
+    items = list(argv)
+    index = 0
+    while index < len(items):
+        token = items[index]
+        if token == "--":
+            out.extend(items[index:])
+            break
+        if token.startswith("--sandbox="):
+            seed = Path(token.split("=", 1)[1])
+            out.append("--sandbox")
+        elif token == "--sandbox" and index + 1 < len(items) and _is_data_file(items[index + 1]):
+            seed = Path(items[index + 1])
+            out.append("--sandbox")
+            index += 1
+        else:
+            out.append(token)
+        index += 1
+    return out, seed
+
+
+def _is_data_file(token: str) -> bool:
+    if token.startswith("-") or token in COMMANDS:
+        return False
+    return token.lower().endswith(".json") or os.sep in token
+
+
+# ----------------------------------------------------------------------------------------------
+# entry point
+# ----------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code (0 ok, 1 a transfer failed, 2 usage/config)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args, seed = split_sandbox(args)
+        ns = build_parser().parse_args(args)
+    except UsageError as exc:
+        _complain(str(exc))
+        return USAGE
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code) if isinstance(exc.code, int) else OK
+    serve = ns.command == "sandbox"
+    if serve and getattr(ns, "sandbox_command", None) != "serve":
+        _complain("sandbox needs an action: sandbox serve [--port N]")
+        return USAGE
+    try:
+        config = Config.load(
+            env=os.environ,
+            config_file=getattr(ns, "config", None),
+            state_dir=getattr(ns, "state_dir", None),
+            sandbox=bool(getattr(ns, "sandbox", False)) or serve,
+            sandbox_seed=seed,
+        )
+    except ConfigError as exc:
+        _complain(str(exc))
+        return USAGE
+    log_file = _setup_logging(config.state_dir)
+    try:
+        return _dispatch(ns, config)
+    except (UsageError, ConfigError) as exc:
+        _complain(str(exc))
+        return USAGE
+    except KeyboardInterrupt:
+        _complain("stopped")
+        return FAILED
+    except Exception as exc:
+        log.exception("unexpected failure in %s", ns.command or "console")
+        where = f"; details in {log_file}" if log_file else ""
+        _complain(f"internal error: {type(exc).__name__}: {exc}{where}")
+        return FAILED
+
+
+def _complain(message: str) -> None:
+    """One line on stderr, after the program's name."""
+    from console.render import make_console
+
+    make_console(stderr=True).print(f"{PROG}: {message}", markup=False)
+
+
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The state dir's log file, told apart from handlers the embedding program added."""
+
+
+def _setup_logging(state_dir: Path) -> Path | None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, _LogFile):
+            root.removeHandler(handler)
+            handler.close()
+    path = Path(state_dir) / "logs" / "klaviyo-console.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log_file = _LogFile(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    except OSError:
+        return None
+    log_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log_file.setLevel(logging.INFO)
+    root.addHandler(log_file)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    # Request lines carry no secrets, but at INFO they would drown the log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    return path
+
+
+def _dispatch(ns: argparse.Namespace, config: Config) -> int:
+    command = ns.command
+    if command is None:
+        from console.app import ConsoleApp
+
+        ConsoleApp(config).run()
+        return OK
+    if command == "sandbox":
+        from console.cli.sandbox import serve
+
+        return asyncio.run(serve(ns, config))
+    if command in ("sync", "retry"):
+        _check_batch_args(ns)
+    run: Callable[[argparse.Namespace, Engine], Awaitable[int]] = importlib.import_module(
+        f"console.cli.{command}").run
+    return asyncio.run(_with_engine(config, ns, run))
+
+
+def _check_batch_args(ns: argparse.Namespace) -> None:
+    given = ns.ids if ns.command == "sync" else ns.error_ids
+    noun = "customer ids" if ns.command == "sync" else "error ids"
+    if ns.all and given:
+        raise UsageError(f"give {noun} or --all, not both")
+    if not ns.all and not given:
+        raise UsageError(f"give {noun} or --all")
+
+
+async def _with_engine(config: Config, ns: argparse.Namespace,
+                       run: Callable[[argparse.Namespace, Engine], Awaitable[int]]) -> int:
+    from core.engine import Engine
+
+    engine = await Engine.open(config)
+    try:
+        return await run(ns, engine)
+    finally:
+        await engine.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,38 @@
+"""What the commands print with: rich on stdout, plain lines on stderr, JSON documents."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from console import render
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+
+
+def out() -> Console:
+    """The console on stdout."""
+    return render.make_console()
+
+
+def print_json(document: Any) -> None:
+    """The one JSON document a --json command prints."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def say(message: str, *, style: str | None = None) -> None:
+    """One line on stderr, printed as given (no markup)."""
+    render.make_console(stderr=True).print(message, style=style, markup=False)
+
+
+def sandbox_banner(engine: Engine, as_json: bool) -> None:
+    """Say on stderr that the sandbox answers, unless the output is JSON."""
+    if engine.sandbox is not None and not as_json:
+        say("sandbox: talking to the built-in emulators, not to real Klaviyo or iPaaS.com",
+            style="dim")
+

@@ -1,0 +1,323 @@
+"""The requests a batch shares across its customers: coalesced reads, consent jobs, list calls
+and store writes, and (with --bulk) profile writes as import jobs.
+
+A subscribe job takes 1000 profiles, an unsubscribe job 100, a list call 1000, a profile read
+with an any() filter 100: each customer submits its share and awaits its own outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, cast
+
+from core.clients.http import ApiError
+from core.clients.klaviyo import (
+    ADD_MEMBERS,
+    GET_PROFILES,
+    IMPORT_BATCH,
+    LIST_BATCH,
+    PAGE_MAX,
+    REMOVE_MEMBERS,
+    SUBSCRIBE,
+    SUBSCRIBE_BATCH,
+    UNSUBSCRIBE,
+    UNSUBSCRIBE_BATCH,
+    ConsentSubject,
+    KlaviyoClient,
+)
+from core.engine.coalescer import LINGER, Coalescer
+from core.engine.import_jobs import IMPORT_IDLE, IMPORT_LINGER, ImportJobs, Write, WriteOutcome
+from core.model import (
+    Channel,
+    ConsentAction,
+    ConsentState,
+    ErrorStatus,
+    KlaviyoList,
+    ListAction,
+    MappedProfile,
+    Plan,
+    Profile,
+    Route,
+    Subscriptions,
+)
+from core.plan import PlanSettings
+from core.plan.consent import operations
+
+log = logging.getLogger("core.engine")
+
+# Suppressions a subscribe lifts: subscribing such a profile overrides an opt-out.
+OPT_OUT_REASONS = ("UNSUBSCRIBE", "SPAM_REPORT", "USER_SUPPRESSED")
+# Store writes of a batch go to disk in groups: one worker-thread call (and, with add_many,
+# one fsync per segment) for up to this many entries.
+STORE_GROUP = 512
+CUSTOMER_CALLS = 8
+STORE_LINGER = 0.02
+
+
+@dataclass(frozen=True)
+class OptedOut:
+    """Profiles whose email marketing is opted out, read as a set before a bulk sync: the only
+    consent state the guard needs when every other target is treated as unknown."""
+
+    ids: frozenset[str] = frozenset()
+    emails: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, profiles: list[Profile]) -> OptedOut:
+        return cls(ids=frozenset(p.id for p in profiles),
+                   emails=frozenset(p.email.casefold() for p in profiles if p.email))
+
+    def consent(self, profile_id: str | None, email: object) -> Subscriptions | None:
+        """UNSUBSCRIBED when the target or its email is in the set; else unknown (None)."""
+        if (profile_id and profile_id in self.ids) or (
+                isinstance(email, str) and email.casefold() in self.emails):
+            return Subscriptions(email=ConsentState.UNSUBSCRIBED)
+        return None
+
+
+ConsentKey = tuple[ConsentAction, str | None, frozenset[Channel]]
+ListKey = tuple[ListAction, str]
+
+
+class BatchCalls:
+    """The coalesced Klaviyo calls one batch shares across its customers."""
+
+    def __init__(self, klaviyo: KlaviyoClient, *, linger: float = LINGER,
+                 bulk: bool = False) -> None:
+        self._klaviyo = klaviyo
+        self.bulk = bulk
+        self._import_jobs = ImportJobs(klaviyo, self.profile)
+        self.imports: Coalescer[Write, WriteOutcome] = Coalescer(
+            self._import_jobs.run, size=IMPORT_BATCH, linger=IMPORT_LINGER if linger else 0.0,
+            idle=IMPORT_IDLE if linger else None)
+        self._records: dict[str, list[asyncio.Future[None]]] = {}
+        # Each shared call waits for room in its bucket before it is sealed (see Coalescer).
+        self.reads: Coalescer[str, Profile | None] = Coalescer(
+            self._read, size=PAGE_MAX, linger=linger, ready=self._room(lambda _: GET_PROFILES))
+        self.subscribes: Coalescer[ConsentSubject, None] = Coalescer(
+            self._consent, size=SUBSCRIBE_BATCH, linger=linger,
+            ready=self._room(lambda _: SUBSCRIBE))
+        self.unsubscribes: Coalescer[ConsentSubject, None] = Coalescer(
+            self._consent, size=UNSUBSCRIBE_BATCH, linger=linger,
+            ready=self._room(lambda _: UNSUBSCRIBE))
+        self.lists: Coalescer[str, None] = Coalescer(
+            self._members, size=LIST_BATCH, linger=linger,
+            ready=self._room(lambda key: ADD_MEMBERS if cast(ListKey, key)[0] is ListAction.ADD
+                             else REMOVE_MEMBERS))
+        self.stores: Coalescer[Any, None] = Coalescer(self._store, size=STORE_GROUP,
+                                                      linger=STORE_LINGER if linger else 0.0)
+        # Set by prepare() for a bulk sync: targets are not read, only this set is.
+        self.opted_out: OptedOut | None = None
+        self._prepared: asyncio.Future[None] | None = None
+        self._once: dict[str, asyncio.Future[Any]] = {}
+        # Per-customer requests (link stores, fallbacks) wait here rather than in the HTTP
+        # connection pool, whose queue costs time in proportion to its length on every request.
+        self.slots = asyncio.Semaphore(CUSTOMER_CALLS)
+        # Customers with an open error record when the batch began (None: not read yet).
+        self._open: frozenset[str] | None = None
+
+    def _room(self, bucket: Callable[[Hashable], str]
+              ) -> Callable[[Hashable], Awaitable[None]] | None:
+        room = getattr(self._klaviyo, "room", None)  # a stand-in client may have no limiter
+        if not callable(room):
+            return None
+        return lambda key: cast(Awaitable[None], room(bucket(key)))
+
+    async def once(self, key: str, factory: Callable[[], Awaitable[Any]]) -> Any:
+        """factory() run once per batch however many customers ask at the same time."""
+        task = self._once.get(key)
+        if task is None:
+            task = self._once[key] = asyncio.ensure_future(factory())
+        try:
+            return await asyncio.shield(task)
+        except Exception:
+            if self._once.get(key) is task:
+                del self._once[key]  # a failure is not kept: the next customer asks again
+            raise
+
+    def may_have_open(self, customer_id: str, errors: Any) -> bool:
+        """Whether the customer might have an open error record to resolve: read once per
+        batch (the count, and the open customers only when there are any)."""
+        if self._open is None:
+            if errors.count(status=ErrorStatus.OPEN) == 0:
+                self._open = frozenset()
+            else:
+                ids: set[str] = set()
+                offset = 0
+                while True:
+                    page = errors.query(status=ErrorStatus.OPEN, offset=offset, limit=500)
+                    ids.update(r.customer_id for r in page)
+                    if len(page) < 500:
+                        break
+                    offset += 500
+                self._open = frozenset(ids)
+        return customer_id in self._open
+
+    @property
+    def upsert(self) -> bool:
+        """True when profile writes are import upserts planned without reading each target."""
+        return self.bulk and self.opted_out is not None
+
+    async def ready(self, *, sms_consent: bool) -> None:
+        """prepare() once per batch; every customer waits for it before planning."""
+        if self._prepared is None:
+            self._prepared = asyncio.ensure_future(self.prepare(sms_consent=sms_consent))
+        await asyncio.shield(self._prepared)
+
+    async def prepare(self, *, sms_consent: bool) -> None:
+        """For a bulk sync, read the opted-out set; on any failure every target is read."""
+        if not self.bulk or sms_consent:
+            return  # SMS opt-outs cannot be read as a set: each target is read instead
+        try:
+            found = await asyncio.gather(*(self._klaviyo.suppressed_profiles(reason)
+                                           for reason in OPT_OUT_REASONS))
+        except ApiError as exc:
+            log.warning("opted-out profiles could not be read as a set (%s); the bulk sync "
+                        "reads each target instead", exc)
+            return
+        self.opted_out = OptedOut.of([p for group in found for p in group])
+
+    def upsert_plan(self, plan: Plan, mapped: MappedProfile,
+                    lists: Mapping[str, KlaviyoList | None], settings: PlanSettings) -> Plan:
+        """A bulk plan without a read target: the import upserts by id or identifiers, consent
+        is unknown except for the opted-out set, so unsubscribes and double opt-in list
+        subscribes are guarded and a re-subscribe of an opted-out email is caught."""
+        if self.opted_out is None or plan.blocked:
+            return plan
+        if plan.route is Route.UPDATE:
+            return replace(plan, current=None, reason=plan.reason + "; bulk import: the "
+                           "current profile was not read (consent known only for opt-outs)")
+        if plan.route is not Route.CREATE:
+            return plan
+        attributes = (plan.payload or {}).get("data", {}).get("attributes", {})
+        email = attributes.get("email")
+        consent, list_changes, warnings = operations(
+            mapped, lists, email, attributes.get("phone_number"),
+            self.opted_out.consent(None, email), None, False, mapped.phone_valid is not False,
+            settings.sms_consent)
+        return replace(
+            plan, consent=consent, lists=list_changes,
+            warnings=tuple(dict.fromkeys([*plan.warnings, *warnings])),
+            reason=("bulk import upserts by email, phone or external id: creates the profile "
+                    "or updates the one that has them (current profile not read)"))
+
+    # ---- what the flow calls -----------------------------------------------------------
+
+    async def profile(self, field_name: str, value: str) -> Profile | None:
+        """The profile whose id, email or phone_number is this value, with consent."""
+        return await self.reads.submit(field_name, value)
+
+    async def consent(self, action: ConsentAction, subject: ConsentSubject, *,
+                      channels: frozenset[Channel], list_id: str | None) -> None:
+        """This subject's share of a subscribe or unsubscribe job."""
+        key: ConsentKey = (action, list_id, channels)
+        chosen = self.subscribes if action is ConsentAction.SUBSCRIBE else self.unsubscribes
+        await chosen.submit(key, subject)
+
+    async def membership(self, action: ListAction, list_id: str, profile_id: str) -> None:
+        """This profile's share of an add-to-list or remove-from-list call."""
+        key: ListKey = (action, list_id)
+        await self.lists.submit(key, profile_id)
+
+    async def write(self, write: Write) -> Profile:
+        """This customer's row of a profile-bulk-import job, once the job is complete; the
+        row's own import error is raised."""
+        outcome = await self.imports.submit(write.lists, write)
+        if isinstance(outcome, ApiError):
+            raise outcome
+        return outcome
+
+    def record(self, customer_id: str, write: Callable[[Any], None], item: Any) -> None:
+        """Queue a store write for the next group (run in a worker thread);
+        settle(customer_id) waits until it is written."""
+        future = asyncio.ensure_future(self.stores.submit(write, item))
+        self._records.setdefault(customer_id, []).append(future)
+
+    async def _store(self, key: Hashable, items: list[Any]) -> list[None]:
+        write = cast(Callable[[Any], None], key)
+        owner = getattr(write, "__self__", None)
+        new_id = getattr(owner, "new_id", None)
+        if callable(new_id) and any(getattr(i, "id", None) == "" for i in items):
+            # Ids are reserved here, off the event loop: each costs the store a locked write.
+            items = await asyncio.get_running_loop().run_in_executor(
+                None, _with_ids, new_id, items)
+        many = getattr(owner, f"{getattr(write, '__name__', '')}_many", None)
+        if callable(many):
+            await asyncio.get_running_loop().run_in_executor(None, many, items)
+        else:
+            await asyncio.get_running_loop().run_in_executor(None, _each, write, items)
+        return [None] * len(items)
+
+    async def settle(self, customer_id: str) -> None:
+        """Wait for this customer's store writes; the first failure is raised."""
+        futures = self._records.pop(customer_id, [])
+        if futures:
+            await asyncio.gather(*futures)
+
+    async def drain(self) -> None:
+        await asyncio.gather(self.imports.drain(), self.reads.drain(), self.subscribes.drain(),
+                             self.unsubscribes.drain(), self.lists.drain())
+        await self.stores.drain()
+        await asyncio.gather(*(f for fs in self._records.values() for f in fs))
+        self._records.clear()
+
+    @property
+    def jobs(self) -> int:
+        """Import jobs submitted so far (refused submits included)."""
+        return self._import_jobs.jobs
+
+    @property
+    def requests(self) -> int:
+        return sum(c.requests for c in (self.reads, self.subscribes, self.unsubscribes,
+                                        self.lists))
+
+    # ---- the combined requests ---------------------------------------------------------
+
+    async def _read(self, key: Hashable, values: list[str]) -> list[Profile | None]:
+        field_name = str(key)
+        found = await self._klaviyo.find_profiles(field_name, values)
+        index: dict[str, Profile] = {}
+        for profile in found:
+            own = _identity(profile, field_name)
+            if own is not None:
+                index.setdefault(own, profile)
+        return [index.get(_normal(field_name, value)) for value in values]
+
+    async def _consent(self, key: Hashable, subjects: list[ConsentSubject]) -> list[None]:
+        action, list_id, channels = cast(ConsentKey, key)
+        run = (self._klaviyo.subscribe if action is ConsentAction.SUBSCRIBE
+               else self._klaviyo.unsubscribe)
+        await run(subjects, channels=channels, list_id=list_id)
+        return [None] * len(subjects)
+
+    async def _members(self, key: Hashable, profile_ids: list[str]) -> list[None]:
+        action, list_id = cast(ListKey, key)
+        run = (self._klaviyo.add_to_list if action is ListAction.ADD
+               else self._klaviyo.remove_from_list)
+        await run(list_id, profile_ids)
+        return [None] * len(profile_ids)
+
+
+def _with_ids(new_id: Callable[[], str], items: list[Any]) -> list[Any]:
+    return [replace(i, id=new_id()) if getattr(i, "id", None) == "" else i for i in items]
+
+
+def _each(write: Callable[[Any], None], items: list[Any]) -> None:
+    for item in items:
+        write(item)
+
+
+def _normal(field_name: str, value: str) -> str:
+    # Klaviyo matches emails without regard to case; ids and E.164 numbers are exact.
+    return value.casefold() if field_name == "email" else value
+
+
+def _identity(profile: Profile, field_name: str) -> str | None:
+    if field_name == "id":
+        return profile.id
+    if field_name == "email":
+        return profile.email.casefold() if profile.email else None
+    return profile.phone_number
