@@ -33,9 +33,6 @@ MODULE_MAX_LINES = 500
 # Modules other parts of issue 13 are splitting; once merged they leave this list, which only
 # shrinks. Everything else in core/ and console/ already keeps to the limit.
 BEING_SPLIT = {
-    "console/cli.py",
-    "core/engine/bulk.py",
-    "core/engine/flow.py",
     "core/mapping/template.py",
     "core/model.py",
     "core/store/segments.py",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from core.engine.context import PushResult
 from core.model import Customer
 
-# A batch shares its reads, consent jobs and list calls (core.engine.bulk), so what paces it is
+# A batch shares its reads, consent jobs and list calls (core.engine.shared), so what paces it is
 # the profile write's own bucket (75/s, 750/m). Enough customers in flight to keep that bucket
 # busy while some wait on shared calls; few enough that a cancel, which lets the ones in flight
 # finish, stops within a few seconds at Klaviyo's real 12.5 writes a second.

@@ -14,7 +14,8 @@ import pytest
 from core.clients.http import ApiError, RetryPolicy
 from core.clients.ipaas import IpaasClient
 from core.clients.klaviyo import ConsentSubject, KlaviyoClient
-from core.engine.bulk import BatchCalls, Write
+from core.engine.import_jobs import Write
+from core.engine.shared import BatchCalls
 from core.model import Channel, ConsentState, ErrorKind, OptIn, Route
 from core.sandbox import Sandbox
 from core.sandbox.credentials import SandboxCredentials

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Hashable
 
-from core.engine.bulk import Coalescer
+from core.engine.coalescer import Coalescer
 
 
 async def test_items_join_the_call_while_its_bucket_is_busy() -> None:
