@@ -54,21 +54,28 @@ class ErrorLog:
 
     def update(self, record: ErrorRecord) -> None:
         """Overwrite an existing record (resolved, attempts + 1, new message)."""
-        row = self._row(record)
+        _, customer_id, *indexed, raw = self._row(record)
         with self._db.writing() as connection:
             found = connection.execute(
-                "SELECT customer_id FROM errors WHERE id = ?", (record.id,)
+                "SELECT customer_id, status, kind, created_at FROM errors WHERE id = ?",
+                (record.id,),
             ).fetchone()
             if found is None:
                 raise ValueError(f"record {record.id} does not exist; use add()")
-            if found[0] != record.customer_id:
+            if found[0] != customer_id:
                 raise ValueError(
                     f"record {record.id} belongs to customer {found[0]}; "
                     "its customer cannot change"
                 )
+            # SQLite rewrites the index entries of every column it is told to set, changed or
+            # not: setting only what changed keeps a typical update to one page.
+            changed = {column: value for column, old, value
+                       in zip(("status", "kind", "created_at"), found[1:], indexed, strict=True)
+                       if old != value}
+            assignments = "".join(f"{column} = ?, " for column in changed)
             connection.execute(
-                "UPDATE errors SET status = ?, kind = ?, created_at = ?, record = ? WHERE id = ?",
-                (*row[2:], record.id),
+                f"UPDATE errors SET {assignments}record = ? WHERE id = ?",
+                (*changed.values(), raw, record.id),
             )
 
     def get(self, error_id: str) -> ErrorRecord | None:
