@@ -45,7 +45,7 @@ class Database:
             try:
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute(f"PRAGMA synchronous = {'FULL' if self._durable else 'NORMAL'}")
-                if schema.version(connection) < len(schema.MIGRATIONS) or legacy.present(
+                if schema.version(connection) != len(schema.MIGRATIONS) or legacy.present(
                     self.state_dir
                 ):
                     self._migrate(connection)
@@ -60,7 +60,6 @@ class Database:
                 f"{self.path} was written by a newer klaviyo-console; upgrade this one to use it"
             )
         # Under the write lock, so one process migrates and the others find it done.
-        imported: list[Path] = []
         with _transaction(connection):
             schema.migrate(connection)
             imported = legacy.import_into(connection, self.state_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +105,13 @@ def test_a_damaged_old_segment_stops_the_migration_and_names_the_file(tmp_path: 
     log = ErrorLog(state)
     assert log.count() == 30
     assert History(state).count() == 10
+
+
+def test_a_store_from_a_newer_version_is_refused_not_changed(tmp_path: Path) -> None:
+    ErrorLog(tmp_path).close()
+    with sqlite3.connect(tmp_path / "store.sqlite3") as connection:
+        connection.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer klaviyo-console"):
+        History(tmp_path)
+    with sqlite3.connect(tmp_path / "store.sqlite3") as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 99
