@@ -80,10 +80,10 @@ class Database:
         except legacy.LegacyError as exc:
             raise StoreError(str(exc)) from None
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
+            if exc.sqlite_errorname in ("SQLITE_BUSY", "SQLITE_LOCKED"):
                 raise StoreError(
                     f"{self.path} stayed locked by another klaviyo-console for "
-                    f"{BUSY_TIMEOUT_S:.0f} s; try again when it has finished"
+                    f"{BUSY_TIMEOUT_S:g} s; try again when it has finished"
                 ) from None
             raise StoreError(f"{self.path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
@@ -119,19 +119,20 @@ class Database:
 
     def problems(self) -> list[str]:
         """What SQLite's integrity check and the kept counts find wrong, in words."""
-        found = [str(row[0]) for row in self.rows("PRAGMA integrity_check")]
-        problems = [] if found == ["ok"] else found
-        counted = dict(((s, k), n) for s, k, n in self.rows(
-            "SELECT status, kind, n FROM error_counts WHERE n != 0"))
-        actual = dict(((s, k), n) for s, k, n in self.rows(
-            "SELECT status, kind, count(*) FROM errors GROUP BY status, kind"))
-        if counted != actual:
-            problems.append(f"error counts are {counted}, records say {actual}")
-        [(kept,)] = self.rows("SELECT n FROM history_count")
-        [(entries,)] = self.rows("SELECT count(*) FROM history")
-        if kept != entries:
-            problems.append(f"history count is {kept}, entries say {entries}")
-        return problems
+        with self._lock, self._failures(), _snapshot(self.connection) as connection:
+            found = [str(row[0]) for row in connection.execute("PRAGMA integrity_check")]
+            problems = [] if found == ["ok"] else found
+            counted = {(s, k): n for s, k, n in connection.execute(
+                "SELECT status, kind, n FROM error_counts WHERE n != 0")}
+            actual = {(s, k): n for s, k, n in connection.execute(
+                "SELECT status, kind, count(*) FROM errors GROUP BY status, kind")}
+            if counted != actual:
+                problems.append(f"error counts are {counted}, records say {actual}")
+            [(kept,)] = connection.execute("SELECT n FROM history_count").fetchall()
+            [(entries,)] = connection.execute("SELECT count(*) FROM history").fetchall()
+            if kept != entries:
+                problems.append(f"history count is {kept}, entries say {entries}")
+            return problems
 
     def rebuild(self) -> None:
         """Rebuild the indexes and recount the kept counts from the records."""
@@ -158,9 +159,21 @@ def _transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]
     try:
         yield connection
     except BaseException:
-        connection.execute("ROLLBACK")
+        # SQLite may have rolled back already (e.g. disk full); the cause is what to raise.
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _snapshot(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """Several reads that all see the same committed state."""
+    connection.execute("BEGIN")
+    try:
+        yield connection
+    finally:
+        connection.execute("ROLLBACK")
 
 
 def _past_stored(connection: sqlite3.Connection, table: str) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.model import ErrorKind, ErrorStatus
-from core.store import ErrorLog
+from core.store import ErrorLog, StoreError, database
 
 from .conftest import error
 
@@ -232,3 +232,19 @@ def test_a_record_read_is_the_callers_own_copy(tmp_path: Path) -> None:
         object.__setattr__(got, "message", "changed by the caller")
         object.__setattr__(got, "attempts", 99)
         assert read() == record, name
+
+
+def test_a_write_held_up_too_long_by_another_writer_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.2)
+    log = ErrorLog(tmp_path)
+    record = error(log.new_id())
+    other = sqlite3.connect(tmp_path / "store.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
+    with pytest.raises(StoreError, match=r"store\.sqlite3 stayed locked by another"):
+        log.add(record)
+    assert log.get(record.id) is None  # reads go on beside the writer (WAL)
+    other.execute("ROLLBACK")
+    log.add(record)
+    assert log.get(record.id) == record
