@@ -45,6 +45,8 @@ class ErrorLog:
         ids = [row[0] for row in rows]
         if len(set(ids)) != len(ids):
             raise ValueError("the same record id is given twice; each record needs new_id()")
+        if not rows:
+            return
         with self._db.writing() as connection:
             for row in rows:
                 try:

@@ -47,6 +47,8 @@ class History:
         ids = [row[0] for row in rows]
         if len(set(ids)) != len(ids):
             raise ValueError("the same entry id is given twice; each entry needs new_id()")
+        if not rows:
+            return
         with self._db.writing() as connection:
             for row in rows:
                 try:
