@@ -1,19 +1,20 @@
-"""Store scale (issue 7 figure 5): cost of one write and one lookup at 1,000 and 100,000 records.
+"""Store scale (figure 5): cost of one write and one lookup at 1,000 and 100,000 records.
 
-Run: .venv/bin/python bench/store.py [--sizes 1000,100000] [--ops 128]
+Run: .venv/bin/python bench/store.py [--sizes 1000,100000] [--ops 128] [--shapes many,busy]
 
-Two shapes of data, because the cost of a per-customer index depends on both how many
-customers there are and how many records each one has:
+Two shapes of data, because a per-customer lookup depends on both how many customers there are
+and how many records each one has:
   many  every record a different customer (a batch where everything failed: ~100k customers)
   busy  five customers share every record (the history of a customer pushed again and again)
 Each lookup is measured twice:
-  warm  one long-lived store, random keys (what a console session sees; at 1,000 records the
-        whole store fits the store's caches, at 100,000 it does not)
-  cold  caches dropped first (what any operation sees after another process wrote)
-Prints milliseconds per operation (median) per size and the ratio largest/smallest (target
-at most 2x). Writes are durable (fsync), as in the product. Large stores are filled by writing
-segment files directly and letting the store build its index from them, as it does on open.
-Last, plain TinyDB with its default JSON storage, for comparison.
+  warm  one long-lived store, random keys (what a console session sees)
+  cold  another connection wrote just before (SQLite then drops the reader's page cache),
+        what every lookup sees while a sync runs beside the console
+Prints milliseconds per operation (median) per size and the ratio largest/smallest (target at
+most 2x). Writes are durable (synchronous=FULL: fsync per commit), as in the product; the
+stores are filled through the store's own add_many, not durable, before measuring.
+Then the cost per bulk customer of History.new_id() + its share of add_many(32), in CPU, and
+plain TinyDB with its default JSON storage, for comparison.
 """
 
 from __future__ import annotations
@@ -35,14 +36,11 @@ from tinydb import Query, TinyDB
 
 from core.model import ErrorKind, ErrorRecord, ErrorStatus, HistoryEntry, Route, Stage
 from core.store import ErrorLog, History
-from core.store.errors import ERROR_SEGMENT
-from core.store.history import HISTORY_SEGMENT
-from core.store.segments import TABLE, _dumps_tables
 
 BUSY_CUSTOMERS = 5
-GROUP = 32  # history entries per add_many: a batch's customers in flight
+GROUP = 32  # history entries per add_many: what the bulk engine's store coalescer groups
+FILL_GROUP = 2000
 KINDS = list(ErrorKind)
-JSONDict = dict[str, object]
 
 
 def customers_for(shape: str, size: int) -> list[str]:
@@ -53,7 +51,7 @@ def customers_for(shape: str, size: int) -> list[str]:
     return [str(50_000 + rng.randrange(BUSY_CUSTOMERS)) for _ in range(size)]
 
 
-def error_json(record_id: str, customer: str, rng: random.Random, *, last: bool) -> JSONDict:
+def error_record(record_id: str, customer: str, rng: random.Random, *, last: bool) -> ErrorRecord:
     # The engine keeps at most one open record per customer (it upserts), and it is the newest.
     status = ErrorStatus.OPEN if last and rng.random() < 0.3 else ErrorStatus.RESOLVED
     return ErrorRecord(
@@ -63,10 +61,10 @@ def error_json(record_id: str, customer: str, rng: random.Random, *, last: bool)
         created_at="2025-05-01T10:00:00+00:00", updated_at="2025-05-01T10:00:00+00:00",
         status=status, code="service_unavailable",
         detail="upstream connect error or disconnect/reset", http_status=503,
-    ).to_json()
+    )
 
 
-def history_json(entry_id: str, customer: str, rng: random.Random, *, last: bool) -> JSONDict:
+def history_entry(entry_id: str, customer: str, rng: random.Random) -> HistoryEntry:
     profile = {
         "email": f"c{rng.randrange(10**6)}@example.com", "first_name": "Ann", "last_name": "Lee",
         "phone_number": "+15555550100",
@@ -79,27 +77,28 @@ def history_json(entry_id: str, customer: str, rng: random.Random, *, last: bool
         ok=True, profile_id="01JPROFILE", before=profile,
         sent={"data": {"type": "profile", "attributes": profile}}, after=profile,
         consent=({"channel": "email", "action": "subscribe", "list": None},),
-    ).to_json()
+    )
 
 
-Make = Callable[..., JSONDict]
-
-
-def fill(folder: Path, prefix: str, capacity: int, customers: list[str], make: Make) -> list[str]:
-    """Write one record per entry of `customers` as full segments, as add() would leave them."""
+def fill(state: Path, customers: list[str]) -> tuple[list[str], list[str]]:
+    """One error record and one history entry per entry of `customers`, oldest first."""
     rng = random.Random(len(customers))
     last = {customer: n for n, customer in enumerate(customers)}
-    folder.mkdir(parents=True, exist_ok=True)
-    ids = []
-    for segment in range((len(customers) + capacity - 1) // capacity):
-        docs = {}
-        for slot in range(min(capacity, len(customers) - segment * capacity)):
-            n = segment * capacity + slot
-            record_id = f"{prefix}-{segment:06d}-{slot:04d}"
-            docs[str(slot + 1)] = make(record_id, customers[n], rng, last=last[customers[n]] == n)
-            ids.append(record_id)
-        (folder / f"seg-{segment:06d}.json").write_bytes(_dumps_tables({TABLE: docs}))
-    return ids
+    log, history = ErrorLog(state, durable=False), History(state, durable=False)
+    ids: list[str] = []
+    hids: list[str] = []
+    for start in range(0, len(customers), FILL_GROUP):
+        chunk = range(start, min(start + FILL_GROUP, len(customers)))
+        records = [error_record(log.new_id(), customers[n], rng, last=last[customers[n]] == n)
+                   for n in chunk]
+        entries = [history_entry(history.new_id(), customers[n], rng) for n in chunk]
+        log.add_many(records)
+        history.add_many(entries)
+        ids.extend(r.id for r in records)
+        hids.extend(e.id for e in entries)
+    log.close()
+    history.close()
+    return ids, hids
 
 
 def per_op(action: Callable[[int], object], ops: int) -> list[float]:
@@ -112,27 +111,30 @@ def per_op(action: Callable[[int], object], ops: int) -> list[float]:
     return times
 
 
-def cold(store: ErrorLog | History) -> None:
-    """Drop the in-memory caches, as a write by another process makes every instance do."""
-    store._table._drop_caches()
-
-
 class Bench:
     """One store of `size` records in one shape and the operations measured on it."""
 
     def __init__(self, shape: str, size: int, root: Path) -> None:
         state = root / f"{shape}-{size}"
         self.customers = customers_for(shape, size)
-        self.ids = fill(state / "errors", "E", ERROR_SEGMENT, self.customers, error_json)
-        self.hids = fill(state / "history", "H", HISTORY_SEGMENT, self.customers, history_json)
+        self.ids, self.hids = fill(state, self.customers)
         t0 = time.perf_counter()
-        self.log = ErrorLog(state)  # builds summary and index from the segments
+        self.log = ErrorLog(state)
         self.history = History(state)
         self.open_s = time.perf_counter() - t0
         assert self.log.count() == size and self.history.count() == size
+        # The other process: its write before a cold lookup invalidates our page cache.
+        self.other = ErrorLog(state)
+        self.touched = self.other.get(self.ids[0])
+        self.updatable = self.ids[1:]  # not ids[0], which the other connection updates
         self.rng = random.Random(7)
         self.shape = shape
         self.fresh = 0
+
+    def cold(self) -> None:
+        assert self.touched is not None
+        self.touched = dataclasses.replace(self.touched, attempts=self.touched.attempts + 1)
+        self.other.update(self.touched)
 
     def customer(self) -> str:
         return self.rng.choice(self.customers)
@@ -148,11 +150,10 @@ class Bench:
         log, history, rng = self.log, self.history, self.rng
 
         def add(i: int) -> None:
-            raw = error_json(log.new_id(), self.new_customer(), rng, last=True)
-            log.add(ErrorRecord.from_json({**raw, "status": "open"}))
+            log.add(error_record(log.new_id(), self.new_customer(), rng, last=True))
 
         def update(i: int) -> None:
-            record = log.get(rng.choice(self.ids))
+            record = log.get(rng.choice(self.updatable))
             assert record is not None
             log.update(dataclasses.replace(record, attempts=record.attempts + 1))
 
@@ -166,32 +167,40 @@ class Bench:
             assert history.for_customer(self.customer(), limit=50)
 
         def history_add(i: int) -> None:
-            history.add(HistoryEntry.from_json(
-                history_json(history.new_id(), self.new_customer(), rng, last=True)))
+            history.add(history_entry(history.new_id(), self.new_customer(), rng))
 
         def history_add_many(i: int) -> float:
-            entries = [HistoryEntry.from_json(
-                history_json(history.new_id(), self.new_customer(), rng, last=True))
-                for _ in range(GROUP)]
+            entries = [history_entry(history.new_id(), self.new_customer(), rng)
+                       for _ in range(GROUP)]
             start = time.perf_counter()
             history.add_many(entries)
             return (time.perf_counter() - start) * 1000 / GROUP
 
+        def cold(action: Callable[[int], object]) -> Callable[[int], object]:
+            def measured(i: int) -> float:
+                self.cold()
+                start = time.perf_counter()
+                action(i)
+                return (time.perf_counter() - start) * 1000
+            return measured
+
         return {
             "error add (new_id + add)": add,
             "error get by id, warm": get,
-            "error get by id, cold": lambda i: (cold(log), get(i)),
+            "error get by id, cold": cold(get),
             "open_for_customer, warm": open_for,
-            "open_for_customer, cold": lambda i: (cold(log), open_for(i)),
-            "error update (get + replace)": update,
+            "open_for_customer, cold": cold(open_for),
+            "error update (get + update)": update,
             "query first page (50), warm": lambda i: log.query(limit=50),
-            "query first page (50), cold": lambda i: (cold(log), log.query(limit=50)),
+            "query first page (50), cold": cold(lambda i: log.query(limit=50)),
+            "query open, first page (50)": lambda i: log.query(status=ErrorStatus.OPEN,
+                                                               limit=50),
             "count(status=open)": lambda i: log.count(status=ErrorStatus.OPEN),
             "history add (one fsync each)": history_add,
             f"history add_many({GROUP}), per entry": history_add_many,
             "history for_customer(50), warm": for_customer,
-            "history for_customer(50), cold": lambda i: (cold(history), for_customer(i)),
-            "history recent(50), cold": lambda i: (cold(history), history.recent(50)),
+            "history for_customer(50), cold": cold(for_customer),
+            "history recent(50), cold": cold(lambda i: history.recent(50)),
         }
 
 
@@ -201,12 +210,16 @@ def measure(shape: str, sizes: list[int], ops: int, root: Path) -> dict[int, dic
     plans = {size: bench.operations() for size, bench in benches.items()}
     samples: dict[int, dict[str, list[float]]] = {size: {} for size in sizes}
     rounds = 8
+    timed_inside = ("history add_many", "error get by id, cold", "open_for_customer, cold",
+                    "query first page (50), cold", "history for_customer(50), cold",
+                    "history recent(50), cold")
     for name in plans[sizes[0]]:
         for _ in range(rounds):
             for size in sizes:
                 action = plans[size][name]
-                if name.startswith("history add_many"):
-                    times = [float(action(i)) for i in range(max(1, ops // rounds // 8))]  # type: ignore[arg-type]
+                if name.startswith(timed_inside):
+                    count = max(1, ops // rounds // (8 if name.startswith("history add") else 1))
+                    times = [float(action(i)) for i in range(count)]  # type: ignore[arg-type]
                 else:
                     times = per_op(action, max(1, ops // rounds))
                 samples[size].setdefault(name, []).extend(times)
@@ -215,10 +228,28 @@ def measure(shape: str, sizes: list[int], ops: int, root: Path) -> dict[int, dic
         for size in sizes
     }
     for size, bench in benches.items():
-        results[size]["open a store of segments only: build index (s)"] = bench.open_s
+        results[size]["open the store (s)"] = bench.open_s
         bench.log.close()
         bench.history.close()
+        bench.other.close()
     return results
+
+
+def bulk_ids_and_history(root: Path, customers: int = 4096) -> dict[str, float]:
+    """CPU µs per bulk customer: History.new_id() and its share of add_many(GROUP), durable."""
+    history = History(root / "bulk")
+    rng = random.Random(3)
+    entries = [history_entry("", str(n), rng) for n in range(customers)]
+    c0 = time.process_time()
+    ids = [history.new_id() for _ in entries]
+    c1 = time.process_time()
+    stamped = [dataclasses.replace(e, id=i) for e, i in zip(entries, ids, strict=True)]
+    for start in range(0, customers, GROUP):
+        history.add_many(stamped[start:start + GROUP])
+    c2 = time.process_time()
+    history.close()
+    return {"new_id": (c1 - c0) * 1e6 / customers, "add_many share": (c2 - c1) * 1e6 / customers,
+            "both": (c2 - c0) * 1e6 / customers}
 
 
 def measure_plain_tinydb(size: int, ops: int, root: Path) -> dict[str, float]:
@@ -226,12 +257,13 @@ def measure_plain_tinydb(size: int, ops: int, root: Path) -> dict[str, float]:
     path = root / f"plain-{size}.json"
     rng = random.Random(size)
     customers = customers_for("many", size)
-    docs = {str(n + 1): error_json(f"E-{n}", c, rng, last=True) for n, c in enumerate(customers)}
+    docs = {str(n + 1): error_record(f"E-{n}", c, rng, last=True).to_json()
+            for n, c in enumerate(customers)}
     path.write_text(json.dumps({"_default": docs}))
     db = TinyDB(str(path))
     table = db.table("_default")
     operations: dict[str, Callable[[int], object]] = {
-        "insert": lambda i: table.insert(error_json(f"X-{i}", "1", rng, last=True)),
+        "insert": lambda i: table.insert(error_record(f"X-{i}", "1", rng, last=True).to_json()),
         "get by doc_id": lambda i: table.get(doc_id=rng.randrange(1, size)),
         "search by id field": lambda i: table.get(Query().id == f"E-{rng.randrange(size)}"),
     }
@@ -250,7 +282,7 @@ def print_table(title: str, results: dict[int, dict[str, float]]) -> None:
         cells = "".join(f"{results[s][name]:14.3f}" for s in sizes)
         base = results[small][name]
         ratio = results[large][name] / base if base else float("nan")
-        flag = "" if name.startswith("open a store") or ratio <= 2 else "  > 2x"
+        flag = "" if name.startswith("open the store") or ratio <= 2 else "  > 2x"
         print(f"{name:48}{cells}{ratio:8.2f}x{flag}")
 
 
@@ -270,6 +302,10 @@ def main() -> None:
             print_table(f"core.store, shape {shape!r} ({customers:,} customers at "
                         f"{sizes[-1]:,} records; durable writes)",
                         measure(shape, sizes, args.ops, root))
+        bulk = bulk_ids_and_history(root)
+        print(f"\nper bulk customer, CPU µs: History.new_id {bulk['new_id']:.1f}, "
+              f"its share of add_many({GROUP}) {bulk['add_many share']:.1f}, "
+              f"together {bulk['both']:.1f}")
         if args.plain_sizes:
             plain = {
                 int(s): measure_plain_tinydb(int(s), args.plain_ops, root)

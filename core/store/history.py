@@ -2,88 +2,100 @@
 
 from __future__ import annotations
 
-import copy
+import json
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from core.model import HistoryEntry
+from core.store import schema
+from core.store.database import Database
 from core.store.guard import refuse_secrets, usable_secrets
-from core.store.segments import SegmentedTable
-
-# Entries carry three profile snapshots (a few kB each), so segments hold fewer of them.
-HISTORY_SEGMENT = 32
+from core.store.ids import IdBlocks
 
 
-def _facet(doc: dict[str, Any]) -> str:
-    return "ok" if doc.get("ok") else "failed"
-
-
-def _entry(raw: dict[str, Any]) -> HistoryEntry:
-    # Deep copy: the snapshots are shared with the segment cache and callers may mutate them.
-    return HistoryEntry.from_json(copy.deepcopy(raw))
+def _entry(raw: str) -> HistoryEntry:
+    # Parsed from the stored text on every read: each caller gets its own snapshots.
+    return HistoryEntry.from_json(json.loads(raw))
 
 
 class History:
     """Every push, by customer and newest first."""
 
     def __init__(
-        self,
-        state_dir: Path,
-        *,
-        secrets: Sequence[str] = (),
-        segment_size: int = HISTORY_SEGMENT,
-        durable: bool = True,
+        self, state_dir: Path, *, secrets: Sequence[str] = (), durable: bool = True
     ) -> None:
-        """`durable=False` skips fsync: for tests and throwaway state (a kill -9 is still safe)."""
+        """`durable=False` commits without fsync: for tests and throwaway state."""
         self._secrets = usable_secrets(secrets)
-        self._table = SegmentedTable(
-            Path(state_dir) / "history", prefix="H", capacity=segment_size, facet=_facet,
-            durable=durable,
-        )
+        self._db = Database(state_dir, durable=durable)
+        self._ids = IdBlocks(self._db, "H", "history")
 
     def new_id(self) -> str:
         """A fresh history id ("H-000042-0031"), unique across processes and restarts."""
-        return self._table.new_id()
+        return self._ids.new_id()
 
     def add(self, entry: HistoryEntry) -> None:
         """Record one push."""
-        data = entry.to_json()
-        refuse_secrets(f"history entry {entry.id}", data, self._secrets)
-        self._table.add(data)
+        self.add_many([entry])
 
     def add_many(self, entries: Sequence[HistoryEntry]) -> None:
-        """Record several pushes in one group commit: one flush per segment, not one per entry.
+        """Record several pushes in one transaction (one commit, one fsync).
 
-        Returns once every entry is on disk, like add(); nothing is stored if one holds a secret.
+        Returns once every entry is on disk, like add(); nothing is stored if one is refused.
         """
-        data = [entry.to_json() for entry in entries]
-        for entry, raw in zip(entries, data, strict=True):
-            refuse_secrets(f"history entry {entry.id}", raw, self._secrets)
-        self._table.add_many(data)
+        rows = [self._row(entry) for entry in entries]
+        ids = [row[0] for row in rows]
+        if len(set(ids)) != len(ids):
+            raise ValueError("the same entry id is given twice; each entry needs new_id()")
+        if not rows:
+            return
+        with self._db.writing() as connection:
+            for row in rows:
+                try:
+                    connection.execute(schema.INSERT_HISTORY, row)
+                except sqlite3.IntegrityError:
+                    raise ValueError(f"history entry {row[0]} already exists") from None
 
     def get(self, entry_id: str) -> HistoryEntry | None:
-        raw = self._table.get(entry_id)
-        return _entry(raw) if raw is not None else None
+        found = self._db.rows("SELECT entry FROM history WHERE id = ?", (str(entry_id),))
+        return _entry(found[0][0]) if found else None
 
     def for_customer(self, customer_id: str, limit: int | None = None) -> list[HistoryEntry]:
         """The customer's pushes, newest first."""
-        return [_entry(r) for r in self._table.for_customer(str(customer_id), limit=limit)]
+        if limit is not None and limit <= 0:
+            return []
+        found = self._db.rows(
+            "SELECT entry FROM history WHERE customer_id = ? ORDER BY seq DESC LIMIT ?",
+            (str(customer_id), -1 if limit is None else limit),
+        )
+        return [_entry(raw) for (raw,) in found]
 
     def recent(self, limit: int = 50, *, offset: int = 0) -> list[HistoryEntry]:
         """The newest pushes over all customers."""
-        raws = self._table.newest(lambda _: True, offset=max(0, offset), limit=limit)
-        return [_entry(r) for r in raws]
+        if limit <= 0:
+            return []
+        found = self._db.rows(
+            "SELECT entry FROM history ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (limit, max(0, offset)),
+        )
+        return [_entry(raw) for (raw,) in found]
 
     def count(self) -> int:
-        return self._table.count(lambda _: True)
+        """How many entries there are, from the count kept beside them (no scan)."""
+        [(total,)] = self._db.rows("SELECT n FROM history_count")
+        return int(total)
 
     def verify(self) -> list[str]:
-        """Inconsistencies between index files and records, in words (empty = consistent)."""
-        return self._table.verify()
+        """What is wrong with the store's file, in words (empty = consistent)."""
+        return self._db.problems()
 
     def rebuild(self) -> None:
-        self._table.rebuild()
+        self._db.rebuild()
 
     def close(self) -> None:
-        self._table.close()
+        self._db.close()
+
+    def _row(self, entry: HistoryEntry) -> tuple[str, str, int, str, str]:
+        self._ids.require(entry.id)
+        refuse_secrets(f"history entry {entry.id}", entry.to_json(), self._secrets)
+        return schema.history_row(entry)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,11 +12,38 @@ from pathlib import Path
 from typing import Any
 
 from tinydb import Query, TinyDB
+from tinydb.storages import Storage
 
+from core.store.atomic import atomic_write_bytes
+from core.store.database import BUSY_TIMEOUT_S, StoreError
 from core.store.guard import refuse_secrets, usable_secrets
-from core.store.segments import AtomicJSONStorage
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that replaces the whole file atomically, so a reader never sees half."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise StoreError(
+                f"{self.path} is not valid JSON ({exc}); move it aside and it starts empty"
+            ) from None
+        if not isinstance(data, dict):
+            raise StoreError(f"{self.path} does not hold TinyDB tables; move it aside")
+        return data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        atomic_write_bytes(self.path, json.dumps(data, ensure_ascii=False).encode("utf-8"))
 
 
 class KeyValue:
@@ -32,24 +58,29 @@ class KeyValue:
         folder.mkdir(parents=True, exist_ok=True)
         self._secrets = usable_secrets(secrets)
         self._name = name
-        self._lock_path = folder / f".{name}.lock"
         self._mutex = threading.Lock()
+        # SQLite's file lock is the portable one (Windows and POSIX) and is released when a
+        # process dies; this database holds nothing, it only serialises the file's writers.
+        self._lock = sqlite3.connect(
+            folder / f".{name}.lock.sqlite3", timeout=BUSY_TIMEOUT_S, isolation_level=None,
+            check_same_thread=False,
+        )
         # No cache: the file is small and another process may have changed it.
-        self._db = TinyDB(str(folder / f"{name}.json"), storage=AtomicJSONStorage, cache=False)
+        self._db = TinyDB(str(folder / f"{name}.json"), storage=AtomicJSONStorage)
         self._table = self._db.table("values", cache_size=0)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
         with self._mutex:
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._lock.execute("BEGIN IMMEDIATE")
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
                 yield
             finally:
-                os.close(fd)
+                self._lock.execute("ROLLBACK")
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value stored under `key`, else `default`."""
+        # Reads lock too: on Windows a file another process is reading cannot be replaced.
         with self._locked():
             doc = self._table.get(Query().key == key)
         return doc["value"] if doc is not None else default

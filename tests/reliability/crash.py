@@ -138,13 +138,16 @@ class CrashRig:
         return len(History(self.local).recent(100_000))
 
     def check_state_loads(self, figures: CrashFigures) -> None:
-        """Every JSON state file parses and every store opens and reads all its records."""
+        """Every JSON state file parses, the SQLite store passes its integrity check, and every
+        store opens and reads all its records."""
         figures.state_files_checked += sum(1 for _ in every_json_file(self.local))
         figures.leftover_tmp_files = sum(1 for _ in self.local.rglob("*.tmp"))
         errors = ErrorLog(self.local)
         errors.query(limit=None)
         assert errors.count() == len(errors.query(limit=None))
-        History(self.local).recent(100_000)
+        history = History(self.local)
+        assert history.count() == len(history.recent(100_000))
+        assert errors.verify() == []  # SQLite's integrity check and the kept counts
         KeyValue(self.local, "cache").get("lists")
 
     def check_no_duplicates(self, figures: CrashFigures) -> list[dict[str, Any]]:

@@ -145,7 +145,7 @@ def _pump(stream: Any, lines: queue.Queue[str]) -> None:
 
 
 def every_json_file(root: Path) -> Iterator[Path]:
-    """Every state file the console keeps as JSON (segments, summaries, indexes, settings)."""
+    """Every state file the console keeps as JSON (settings, the sandbox's state)."""
     for path in sorted(root.rglob("*.json")):
         json.loads(path.read_bytes())
         yield path

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
+from typing import Any
+
 from core.model import ErrorKind, ErrorRecord, HistoryEntry, Route, Stage
 
 
@@ -25,3 +30,32 @@ def entry(entry_id: str, customer: str = "55260", **extra: object) -> HistoryEnt
     }
     fields.update(extra)
     return HistoryEntry(**fields)  # type: ignore[arg-type]
+
+
+class KillSwitch:
+    """In a child process: SIGKILL it at the n-th SQL statement of any store connection.
+
+    Installed before the stores open (it wraps sqlite3.connect); counts only once armed, so
+    set-up statements do not count. Every statement is a kill point: BEGIN, each INSERT or
+    UPDATE, each trigger step, COMMIT.
+    """
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+        self.armed = False
+        self.seen = 0
+        real = sqlite3.connect
+
+        def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+            connection = real(*args, **kwargs)
+            connection.set_trace_callback(self._statement)
+            return connection
+
+        sqlite3.connect = connect  # type: ignore[assignment]
+
+    def _statement(self, sql: str) -> None:
+        if not self.armed:
+            return
+        if self.seen == self.at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.seen += 1

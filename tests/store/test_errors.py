@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 
 from core.model import ErrorKind, ErrorStatus
-from core.store import ErrorLog
-from core.store import segments as segments_module
+from core.store import ErrorLog, StoreError, database
 
 from .conftest import error
 
@@ -70,7 +70,7 @@ def test_update_of_a_missing_record_or_another_customer_is_refused(tmp_path: Pat
 
 
 def test_open_for_customer_is_the_newest_open_one(tmp_path: Path) -> None:
-    log = ErrorLog(tmp_path, segment_size=2)
+    log = ErrorLog(tmp_path)
     first, second, other = (error(log.new_id(), c) for c in ("7", "7", "8"))
     for record in (first, second, other):
         log.add(record)
@@ -96,7 +96,7 @@ def _model_query(records: list, status=None, kind=None, customer=None):  # type:
 
 def test_query_pages_and_filters_match_a_plain_list(tmp_path: Path) -> None:
     rng = random.Random(5)
-    log = ErrorLog(tmp_path, segment_size=7, durable=False)
+    log = ErrorLog(tmp_path, durable=False)
     kinds = [ErrorKind.AUTH, ErrorKind.CONFLICT, ErrorKind.API_UNAVAILABLE]
     records = []
     for _ in range(60):
@@ -121,54 +121,35 @@ def test_query_pages_and_filters_match_a_plain_list(tmp_path: Path) -> None:
     assert log.verify() == []
 
 
-def _segment_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    reads: list[str] = []
-    real = segments_module._load_json
-
-    def counting(path: Path) -> object:
-        if path.name.startswith("seg-"):
-            reads.append(path.name)
-        return real(path)
-
-    def counting_one(path: Path, doc_id: int, *args: object) -> object:
-        # A lookup of one record reads its segment's one line: still that segment's file.
-        if path.name.startswith("seg-"):
-            reads.append(path.name)
-        return real_one(path, doc_id, *args)
-
-    real_one = segments_module._load_record
-    monkeypatch.setattr(segments_module, "_load_json", counting)
-    monkeypatch.setattr(segments_module, "_load_record", counting_one)
-    return reads
+def _plan(tmp_path: Path, sql: str, *params: object) -> str:
+    with sqlite3.connect(tmp_path / "store.sqlite3") as connection:
+        rows = connection.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+    return " | ".join(str(row[-1]) for row in rows)
 
 
-def test_lookups_and_pages_read_only_the_segments_they_need(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    log = ErrorLog(tmp_path, segment_size=10, durable=False)
-    ids = []
-    for n in range(200):
-        record = error(log.new_id(), str(n), ErrorKind.AUTH if n == 5 else ErrorKind.CONFLICT)
-        log.add(record)
-        ids.append(record.id)
-    log.close()
-    log = ErrorLog(tmp_path, segment_size=10, durable=False)
-    reads = _segment_reads(monkeypatch)
-    assert log.get(ids[42]) is not None
-    assert reads == ["seg-000004.json"]
-    reads.clear()
-    assert log.open_for_customer("123") is not None
-    assert reads == ["seg-000012.json"]
-    reads.clear()
-    page = log.query(offset=95, limit=10)
-    assert [r.id for r in page] == list(reversed(ids))[95:105]
-    assert sorted(reads) == ["seg-000009.json", "seg-000010.json"]
-    reads.clear()
-    assert [r.id for r in log.query(kind=ErrorKind.AUTH)] == [ids[5]]
-    assert reads == ["seg-000000.json"]
-    reads.clear()
-    assert log.count(kind=ErrorKind.CONFLICT) == 199
-    assert reads == []
+def test_lookups_pages_and_counts_walk_an_index_not_the_table(tmp_path: Path) -> None:
+    """What keeps their cost flat as the log grows: no scan of the table, no sort of it."""
+    log = ErrorLog(tmp_path, durable=False)
+    log.add_many([error(log.new_id(), str(n % 50), ErrorKind.AUTH) for n in range(200)])
+    lookups = {
+        "get": ("SELECT record FROM errors WHERE id = ?", "E-000000-0001"),
+        "open_for_customer": ("SELECT record FROM errors WHERE customer_id = ? AND status = ? "
+                              "ORDER BY seq DESC LIMIT 1", "7", "open"),
+        "by customer": ("SELECT record FROM errors WHERE customer_id = ? "
+                        "ORDER BY seq DESC LIMIT 50", "7"),
+        "by status": ("SELECT record FROM errors WHERE status = ? "
+                      "ORDER BY seq DESC LIMIT 50", "open"),
+        "by kind": ("SELECT record FROM errors WHERE kind = ? ORDER BY seq DESC LIMIT 50", "auth"),
+        "by both": ("SELECT record FROM errors WHERE status = ? AND kind = ? "
+                    "ORDER BY seq DESC LIMIT 50", "open", "auth"),
+        "count": ("SELECT coalesce(sum(n), 0) FROM error_counts WHERE status = ?", "open"),
+        "history by customer": ("SELECT entry FROM history WHERE customer_id = ? "
+                                "ORDER BY seq DESC LIMIT 50", "7"),
+    }
+    for name, (sql, *params) in lookups.items():
+        plan = _plan(tmp_path, sql, *params)
+        assert "SCAN errors" not in plan and "SCAN history" not in plan, (name, plan)
+        assert "TEMP B-TREE" not in plan, (name, plan)
 
 
 def test_two_instances_on_one_directory_see_each_others_writes(tmp_path: Path) -> None:
@@ -186,11 +167,11 @@ def test_two_instances_on_one_directory_see_each_others_writes(tmp_path: Path) -
 
 
 def test_threads_get_unique_ids_and_lose_nothing(tmp_path: Path) -> None:
-    shared = ErrorLog(tmp_path, segment_size=16, durable=False)
+    shared = ErrorLog(tmp_path, durable=False)
     added: list[str] = []
 
     def work(n: int) -> None:
-        log = shared if n % 2 else ErrorLog(tmp_path, segment_size=16, durable=False)
+        log = shared if n % 2 else ErrorLog(tmp_path, durable=False)
         for i in range(25):
             record = error(log.new_id(), f"{n}-{i % 3}")
             log.add(record)
@@ -208,24 +189,62 @@ def test_threads_get_unique_ids_and_lose_nothing(tmp_path: Path) -> None:
 
 
 def test_ids_keep_growing_across_restarts(tmp_path: Path) -> None:
-    log = ErrorLog(tmp_path, segment_size=3)
+    log = ErrorLog(tmp_path)
     seen = {log.new_id() for _ in range(5)}
     log.close()
-    log = ErrorLog(tmp_path, segment_size=3)
+    log = ErrorLog(tmp_path)
     later = [log.new_id() for _ in range(5)]
     assert not seen & set(later)
     assert later == sorted(later)
 
 
 def test_a_lost_counter_does_not_reuse_stored_ids(tmp_path: Path) -> None:
-    log = ErrorLog(tmp_path, segment_size=3)
+    log = ErrorLog(tmp_path)
     stored = []
     for _ in range(5):
         record = error(log.new_id())
         log.add(record)
         stored.append(record.id)
     log.close()
-    (tmp_path / "errors" / ".lock").unlink()
-    log = ErrorLog(tmp_path, segment_size=3)
+    with sqlite3.connect(tmp_path / "store.sqlite3") as connection:
+        connection.execute("DELETE FROM id_blocks")
+    log = ErrorLog(tmp_path)
     assert log.new_id() not in stored
     assert log.verify() == []
+
+
+def test_a_record_read_is_the_callers_own_copy(tmp_path: Path) -> None:
+    """A cache handing out one shared object would let one caller's change reach the next."""
+    log = ErrorLog(tmp_path)
+    record = error(log.new_id())
+    log.add(record)
+    reads = {
+        "get": lambda: log.get(record.id),
+        "open_for_customer": lambda: log.open_for_customer("55260"),
+        "query": lambda: log.query()[0],
+        "query by customer": lambda: log.query(customer_id="55260")[0],
+    }
+    for name, read in reads.items():
+        got = read()
+        assert got == record, name
+        assert got is not read(), name
+        # Frozen, but a caller can still force it (or a later model make a field mutable).
+        object.__setattr__(got, "message", "changed by the caller")
+        object.__setattr__(got, "attempts", 99)
+        assert read() == record, name
+
+
+def test_a_write_held_up_too_long_by_another_writer_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_S", 0.2)
+    log = ErrorLog(tmp_path)
+    record = error(log.new_id())
+    other = sqlite3.connect(tmp_path / "store.sqlite3", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
+    with pytest.raises(StoreError, match=r"store\.sqlite3 stayed locked by another"):
+        log.add(record)
+    assert log.get(record.id) is None  # reads go on beside the writer (WAL)
+    other.execute("ROLLBACK")
+    log.add(record)
+    assert log.get(record.id) == record

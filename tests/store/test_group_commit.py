@@ -1,4 +1,4 @@
-"""add_many (one flush per segment touched) and busy customers whose older ids live on pages."""
+"""add_many: one transaction (one commit) for many records, all of them or none."""
 
 from __future__ import annotations
 
@@ -6,51 +6,54 @@ import dataclasses
 import multiprocessing
 import os
 import signal
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from core.model import ErrorStatus
 from core.store import ErrorLog, History
-from core.store import segments as segments_module
 
-from .conftest import entry, error
+from .conftest import KillSwitch, entry, error
 
 FORK = multiprocessing.get_context("fork")
 KEY = "pk_live_0123456789abcdef"
 
 
-def _count_flushed_segment_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    writes: list[str] = []
-    real = segments_module._write_file
+def _commits(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The COMMITs of every store connection opened from now on."""
+    commits: list[str] = []
+    real = sqlite3.connect
 
-    def counting(path: Path, data: bytes, *, durable: bool) -> None:
-        if durable and path.name.startswith("seg-"):
-            writes.append(path.name)
-        real(path, data, durable=durable)
+    def connect(*args: object, **kwargs: object) -> sqlite3.Connection:
+        connection = real(*args, **kwargs)  # type: ignore[arg-type]
+        connection.set_trace_callback(
+            lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
+        return connection
 
-    monkeypatch.setattr(segments_module, "_write_file", counting)
-    return writes
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    return commits
 
 
-def test_add_many_flushes_each_segment_once_and_stores_every_entry(
+def test_add_many_commits_once_and_stores_every_entry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    history = History(tmp_path, segment_size=8)
-    entries = [entry(history.new_id(), str(n % 3)) for n in range(12)]  # segments 0 and 1
-    writes = _count_flushed_segment_writes(monkeypatch)
+    commits = _commits(monkeypatch)
+    history = History(tmp_path)
+    entries = [entry(history.new_id(), str(n % 3)) for n in range(12)]
+    commits.clear()
     history.add_many(entries)
-    assert sorted(writes) == ["seg-000000.json", "seg-000001.json"]
+    assert commits == ["COMMIT"]
     assert history.recent(50) == list(reversed(entries))
     assert history.for_customer("1") == [e for e in reversed(entries) if e.customer_id == "1"]
-    assert History(tmp_path, segment_size=8).count() == 12
+    assert History(tmp_path).count() == 12
     assert history.verify() == []
     history.add_many([])
     assert history.count() == 12
 
 
 def test_add_many_of_errors_keeps_open_lookups_and_counts(tmp_path: Path) -> None:
-    log = ErrorLog(tmp_path, segment_size=4)
+    log = ErrorLog(tmp_path)
     records = [error(log.new_id(), str(n)) for n in range(6)]
     log.add_many(records)
     assert log.open_for_customer("4") == records[4]
@@ -79,35 +82,30 @@ def test_add_many_stores_nothing_when_one_entry_is_refused(tmp_path: Path) -> No
     assert history.count() == 1
 
 
-def _crash_in_add_many(state: Path, fatal_write: int) -> None:
-    history = History(state, segment_size=4)
+def _crash_in_add_many(state: Path, fatal_statement: int) -> None:
+    switch = KillSwitch(fatal_statement)
+    history = History(state)
     history.add(entry(history.new_id(), "7"))
-    real = segments_module._write_file
-    writes = 0
-
-    def dying(path: Path, data: bytes, *, durable: bool) -> None:
-        nonlocal writes
-        if writes == fatal_write:
-            os.kill(os.getpid(), signal.SIGKILL)
-        writes += 1
-        real(path, data, durable=durable)
-
-    segments_module._write_file = dying
-    history.add_many([entry(history.new_id(), str(n % 3)) for n in range(6)])
+    group = [entry(history.new_id(), str(n % 3)) for n in range(6)]
+    switch.armed = True
+    history.add_many(group)
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-@pytest.mark.parametrize("fatal_write", range(7))
-def test_a_kill_during_add_many_is_repaired(tmp_path: Path, fatal_write: int) -> None:
-    child = FORK.Process(target=_crash_in_add_many, args=(tmp_path, fatal_write))
+@pytest.mark.parametrize("fatal_statement", [0, 1, 3, 6, 9, 12, 13, 14])
+def test_a_kill_during_add_many_keeps_all_of_the_group_or_none(
+    tmp_path: Path, fatal_statement: int
+) -> None:
+    child = FORK.Process(target=_crash_in_add_many, args=(tmp_path, fatal_statement))
     child.start()
     child.join()
     assert child.exitcode == -signal.SIGKILL
-    history = History(tmp_path, segment_size=4)
+    history = History(tmp_path)
     assert history.verify() == []
     stored = history.recent(100)
-    # Whole segments survive or not: the first entry, then none, some or all of the group.
-    assert len(stored) in (1, 4, 7)
+    # One transaction: the first entry, then none or all of the group.
+    assert len(stored) in (1, 7)
+    assert history.count() == len(stored)
     for customer in ("0", "1", "2", "7"):
         assert history.for_customer(customer) == [e for e in stored if e.customer_id == customer]
     fresh = entry(history.new_id(), "7")
@@ -115,8 +113,8 @@ def test_a_kill_during_add_many_is_repaired(tmp_path: Path, fatal_write: int) ->
     assert history.for_customer("7")[0] == fresh
 
 
-def test_a_busy_customer_pages_its_older_ids_and_reads_newest_first(tmp_path: Path) -> None:
-    log = ErrorLog(tmp_path, segment_size=16, durable=False)
+def test_a_busy_customer_reads_newest_first_with_pages(tmp_path: Path) -> None:
+    log = ErrorLog(tmp_path, durable=False)
     records = []
     for n in range(300):
         customer = "busy" if n % 10 else f"other-{n}"
@@ -127,7 +125,6 @@ def test_a_busy_customer_pages_its_older_ids_and_reads_newest_first(tmp_path: Pa
         log.add(record)
     busy = [r for r in reversed(records) if r.customer_id == "busy"]
     assert len(busy) == 270
-    assert list((tmp_path / "errors" / "pages").iterdir())
     assert log.query(customer_id="busy") == busy
     assert log.query(customer_id="busy", offset=100, limit=80) == busy[100:180]
     assert log.query(customer_id="busy", status=ErrorStatus.RESOLVED, limit=3) == busy[1:4]
@@ -136,7 +133,7 @@ def test_a_busy_customer_pages_its_older_ids_and_reads_newest_first(tmp_path: Pa
     log.rebuild()
     assert log.query(customer_id="busy") == busy
     assert log.verify() == []
-    history = History(tmp_path, segment_size=4, durable=False)
+    history = History(tmp_path, durable=False)
     entries = [entry(history.new_id(), "busy") for _ in range(200)]
     history.add_many(entries)
     assert history.for_customer("busy", limit=5) == list(reversed(entries))[:5]

@@ -12,7 +12,7 @@ from .conftest import entry
 
 
 def test_history_by_customer_and_recent_are_newest_first(tmp_path: Path) -> None:
-    history = History(tmp_path, segment_size=3)
+    history = History(tmp_path)
     entries = [entry(history.new_id(), str(n % 3), ok=n % 4 != 0) for n in range(10)]
     for item in entries:
         history.add(item)
@@ -23,7 +23,7 @@ def test_history_by_customer_and_recent_are_newest_first(tmp_path: Path) -> None
     assert history.recent(4, offset=8) == list(reversed(entries))[8:]
     assert history.get(entries[4].id) == entries[4]
     assert history.count() == 10
-    assert History(tmp_path, segment_size=3).recent(50) == list(reversed(entries))
+    assert History(tmp_path).recent(50) == list(reversed(entries))
     assert history.verify() == []
 
 
@@ -42,12 +42,33 @@ def test_history_keeps_consent_and_list_operations(tmp_path: Path) -> None:
 
 def test_mutating_a_returned_entry_does_not_change_the_store(tmp_path: Path) -> None:
     history = History(tmp_path)
-    item = entry(history.new_id())
+    item = entry(history.new_id(), consent=({"channel": "email", "action": "subscribe"},))
     history.add(item)
-    got = history.recent(1)[0]
-    assert got.before is not None
-    got.before["first_name"] = "changed"
-    assert history.get(item.id) == item
+    reads = {
+        "get": lambda: history.get(item.id),
+        "for_customer": lambda: history.for_customer("55260")[0],
+        "recent": lambda: history.recent(1)[0],
+    }
+    for name, read in reads.items():
+        got = read()
+        assert got == item, name
+        assert got is not None and got.before is not None and got.sent is not None
+        got.before["first_name"] = "changed"
+        got.sent["data"]["attributes"].clear()
+        got.consent[0]["action"] = "unsubscribe"
+        again = read()
+        assert again == item, name
+        assert again is not None and again.before == {"first_name": "Ann"}, name
+
+
+def test_changing_an_added_entry_afterwards_does_not_change_the_store(tmp_path: Path) -> None:
+    history = History(tmp_path)
+    before: dict[str, object] = {"first_name": "Ann"}
+    item = entry(history.new_id(), before=before)
+    history.add(item)
+    before["first_name"] = "changed after add"
+    got = history.get(item.id)
+    assert got is not None and got.before == {"first_name": "Ann"}
 
 
 def test_key_value_round_trips_and_is_shared_between_instances(tmp_path: Path) -> None:
