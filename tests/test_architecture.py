@@ -35,7 +35,6 @@ MODULE_MAX_LINES = 500
 BEING_SPLIT = {
     "core/mapping/template.py",
     "core/model.py",
-    "core/store/segments.py",
 }
 
 

@@ -18,7 +18,10 @@ from tests.e2e.conftest import CLEARED_ENV
 from .conftest import entry, error
 
 FORK = multiprocessing.get_context("fork")
-DEMO_CUSTOMERS = 49
+# Read from the shipped demo data, so a change to it cannot silently break this count.
+DEMO_CUSTOMERS = len(json.loads(
+    (Path(__file__).parents[2] / "core" / "sandbox" / "demo.json").read_text(encoding="utf-8")
+)["customers"])
 
 
 def _console(state: Path, stop: Any, out: Any) -> None:
