@@ -83,9 +83,11 @@ class KlaviyoEmulator:
     def changed(self, value: bool) -> None:
         self.state.changed = value
 
-    def seed(self, profiles: list[JSON], lists: list[JSON]) -> dict[str, str]:
-        """Add design §8 seed profiles and lists; returns seed index -> profile id."""
-        return self.state.seed(profiles, lists)
+    def seed(
+        self, profiles: list[JSON], lists: list[JSON], account: JSON | None = None
+    ) -> dict[str, str]:
+        """Add design §8 seed profiles, lists and account settings; returns index -> profile id."""
+        return self.state.seed(profiles, lists, account)
 
     def dump(self) -> JSON:
         """All state, JSON-able."""
