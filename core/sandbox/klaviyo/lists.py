@@ -32,7 +32,7 @@ _LIST_FILTERS = {
     "updated": frozenset({"greater-than"}),
 }
 # GET /api/lists/{id}/profiles and /relationships/profiles (lists.json x-klaviyo-filters).
-_MEMBER_FILTERS = {
+MEMBER_FILTERS = {
     "email": frozenset({"equals", "any"}),
     "phone_number": frozenset({"equals", "any"}),
     "push_token": frozenset({"equals", "any"}),
@@ -156,7 +156,7 @@ def _filtered_members(emu: KlaviyoEmulator, call: Call, lid: str) -> list[str]:
     if text is None:
         return sorted(members)
     pool = set(members)
-    for term in parse_filter(text, _MEMBER_FILTERS):
+    for term in parse_filter(text, MEMBER_FILTERS):
         if term.field in {"email", "phone_number"}:
             pool &= index_lookup(emu, term) or set()
         elif term.field == "joined_group_at":
