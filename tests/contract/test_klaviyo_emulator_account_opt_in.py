@@ -189,7 +189,7 @@ async def test_the_account_setting_survives_a_restart(tmp_path: Path) -> None:
     reopened = Sandbox(tmp_path / "state")
     emulator = reopened.klaviyo
     assert isinstance(emulator, KlaviyoEmulator)
-    assert emulator.state.opt_in_process == "single_opt_in"
+    assert emulator.opt_in_process == "single_opt_in"
     reopened.close()
 
 

@@ -70,6 +70,11 @@ class KlaviyoEmulator:
         self._limiter = RateLimiter(scale=value)
 
     @property
+    def opt_in_process(self) -> str:
+        """The account's opt-in process for a subscribe without a list (Klaviyo's API hides it)."""
+        return self.state.opt_in_process
+
+    @property
     def outbox(self) -> list[JSON]:
         """Double opt-in emails sent: {to, list_id, list_name, profile_id, at}."""
         return self.state.outbox
