@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from core.sandbox.klaviyo import KlaviyoEmulator
-from core.sandbox.klaviyo.lists import MEMBER_FILTERS
+from core.sandbox.klaviyo.lists import MEMBER_FILTERS, MEMBER_SORTS
 from core.sandbox.klaviyo.ratelimit import L
 from core.sandbox.klaviyo.routes import match_route
 from tests.contract.test_klaviyo_emulator_support import API_KEY, FakeClock, client, the_error
@@ -218,3 +219,54 @@ def test_the_emulator_allows_what_lists_json_allows(path: str) -> None:
     assert route is not None
     _, _, tier = route.methods["GET"]
     assert (tier.burst, tier.steady) == (burst, steady) == (L.burst, L.steady)
+
+
+@pytest.mark.parametrize("read", READS)
+async def test_sort_by_join_time_both_ways_across_pages(read: str) -> None:
+    moment = [datetime(2026, 1, 1, tzinfo=UTC)]
+    emulator = KlaviyoEmulator(api_key=API_KEY, rate_scale=0, wall_clock=lambda: moment[0])
+    ids = emulator.seed([{"attributes": {"email": f"j{n}@example.com"}} for n in range(5)],
+                        [{"name": "Joined", "opt_in_process": "single_opt_in"}])
+    lid = emulator.state.list_by_name["Joined"]
+    joining = [ids[n] for n in ("3", "0", "4", "1", "2")]
+    async with client(emulator) as c:
+        for pid in joining:
+            moment[0] += timedelta(minutes=1)
+            body = {"data": [{"type": "profile", "id": pid}]}
+            assert (await c.post(f"/api/lists/{lid}/relationships/profiles",
+                                 json=body)).status_code == 204
+        orders = {}
+        for sort in ("joined_group_at", "-joined_group_at"):
+            seen: list[str] = []
+            url: str | None = f"/api/lists/{lid}/{read}"
+            params: dict[str, str] | None = {
+                "sort": sort, "page[size]": "2",
+                "filter": 'any(email,["j0@example.com","j1@example.com","j2@example.com",'
+                          '"j3@example.com","j4@example.com"])'}
+            while url:
+                r = await c.get(url, params=params)
+                seen.extend(ids_of(r))
+                url, params = r.json()["links"]["next"], None
+            orders[sort] = seen
+    assert orders["joined_group_at"] == joining
+    assert orders["-joined_group_at"] == joining[::-1]
+
+
+@pytest.mark.parametrize("read", READS)
+@pytest.mark.parametrize("sort", ["email", "created", "joined_group_at,email"])
+async def test_sorts_lists_json_does_not_allow_are_400(
+    emulator: KlaviyoEmulator, read: str, sort: str
+) -> None:
+    lid, _ = seed_people(emulator)
+    async with client(emulator) as c:
+        r = await c.get(f"/api/lists/{lid}/{read}", params={"sort": sort})
+    assert r.status_code == 400
+    assert the_error(r)["source"] == {"parameter": "sort"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/lists/{id}/profiles", "/api/lists/{id}/relationships/profiles"]
+)
+def test_the_emulator_sorts_as_lists_json_allows(path: str) -> None:
+    sort = next(p for p in _spec_operation(path)["parameters"] if p.get("name") == "sort")
+    assert frozenset(sort["schema"]["enum"]) == MEMBER_SORTS
