@@ -23,6 +23,7 @@ ADD_MEMBERS = "POST /api/lists/{id}/relationships/profiles"
 REMOVE_MEMBERS = "DELETE /api/lists/{id}/relationships/profiles"
 PROFILE_LISTS = "GET /api/profiles/{id}/lists"
 LIST_MEMBER_IDS = "GET /api/lists/{id}/relationships/profiles"
+LIST_MEMBERS = "GET /api/lists/{id}/profiles"
 BULK_IMPORT = "POST /api/profile-bulk-import-jobs"
 BULK_IMPORT_GET = "GET /api/profile-bulk-import-jobs/{job_id}"
 BULK_IMPORT_ERRORS = "GET /api/profile-bulk-import-jobs/{id}/import-errors"
@@ -41,6 +42,7 @@ BUCKETS: dict[str, BucketSpec] = {
     REMOVE_MEMBERS: _M,
     PROFILE_LISTS: _S,
     LIST_MEMBER_IDS: _L,
+    LIST_MEMBERS: _L,
     BULK_IMPORT: _M,
     BULK_IMPORT_GET: _M,
     BULK_IMPORT_ERRORS: _M,
@@ -60,3 +62,9 @@ IMPORT_PROFILE_MAX_BYTES = 100_000
 def encode(document: JSON) -> bytes:
     """A document as Klaviyo is sent it: compact UTF-8 JSON."""
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def filter_string(value: str) -> str:
+    """A double-quoted filter literal with backslashes and quotes escaped."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -7,13 +7,16 @@ Seed file format (design §8; the shipped demo is core/sandbox/demo.json)::
                     "subscriptions"?: {"email": "SUBSCRIBED" | ..., "sms": ...},
                     "lists"?: ["list name", ...]}],
      "lists":     [{"name": "...", "opt_in_process": "single_opt_in" | "double_opt_in"}],
-     "links":     {"<customer id>": "<profile reference>"}}
+     "links":     {"<customer id>": "<profile reference>"},
+     "account":   {"opt_in_process": "double_opt_in" | "single_opt_in"}}
 
-Every key is optional. A link's profile reference is a profile id, or "#<n>" for the n-th
-seeded profile (0-based), or the email of a seeded profile; anything else is stored as it is,
-which is how a stale link (a profile id Klaviyo does not have) is seeded. A fresh state dir
-starts from the seed; later runs with the same state dir load `<state_dir>/sandbox/state.json`,
-written atomically, at most once a second during bursts, on flush() and on close.
+Every key is optional. The account's opt-in process (default double_opt_in, as in Klaviyo)
+governs a subscribe sent without a list. A link's profile reference is a profile id, or "#<n>"
+for the n-th seeded profile (0-based), or the email of a seeded profile; anything else is stored
+as it is, which is how a stale link (a profile id Klaviyo does not have) is seeded. A fresh
+state dir starts from the seed; later runs with the same state dir load
+`<state_dir>/sandbox/state.json`, written atomically, at most once a second during bursts, on
+flush() and on close.
 """
 
 from __future__ import annotations
@@ -66,7 +69,10 @@ class KlaviyoSide(Protocol):
     async def handle(self, request: httpx.Request) -> httpx.Response: ...
 
     def seed(
-        self, profiles: list[dict[str, Any]], lists: list[dict[str, Any]]
+        self,
+        profiles: list[dict[str, Any]],
+        lists: list[dict[str, Any]],
+        account: dict[str, Any] | None = None,
     ) -> dict[str, str]: ...
 
     def dump(self) -> dict[str, Any]: ...
@@ -253,7 +259,7 @@ class Sandbox:
     def _seed(self, path: Path) -> None:
         seed = read_seed(path)
         try:
-            profile_ids = self.klaviyo.seed(seed["profiles"], seed["lists"])
+            profile_ids = self.klaviyo.seed(seed["profiles"], seed["lists"], seed["account"])
             links = _resolve_links(seed["links"], seed["profiles"], profile_ids)
             self.ipaas.seed(seed["customers"], links)
         except (ValueError, KeyError, TypeError) as exc:
@@ -271,7 +277,7 @@ def read_seed(path: Path) -> dict[str, Any]:
         raise SandboxSeedError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise SandboxSeedError(f"{path}: the seed must be a JSON object with customers/profiles")
-    unknown = set(raw) - {"customers", "profiles", "lists", "links"}
+    unknown = set(raw) - {"customers", "profiles", "lists", "links", "account"}
     if unknown:
         raise SandboxSeedError(f"{path}: unknown top-level keys {sorted(unknown)}")
     seed: dict[str, Any] = {}
@@ -284,6 +290,12 @@ def read_seed(path: Path) -> dict[str, Any]:
     if not isinstance(links, dict) or not all(isinstance(v, str) for v in links.values()):
         raise SandboxSeedError(f"{path}: 'links' must map customer ids to profile ids (text)")
     seed["links"] = links
+    account = raw.get("account", {})
+    if not isinstance(account, dict):
+        raise SandboxSeedError(
+            f"{path}: 'account' must be an object like {{\"opt_in_process\": \"double_opt_in\"}}"
+        )
+    seed["account"] = account
     return seed
 
 

@@ -100,8 +100,12 @@ async def test_double_opt_in_list_stays_pending_until_confirmed(emulator: Klaviy
         emulator.confirm_consent("d@example.com")
 
 
-async def test_no_list_uses_the_single_opt_in_account_default(emulator: KlaviyoEmulator) -> None:
-    ids = emulator.seed([{"attributes": {"email": "n@example.com"}}], [])
+async def test_no_list_on_a_single_opt_in_account_subscribes_at_once(
+    emulator: KlaviyoEmulator,
+) -> None:
+    ids = emulator.seed(
+        [{"attributes": {"email": "n@example.com"}}], [], {"opt_in_process": "single_opt_in"}
+    )
     async with client(emulator) as c:
         await c.post(
             "/api/profile-subscription-bulk-create-jobs",

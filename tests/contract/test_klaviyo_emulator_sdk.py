@@ -111,3 +111,46 @@ async def test_official_sdk_round_trip() -> None:
     assert out["lists_after_subscribe"] == 1
     assert out["lists"] == [list_id]
     assert out["consent"] == "UNSUBSCRIBED"
+
+
+def sdk_member_reads(port: int, list_id: str) -> dict[str, Any]:
+    from klaviyo_api import KlaviyoAPI
+
+    k = KlaviyoAPI(API_KEY, max_delay=1, max_retries=1, test_host=f"http://127.0.0.1:{port}")
+    wanted = 'any(email,["a@example.com","c@example.com","nobody@example.com"])'
+    profiles = k.Lists.get_profiles_for_list(list_id, filter=wanted, page_size=100)
+    # With sparse fields the SDK answers a dict rather than its model.
+    sparse = k.Lists.get_profiles_for_list(
+        list_id, filter=wanted, fields_profile=["email", "phone_number"], page_size=100
+    )
+    ids = k.Lists.get_profile_ids_for_list(
+        list_id, filter='any(phone_number,["+12025550143"])', page_size=100
+    )
+    return {
+        "emails": sorted(p.attributes.email for p in profiles.data),
+        "joined": all(p.attributes.joined_group_at for p in profiles.data),
+        "sparse": sorted(p["attributes"]["email"] for p in sparse["data"]),
+        "phone_ids": [item.id for item in ids.data],
+    }
+
+
+async def test_official_sdk_reads_list_members_by_identifiers() -> None:
+    emulator = KlaviyoEmulator(api_key=API_KEY)
+    ids = emulator.seed(
+        [
+            {"attributes": {"email": "a@example.com", "phone_number": "+12025550143"},
+             "lists": ["News"]},
+            {"attributes": {"email": "b@example.com"}},
+            {"attributes": {"email": "c@example.com"}, "lists": ["News"]},
+        ],
+        [{"name": "News", "opt_in_process": "single_opt_in"}],
+    )
+    list_id = emulator.state.list_by_name["News"]
+    server = LoopbackServer(emulator.handle)
+    await server.start()
+    try:
+        out = await asyncio.to_thread(sdk_member_reads, server.port, list_id)
+    finally:
+        await server.close()
+    assert out == {"emails": ["a@example.com", "c@example.com"], "joined": True,
+                   "sparse": ["a@example.com", "c@example.com"], "phone_ids": [ids["0"]]}

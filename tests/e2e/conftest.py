@@ -75,11 +75,14 @@ class Cli:
     capsys: pytest.CaptureFixture[str]
 
     def seed(self, customers: list[dict[str, Any]], profiles: list[dict[str, Any]] | None = None,
-             links: dict[str, str] | None = None, lists: list[dict[str, Any]] | None = None
-             ) -> None:
+             links: dict[str, str] | None = None, lists: list[dict[str, Any]] | None = None,
+             account: dict[str, Any] | None = None) -> None:
+        # These scenarios were written for an account whose list-less subscribe takes effect
+        # at once; the sandbox account defaults to double opt-in, as Klaviyo's does.
         self.seed_path.write_text(json.dumps({
             "customers": customers, "profiles": profiles or [],
             "lists": LISTS if lists is None else lists, "links": links or {},
+            "account": account or {"opt_in_process": "single_opt_in"},
         }), encoding="utf-8")
 
     def run(self, *args: str, sandbox: bool = True) -> tuple[int, str, str]:

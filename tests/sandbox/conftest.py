@@ -42,7 +42,8 @@ class FakeKlaviyo:
             return httpx.Response(201, json={"data": {"type": "profile", "id": pid}})
         return httpx.Response(200, json={"data": list(self.profiles)})
 
-    def seed(self, profiles: list[dict[str, Any]], lists: list[dict[str, Any]]) -> dict[str, str]:
+    def seed(self, profiles: list[dict[str, Any]], lists: list[dict[str, Any]],
+             account: dict[str, Any] | None = None) -> dict[str, str]:
         out = {}
         for index, item in enumerate(profiles):
             pid = item.get("id") or f"S{index}"

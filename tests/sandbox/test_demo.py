@@ -10,9 +10,11 @@ import httpx
 import phonenumbers
 import pytest
 
+from core.clients.klaviyo import KlaviyoClient
 from core.model import Customer
 from core.phone import normalize_phone
 from core.sandbox import DEMO_SEED, Sandbox
+from core.sandbox.klaviyo import KlaviyoEmulator
 
 DEMO: dict[str, Any] = json.loads(DEMO_SEED.read_text())
 CUSTOMERS = {str(raw["id"]): Customer.from_api(raw) for raw in DEMO["customers"]}
@@ -154,3 +156,74 @@ async def test_persisted_state_holds_no_credentials(tmp_path: Path) -> None:
     for secret in (*creds.secrets, login.json()["access_token"]):
         assert secret.encode() not in saved
     assert b"01JX" in saved
+
+
+# The default template's consented list (LIST_) and membership-only list (UCLIST_).
+TEMPLATE_LISTS = ("Sms Subscribers", "Preview List")
+
+
+def test_the_demo_account_is_double_opt_in_as_in_klaviyo(tmp_path: Path) -> None:
+    assert DEMO["account"] == {"opt_in_process": "double_opt_in"}
+    sandbox = Sandbox(tmp_path)
+    assert isinstance(sandbox.klaviyo, KlaviyoEmulator)
+    assert sandbox.klaviyo.opt_in_process == "double_opt_in"
+    sandbox.close()
+
+
+def test_55261_has_nothing_to_push() -> None:
+    raw = next(c for c in DEMO["customers"] if c["id"] == 55261)
+    profile = next(p for p in PROFILES if p["id"] == LINKS["55261"])
+    billing = next(a for a in raw["addresses"] if a["is_primary_billing"])
+    assert profile["subscriptions"]["email"] == "SUBSCRIBED"
+    assert set(profile["lists"]) >= set(TEMPLATE_LISTS)
+    assert profile["attributes"] == {
+        "email": raw["email_address"],
+        "phone_number": phone_of(CUSTOMERS["55261"]),
+        "external_id": "55261",
+        "first_name": raw["first_name"],
+        "last_name": raw["last_name"],
+        "location": {"address1": billing["address_1"], "city": billing["city"],
+                     "region": billing["region"], "zip": billing["postal_code"],
+                     "country": billing["country"]},
+        "properties": {"My Custom": "Example value"},
+    }
+    assert raw["company"] is None and not raw["custom_fields"]
+
+
+def test_already_synced_customers_are_subscribed_and_on_both_template_lists() -> None:
+    by_id = {p["id"]: p for p in PROFILES}
+    in_sync = {
+        cid for cid, pid in LINKS.items()
+        if (p := by_id.get(pid)) is not None
+        and p.get("subscriptions", {}).get("email") == "SUBSCRIBED"
+        and set(p.get("lists", [])) >= set(TEMPLATE_LISTS)
+    }
+    assert in_sync == {"55261", "55268"}
+
+
+async def test_the_clients_membership_read_sees_the_demo_lists(tmp_path: Path) -> None:
+    sandbox = Sandbox(tmp_path)
+    creds = sandbox.credentials
+    emails = [c.email_address for c in CUSTOMERS.values() if c.email_address]
+    phones = [p for c in CUSTOMERS.values() if (p := phone_of(c))]
+    async with KlaviyoClient(creds.klaviyo_api_key, base_url=creds.base_url,
+                             transport=sandbox.transport) as klaviyo:
+        found = {}
+        for name in TEMPLATE_LISTS:
+            listed = await klaviyo.find_list_by_name(name)
+            assert listed is not None
+            found[name] = await klaviyo.list_members(listed.id, emails=emails,
+                                                     phone_numbers=phones)
+    await sandbox.aclose()
+    marcus = LINKS["55261"]
+    for name in TEMPLATE_LISTS:
+        assert found[name].member_id(email="marcus.webb@example.com") == marcus
+        assert found[name].member_id(phone_number="+16465550000") == marcus
+    expected = {
+        name: {p["id"] for p in PROFILES if name in p.get("lists", [])
+               and (p["attributes"].get("email", "").casefold()
+                    in {e.casefold() for e in emails}
+                    or p["attributes"].get("phone_number") in phones)}
+        for name in TEMPLATE_LISTS
+    }
+    assert {name: set(found[name].profile_ids) for name in TEMPLATE_LISTS} == expected

@@ -1,8 +1,9 @@
 """Klaviyo API emulator (revision 2026-07-15): the sandbox operators rehearse on."""
 
 # Where Klaviyo's behaviour is unconfirmed (reference notes, "UNCONFIRMED"), the sandbox chooses:
-# - The account default opt-in is single opt-in (Klaviyo's real default is double), so a
-#   subscribe without a list takes effect at once; lists carry their own opt_in_process.
+# - The account's opt-in process is double opt-in unless the seed's account.opt_in_process says
+#   single_opt_in (Klaviyo's default is double). It governs a subscribe without a list and a
+#   list created without its own opt_in_process; a list's own setting wins otherwise.
 # - A double opt-in subscribe always waits for confirm_consent(), even for a profile that is
 #   already subscribed, and records the consent email in `outbox`; historical_import skips it.
 # - Consent jobs apply at once (Klaviyo: "after a short amount of time"); bulk import jobs move

@@ -70,6 +70,11 @@ class KlaviyoEmulator:
         self._limiter = RateLimiter(scale=value)
 
     @property
+    def opt_in_process(self) -> str:
+        """The account's opt-in process for a subscribe without a list (Klaviyo's API hides it)."""
+        return self.state.opt_in_process
+
+    @property
     def outbox(self) -> list[JSON]:
         """Double opt-in emails sent: {to, list_id, list_name, profile_id, at}."""
         return self.state.outbox
@@ -83,9 +88,11 @@ class KlaviyoEmulator:
     def changed(self, value: bool) -> None:
         self.state.changed = value
 
-    def seed(self, profiles: list[JSON], lists: list[JSON]) -> dict[str, str]:
-        """Add design §8 seed profiles and lists; returns seed index -> profile id."""
-        return self.state.seed(profiles, lists)
+    def seed(
+        self, profiles: list[JSON], lists: list[JSON], account: JSON | None = None
+    ) -> dict[str, str]:
+        """Add design §8 seed profiles, lists and account settings; returns index -> profile id."""
+        return self.state.seed(profiles, lists, account)
 
     def dump(self) -> JSON:
         """All state, JSON-able."""

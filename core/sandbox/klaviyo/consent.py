@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from core.sandbox.klaviyo.state import (
-    ACCOUNT_DEFAULT_OPT_IN,
     API_METHOD,
     JSON,
     AccountState,
@@ -23,7 +22,8 @@ def subscribe(
     """Record consent; True when a double opt-in email went out instead."""
     record = account.profiles[pid]
     now = account.now_iso()
-    opt_in = account.lists[list_id]["opt_in_process"] if list_id else ACCOUNT_DEFAULT_OPT_IN
+    # A list's own setting decides; without a list the account's does (Klaviyo's rule).
+    opt_in = account.lists[list_id]["opt_in_process"] if list_id else account.opt_in_process
     pending = False
     email = channels.get("email") or {}
     if email.get("marketing"):

@@ -32,7 +32,7 @@ _LIST_FILTERS = {
     "updated": frozenset({"greater-than"}),
 }
 # GET /api/lists/{id}/profiles and /relationships/profiles (lists.json x-klaviyo-filters).
-_MEMBER_FILTERS = {
+MEMBER_FILTERS = {
     "email": frozenset({"equals", "any"}),
     "phone_number": frozenset({"equals", "any"}),
     "push_token": frozenset({"equals", "any"}),
@@ -41,6 +41,7 @@ _MEMBER_FILTERS = {
         {"greater-or-equal", "greater-than", "less-or-equal", "less-than"}
     ),
 }
+MEMBER_SORTS = frozenset({"joined_group_at", "-joined_group_at"})
 _LIST_FIELD_NAMES = frozenset({"name", "created", "updated", "opt_in_process", "profile_count"})
 
 
@@ -121,7 +122,7 @@ async def get_list_profiles(emu: KlaviyoEmulator, call: Call) -> Reply:
     list_or_404(emu, lid)
     fields, subs, predictive = profile_view(call)
     size = page_size(call, default=20, maximum=100)
-    chunk, nxt, prev = page(_filtered_members(emu, call, lid), call, size)
+    chunk, nxt, prev = _member_page(emu, call, lid, size)
     joined = emu.state.members[lid]
     data = []
     for pid in chunk:
@@ -144,9 +145,27 @@ async def get_list_profile_ids(emu: KlaviyoEmulator, call: Call) -> Reply:
     lid = call.ids[0]
     list_or_404(emu, lid)
     size = page_size(call, default=20, maximum=100)
-    chunk, nxt, prev = page(_filtered_members(emu, call, lid), call, size)
+    chunk, nxt, prev = _member_page(emu, call, lid, size)
     data = [{"type": "profile", "id": pid} for pid in chunk]
     return Reply(200, {"data": data, "links": page_links(call, nxt, prev)})
+
+
+def _member_page(
+    emu: KlaviyoEmulator, call: Call, lid: str, size: int
+) -> tuple[list[str], str | None, str | None]:
+    """One page of filtered member ids, by id or by `sort` on joined_group_at."""
+    pids = _filtered_members(emu, call, lid)
+    sort = call.query.get("sort")
+    if sort is None:
+        return page(pids, call, size)
+    if sort not in MEMBER_SORTS:
+        raise invalid(f"'{sort}' is not a valid sort for this resource.", parameter="sort")
+    joined = emu.state.members[lid]
+    pids.sort(key=lambda pid: (joined[pid], pid), reverse=sort.startswith("-"))
+    # Cursor keys must sort like the page order, so sorted pages are keyed by position.
+    keys = [f"{n:08d}" for n in range(len(pids))]
+    chunk, nxt, prev = page(keys, call, size)
+    return [pids[int(key)] for key in chunk], nxt, prev
 
 
 def _filtered_members(emu: KlaviyoEmulator, call: Call, lid: str) -> list[str]:
@@ -156,7 +175,7 @@ def _filtered_members(emu: KlaviyoEmulator, call: Call, lid: str) -> list[str]:
     if text is None:
         return sorted(members)
     pool = set(members)
-    for term in parse_filter(text, _MEMBER_FILTERS):
+    for term in parse_filter(text, MEMBER_FILTERS):
         if term.field in {"email", "phone_number"}:
             pool &= index_lookup(emu, term) or set()
         elif term.field == "joined_group_at":

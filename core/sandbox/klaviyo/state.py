@@ -20,9 +20,8 @@ from core.sandbox.klaviyo.payloads import (
 
 JSON = dict[str, Any]
 OPT_IN = ("single_opt_in", "double_opt_in")
-# The real account default is double opt-in; the sandbox account is set to single opt-in so
-# that a subscribe without a list takes effect at once (documented in the sandbox notes).
-ACCOUNT_DEFAULT_OPT_IN = "single_opt_in"
+# Klaviyo ships accounts with double opt-in; a seed's account.opt_in_process may change it.
+ACCOUNT_DEFAULT_OPT_IN = "double_opt_in"
 CONSENTS = ("SUBSCRIBED", "UNSUBSCRIBED", "NEVER_SUBSCRIBED")
 API_METHOD = "API"
 STATE_VERSION = 1
@@ -65,6 +64,8 @@ class AccountState:
         self.pending: list[JSON] = []
         self.outbox: list[JSON] = []
         self.jobs: dict[str, JSON] = {}
+        # Governs a subscribe without a list, and a list created without its own setting.
+        self.opt_in_process = ACCOUNT_DEFAULT_OPT_IN
         self.changed = False
 
     # ---------------------------------------------------------------- lookups
@@ -220,7 +221,7 @@ class AccountState:
         record = {
             "id": lid,
             "name": name,
-            "opt_in_process": opt_in_process or ACCOUNT_DEFAULT_OPT_IN,
+            "opt_in_process": opt_in_process or self.opt_in_process,
             "created": now,
             "updated": now,
         }
@@ -245,8 +246,12 @@ class AccountState:
 
     # ---------------------------------------------------------------- seed, dump, load
 
-    def seed(self, profiles: list[JSON], lists: list[JSON]) -> dict[str, str]:
+    def seed(
+        self, profiles: list[JSON], lists: list[JSON], account: JSON | None = None
+    ) -> dict[str, str]:
         """Load design §8 seed shapes; returns seed index -> profile id."""
+        if account is not None:
+            self._seed_account(account)
         for n, item in enumerate(lists):
             if (
                 not isinstance(item, dict)
@@ -254,7 +259,7 @@ class AccountState:
                 or not item["name"]
             ):
                 raise ValueError(f"seed list {n}: needs a non-empty 'name'")
-            opt_in = item.get("opt_in_process", ACCOUNT_DEFAULT_OPT_IN)
+            opt_in = item.get("opt_in_process", self.opt_in_process)
             if opt_in not in OPT_IN:
                 raise ValueError(
                     f"seed list {n} ({item['name']}): opt_in_process must be one of {OPT_IN}"
@@ -267,6 +272,21 @@ class AccountState:
             created[str(n)] = self._seed_profile(n, item)
         self.changed = True
         return created
+
+    def _seed_account(self, account: JSON) -> None:
+        if not isinstance(account, dict):
+            raise ValueError("seed account: must be an object like {\"opt_in_process\": ...}")
+        unknown = sorted(set(account) - {"opt_in_process"})
+        if unknown:
+            raise ValueError(f"seed account: unknown keys {unknown}; only opt_in_process is read")
+        opt_in = account.get("opt_in_process", ACCOUNT_DEFAULT_OPT_IN)
+        if opt_in not in OPT_IN:
+            raise ValueError(
+                f"seed account: opt_in_process must be 'double_opt_in' or 'single_opt_in', "
+                f"got {opt_in!r}"
+            )
+        self.opt_in_process = opt_in
+        self.changed = True
 
     def _seed_profile(self, n: int, item: JSON) -> str:
         where = f"seed profile {n}"
@@ -321,6 +341,7 @@ class AccountState:
         """All state as JSON-able data (shared with the live state: serialise it at once)."""
         return {
             "version": STATE_VERSION,
+            "account": {"opt_in_process": self.opt_in_process},
             "profiles": [self.profiles[pid] for pid in self.order],
             "lists": list(self.lists.values()),
             "members": self.members,
@@ -337,6 +358,12 @@ class AccountState:
             )
         self._reset()
         fresh = state
+        # States saved before the account setting existed get Klaviyo's default.
+        account = fresh.get("account") or {}
+        opt_in = account.get("opt_in_process", ACCOUNT_DEFAULT_OPT_IN)
+        if opt_in not in OPT_IN:
+            raise ValueError(f"Klaviyo sandbox account opt_in_process {opt_in!r} is not valid")
+        self.opt_in_process = opt_in
         for record in fresh["lists"]:
             self.lists[record["id"]] = record
             self.list_by_name.setdefault(record["name"], record["id"])
