@@ -30,12 +30,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import lru_cache
-from typing import Any
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
-
-from core.model import draft_of, fast_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -585,9 +582,6 @@ def _validity_region(country_code: int, nsn: str, preferred: str | None) -> _Pla
     return _validate(country_code, nsn, preferred)[0]
 
 
-# One per normalized number: built without the frozen __init__ (same instance).
-_PhoneResult = fast_init(PhoneResult)
-
 _LENGTH_REASONS = {
     _Length.TOO_SHORT: "is too short to be a phone number",
     _Length.LOCAL_ONLY: "is a local number without an area code",
@@ -598,9 +592,6 @@ _LENGTH_REASONS = {
 
 
 _POSSIBLE, _TOO_LONG = _Length.POSSIBLE, _Length.TOO_LONG
-# A valid number's result is built as fast_init builds it, inline: its slots set on a draft of
-# the same layout, which then becomes a PhoneResult.
-_ResultDraft = draft_of(PhoneResult)
 
 
 @lru_cache(maxsize=8192)
@@ -631,12 +622,6 @@ def _normalize_digits(digits: str, region: str | None, text: str) -> PhoneResult
     else:
         plan, valid = _validate(country_code, nsn, region)
     if valid:
-        result: Any = _ResultDraft()
-        result.e164 = e164
-        result.valid = True
-        result.reason = ""
-        result.region = region
-        result.__class__ = PhoneResult
-        return result  # type: ignore[no-any-return]
+        return PhoneResult(e164, True, "", region)
     where = f" for {plan.code}" if plan is not None and plan.code != "001" else ""
-    return _PhoneResult(e164, False, f"{e164} is not a valid phone number{where}", region)
+    return PhoneResult(e164, False, f"{e164} is not a valid phone number{where}", region)
