@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from core.model import Change, FieldDiff
@@ -21,6 +22,9 @@ METADATA = frozenset(
 # Attributes holding objects whose fields are compared one by one (location.city).
 NESTED = frozenset({"location", "properties"})
 _PHONE_NOISE = re.compile(r"[^\d+]")
+# Built once: a union written inside isinstance() is built again on every call.
+_SCALARS = bool | int | float
+_CONTAINERS = Mapping | list | tuple
 
 
 def is_empty(value: Any) -> bool:
@@ -29,7 +33,10 @@ def is_empty(value: Any) -> bool:
         return True
     if isinstance(value, str):
         return not value or value.isspace()
-    if isinstance(value, Mapping | list | tuple):
+    # Numbers are never empty, and cheaper to rule out than to test against Mapping.
+    if isinstance(value, _SCALARS):
+        return False
+    if isinstance(value, _CONTAINERS):
         return len(value) == 0
     return False
 
@@ -64,6 +71,7 @@ def same_value(name: str, current: Any, mapped: Any) -> bool:
     return bool(current == mapped)
 
 
+@lru_cache(maxsize=4096)
 def _rank(name: str) -> tuple[int, int]:
     """Where a field sorts: identifiers, names, other attributes, location, properties."""
     head, _, tail = name.partition(".")
