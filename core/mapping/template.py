@@ -55,7 +55,6 @@ _ROW_KEYS = frozenset({"destination", "kind", "value", "source", "formula", "des
 ON_MATCH = ("patch", "link-only")
 
 
-
 @dataclass(frozen=True, eq=False)
 class CompiledCollection:
     """One collection's rows as written, and the steps that apply them, in order."""
@@ -70,7 +69,7 @@ class CompiledCollection:
 
 @dataclass(frozen=True, eq=False)
 class Template:
-    """Both collections of a loaded template, compiled into one closure per row."""
+    """Both collections of a loaded template, each row compiled into its step."""
 
     source: str
     add: CompiledCollection
