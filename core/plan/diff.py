@@ -22,9 +22,9 @@ METADATA = frozenset(
 # Attributes holding objects whose fields are compared one by one (location.city).
 NESTED = frozenset({"location", "properties"})
 _PHONE_NOISE = re.compile(r"[^\d+]")
-# Built once: a union written inside isinstance() is built again on every call.
-_SCALARS = bool | int | float
-_CONTAINERS = Mapping | list | tuple
+# Named once: a union written inside isinstance() is built again on every call.
+_SCALARS = (bool, int, float)
+_CONTAINERS = (Mapping, list, tuple)
 
 
 def is_empty(value: Any) -> bool:
