@@ -11,7 +11,7 @@ Both runs build the same customers and plan 2,000 others first (imports, templat
 metadata warm, as in a long-running process); only `run` then plans the counted ones, so the
 difference is their planning and nothing else. Run the command once before counting so neither
 counted run writes `.pyc` files; hash order moves a count by a few thousand instructions, so
-fix PYTHONHASHSEED (0 and 1 were used for bench/README.md §4).
+fix PYTHONHASHSEED (bench/README.md §4 used 0).
 
 After the warm-up the heap is frozen (gc.freeze), as bench/planning.py freezes its fixtures: the
 phone cache is still filling at this point (a long-running process's is full, and its entries

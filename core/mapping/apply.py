@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from core.mapping.formula import Evaluation
-from core.mapping.generated import NO_IDENTIFIER
 from core.mapping.template import Template
-from core.model import Collection, Customer, MappedProfile, fast_init
+from core.model import Collection, Customer, MappedProfile
 
-__all__ = ["NO_IDENTIFIER", "apply", "apply_steps"]
+__all__ = ["NO_IDENTIFIER", "apply"]
 
-
-# Built once per customer and collection: the frozen __init__ is skipped (same instance).
-_MappedProfile = fast_init(MappedProfile)
+NO_IDENTIFIER = (
+    "no valid identifier: the customer has no email address and no phone number that "
+    "normalizes to E.164; add one in iPaaS.com"
+)
 
 
 def apply(
@@ -23,24 +23,8 @@ def apply(
     default_region: str = "US",
 ) -> MappedProfile:
     """Map a Customer through one collection; `link` is the stored Klaviyo profile id, if any."""
-    # template.collection(collection), without the call; its rows run as one generated function.
-    compiled = template.add if collection is Collection.ADD else template.update
-    return compiled.run(customer, collection, link, default_region)
-
-
-def apply_steps(
-    customer: Customer,
-    template: Template,
-    collection: Collection,
-    *,
-    link: str | None = None,
-    default_region: str = "US",
-) -> MappedProfile:
-    """apply by its plain definition: each compiled row's step run in order on one Evaluation."""
     evaluation = Evaluation(customer, link, default_region)
-    # template.collection(collection), without the call.
-    compiled = template.add if collection is Collection.ADD else template.update
-    for step in compiled.steps:
+    for step in template.collection(collection).steps:
         step(evaluation)
     attributes = evaluation.attributes
     if evaluation.location:
@@ -48,7 +32,7 @@ def apply_steps(
     errors = evaluation.errors
     if "email" not in attributes and "phone_number" not in attributes:
         errors.insert(0, NO_IDENTIFIER)
-    return _MappedProfile(
+    return MappedProfile(
         customer_id=customer.id,
         collection=collection,
         attributes=attributes,
@@ -56,7 +40,7 @@ def apply_steps(
         subscribe=evaluation.subscribe,
         list_intents=tuple(evaluation.list_intents),
         phone_valid=evaluation.phone_valid,
-        warnings=tuple(evaluation.warnings) if evaluation.warnings else (),
-        errors=tuple(errors) if errors else (),
+        warnings=tuple(evaluation.warnings),
+        errors=tuple(errors),
         profile_id=evaluation.profile_id,
     )

@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from core.model import Address, Customer, ListIntent
 from core.phone import PhoneResult, normalize_phone, region_for_country
@@ -81,13 +80,6 @@ class Evaluation:
 
 
 Compiled = Callable[[Evaluation], Value]
-
-# Compiled expressions that only read one attribute of the Customer ("customer") or of its
-# primary billing address ("billing"), or the link ("link", ""): a row step (and the
-# collection's generated function) can read it itself, one call fewer per row.
-PLAIN_READS: WeakKeyDictionary[Compiled, tuple[str, str]] = WeakKeyDictionary()
-# e164 closures whose source is one Customer field: (the attribute, the label warnings use).
-E164_READS: WeakKeyDictionary[Compiled, tuple[str, str]] = WeakKeyDictionary()
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,14 +193,13 @@ def is_empty(value: Value) -> bool:
     """Empty source values are omitted, never sent as null."""
     if value is None:
         return True
-    return type(value) is str and (not value or value.isspace())
+    return isinstance(value, str) and (not value or value.isspace())
 
 
-def _text(value: Value) -> str | None:
-    if value is None:
+def as_text(value: Value) -> str | None:
+    """A value as the text a profile field takes; None when empty."""
+    if is_empty(value):
         return None
-    if type(value) is str:
-        return None if not value or value.isspace() else value
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -228,7 +219,6 @@ def field_getter(name: str, column: int | None = None) -> Compiled:
         value: Value = getattr(evaluation.customer, attribute)
         return value
 
-    PLAIN_READS[get] = ("customer", attribute)
     return get
 
 
@@ -240,7 +230,7 @@ def _suggest(name: str, known: Sequence[str] | Mapping[str, object]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
-def _label(node: Node) -> str:
+def source_label(node: Node) -> str:
     """How a phone's source is named in warnings: CustomerNumber -> 'customer number'."""
     if isinstance(node, FieldRef):
         return re.sub(r"(?<!^)(?=[A-Z])", " ", node.name).lower()
@@ -252,22 +242,10 @@ def _label(node: Node) -> str:
 def phone_of(source: Compiled, label: str) -> Compiled:
     """E.164 of the source value, read in the billing country; warnings say what was dropped."""
 
-    read = PLAIN_READS.get(source)
-    name = read[1] if read is not None and read[0] == "customer" else None
-
     def e164(evaluation: Evaluation) -> Value:
-        # A Customer field (the default template's CustomerNumber) is read without the
-        # source call; text needs no _text call either.
-        value = source(evaluation) if name is None else getattr(evaluation.customer, name)
-        if type(value) is str:
-            if not value or value.isspace():
-                return None
-            raw = value
-        else:
-            text = _text(value)
-            if text is None:
-                return None
-            raw = text
+        raw = as_text(source(evaluation))
+        if raw is None:
+            return None
         billing = evaluation.billing
         country = billing.country if billing is not None else None
         result = normalize_phone(raw, country=country, default_region=evaluation.default_region)
@@ -287,8 +265,6 @@ def phone_of(source: Compiled, label: str) -> Compiled:
             )
         return result.e164
 
-    if name is not None:
-        E164_READS[e164] = (name, label)
     return e164
 
 
@@ -314,7 +290,6 @@ def _address(node: Call, args: list[Compiled], primary: str) -> Compiled:
             address = evaluation.billing
             return None if address is None else getattr(address, attribute)
 
-        PLAIN_READS[billing] = ("billing", attribute)
         return billing
 
     def shipping(evaluation: Evaluation) -> Value:
@@ -349,7 +324,7 @@ def _join(node: Call, args: list[Compiled]) -> Compiled:
     parts = args[1:]
 
     def join(evaluation: Evaluation) -> Value:
-        texts = [t for t in (_text(p(evaluation)) for p in parts) if t is not None]
+        texts = [t for t in (as_text(p(evaluation)) for p in parts) if t is not None]
         return separator.join(texts) or None
 
     return join
@@ -357,7 +332,7 @@ def _join(node: Call, args: list[Compiled]) -> Compiled:
 
 def _concat(node: Call, args: list[Compiled]) -> Compiled:
     def concat(evaluation: Evaluation) -> Value:
-        return "".join(t for t in (_text(a(evaluation)) for a in args) if t is not None) or None
+        return "".join(t for t in (as_text(a(evaluation)) for a in args) if t is not None) or None
 
     return concat
 
@@ -367,7 +342,7 @@ def _text_function(transform: Callable[[str], str]) -> Callable[[Call, list[Comp
         source = args[0]
 
         def apply(evaluation: Evaluation) -> Value:
-            text = _text(source(evaluation))
+            text = as_text(source(evaluation))
             return None if text is None else transform(text)
 
         return apply
@@ -384,7 +359,7 @@ def _truncate(node: Call, args: list[Compiled]) -> Compiled:
     source = args[0]
 
     def truncate(evaluation: Evaluation) -> Value:
-        text = _text(source(evaluation))
+        text = as_text(source(evaluation))
         return None if text is None else text[:size]
 
     return truncate
@@ -394,12 +369,11 @@ def _link(node: Call, args: list[Compiled]) -> Compiled:
     def link(evaluation: Evaluation) -> Value:
         return evaluation.link
 
-    PLAIN_READS[link] = ("link", "")
     return link
 
 
 def _e164(node: Call, args: list[Compiled]) -> Compiled:
-    return phone_of(args[0], _label(node.args[0]))
+    return phone_of(args[0], source_label(node.args[0]))
 
 
 @dataclass(frozen=True, slots=True)

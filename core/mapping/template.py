@@ -25,83 +25,51 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from weakref import WeakKeyDictionary
 
-from core.mapping.formula import (
-    E164_READS,
-    PLAIN_READS,
-    Call,
-    Compiled,
-    Evaluation,
-    FieldRef,
-    FormulaError,
-    Value,
-    _label,
-    _text,
-    compile_formula,
-    field_getter,
-    is_empty,
-    phone_of,
+from core.mapping.formula import Call, FieldRef
+from core.mapping.rows import (
+    ATTRIBUTES,
+    KIND_KEYS,
+    LOCATION,
+    Row,
+    RowError,
+    Step,
+    compile_row,
+    parse_flag,
 )
-from core.mapping.generated import CollectionFunction, Shape, collection_function
-from core.model import Collection, Customer, ListIntent
+from core.model import Collection
 
 
 class TemplateError(ValueError):
     """A template that cannot be used; the message names the file and the line."""
 
 
-Step = Callable[[Evaluation], None]
-
 KINDS = ("static", "field", "formula")
-_KIND_KEY = {"static": "value", "field": "source", "formula": "formula"}
 _ROW_KEYS = frozenset({"destination", "kind", "value", "source", "formula", "description"})
 ON_MATCH = ("patch", "link-only")
-
-ATTRIBUTES = {
-    "email": "email", "phonenumber": "phone_number", "externalid": "external_id",
-    "firstname": "first_name", "lastname": "last_name", "organization": "organization",
-    "title": "title", "image": "image", "locale": "locale",
-}
-LOCATION = {
-    "address1": "address1", "address2": "address2", "city": "city", "region": "region",
-    "zip": "zip", "country": "country", "latitude": "latitude", "longitude": "longitude",
-    "timezone": "timezone", "ip": "ip",
-}
-_NUMERIC_LOCATION = frozenset({"latitude", "longitude"})
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One mapping row as written: destination, kind, the value/source/formula text, its line."""
-
-    destination: str
-    kind: str
-    text: str
-    line: int
 
 
 @dataclass(frozen=True, eq=False)
 class CompiledCollection:
+    """One collection's rows as written, and the steps that apply them, in order."""
+
     collection: Collection
     on_match: str
     rows: tuple[Row, ...]
     steps: tuple[Step, ...]
     list_names: tuple[str, ...]
     maps_subscribe: bool
-    # The rows as one generated function (core.mapping.generated); apply calls it.
-    run: CollectionFunction
 
 
 @dataclass(frozen=True, eq=False)
 class Template:
-    """Both collections of a loaded template, compiled into one closure per row."""
+    """Both collections of a loaded template, each row compiled into its step."""
 
     source: str
     add: CompiledCollection
@@ -292,7 +260,13 @@ def _collection(
             list_names.append(str(target[1]))
         maps_subscribe = maps_subscribe or target == "subscribe"
         has_identifier = has_identifier or target in ("email", "phone_number")
-        steps.append(_compile_row(row, value, lines, name))
+        try:
+            step = compile_row(row, value, name)
+        except RowError as exc:
+            line = row.line if exc.key is None else lines.key_line(row.line, exc.key)
+            raise lines.error(line, str(exc)) from None
+        if step is not None:
+            steps.append(step)
         rows.append(row)
     if not has_identifier:
         raise lines.error(
@@ -300,15 +274,13 @@ def _collection(
             f"the {name} collection maps neither Email nor PhoneNumber, so no customer could be "
             "sent; map at least one of them",
         )
-    kept = tuple(s for s in steps if s is not _NOTHING)
     return CompiledCollection(
         collection=collection,
         on_match=str(on_match),
         rows=tuple(rows),
-        steps=kept,
+        steps=tuple(steps),
         list_names=tuple(list_names),
         maps_subscribe=maps_subscribe,
-        run=collection_function(kept, tuple(SHAPES.get(step) for step in kept)),
     )
 
 
@@ -334,7 +306,7 @@ def _row(
             lines.key_line(line, "kind"),
             f"{label}: kind must be static, field or formula, got {kind!r}",
         )
-    key = _KIND_KEY[kind]
+    key = KIND_KEYS[kind]
     for other in ("value", "source", "formula"):
         if other != key and other in raw:
             raise lines.error(
@@ -379,245 +351,6 @@ def _target(row: Row, lines: _Lines, collection: str) -> object:
                 )
             return ("list", name)
     return ("property", row.destination)
-
-
-# --------------------------------------------------------------------------------------------
-# Compiling rows into steps
-# --------------------------------------------------------------------------------------------
-
-
-def _NOTHING(evaluation: Evaluation) -> None:
-    return None
-
-
-def _expression(row: Row, value: Any, lines: _Lines, collection: str) -> Compiled:
-    try:
-        if row.kind == "static":
-            constant: Value = value
-
-            def static(evaluation: Evaluation) -> Value:
-                return constant
-
-            return static
-        if row.kind == "field":
-            return field_getter(row.text)
-        _, compiled = compile_formula(row.text)
-    except FormulaError as exc:
-        key = _KIND_KEY[row.kind]
-        where = f" at column {exc.column}" if exc.column else ""
-        raise lines.error(
-            lines.key_line(row.line, key),
-            f"{collection} mapping {row.destination!r}: {exc} "
-            f"(in {key} {row.text!r}{where})",
-        ) from None
-    return compiled
-
-
-def _compile_row(row: Row, value: Any, lines: _Lines, collection: str) -> Step:
-    folded = row.destination.casefold().replace(" ", "")
-    label = f"{collection} mapping {row.destination!r}"
-    if folded == "type":
-        if row.kind != "static" or value != "profile":
-            raise lines.error(row.line, f'{label}: Type must be the static value "profile"')
-        return _NOTHING
-    expression = _expression(row, value, lines, collection)
-    if folded == "id":
-        return _profile_id_step(expression)
-    if folded in ATTRIBUTES:
-        key = ATTRIBUTES[folded]
-        if key == "phone_number":
-            return _phone_step(row, expression)
-        if key == "email":
-            return _email_step(expression)
-        return _attribute_step(key, expression)
-    if folded in LOCATION:
-        return _location_step(LOCATION[folded], expression)
-    if folded == "subscribeprofile":
-        _check_static_flag(row, value, lines, label)
-        step = _subscribe_step(row.destination, expression)
-    elif row.destination.startswith(("LIST_", "UCLIST_")):
-        _check_static_flag(row, value, lines, label)
-        consent = row.destination.startswith("LIST_")
-        name = row.destination.split("_", 1)[1].strip()
-        step = _list_step(row.destination, name, consent, expression)
-    else:
-        step = _property_step(row.destination, expression)
-    return _static_step(row, value, step) if row.kind == "static" else step
-
-
-def _check_static_flag(row: Row, value: Any, lines: _Lines, label: str) -> None:
-    if row.kind == "static" and parse_flag(value) is _BAD:
-        raise lines.error(
-            lines.key_line(row.line, "value"),
-            f"{label}: value must be true or false, got {value!r}",
-        )
-
-
-_BAD = object()
-
-
-def parse_flag(value: Value) -> object:
-    """True/False for true/false (any case, spaces ignored), None when empty, else _BAD."""
-    if isinstance(value, bool):
-        return value
-    if value is None:
-        return None
-    if isinstance(value, str):
-        folded = value.strip().casefold()
-        if folded == "true":
-            return True
-        if folded == "false":
-            return False
-        if not folded:
-            return None
-    return _BAD
-
-
-def _profile_id_step(expression: Compiled) -> Step:
-    def profile_id(evaluation: Evaluation) -> None:
-        evaluation.profile_id = _text(expression(evaluation))
-
-    if PLAIN_READS.get(expression) == ("link", ""):
-        SHAPES[profile_id] = ("link",)
-    return profile_id
-
-
-def _attribute_step(key: str, expression: Compiled) -> Step:
-    def attribute(evaluation: Evaluation) -> None:
-        value = _text(expression(evaluation))
-        if value is not None:
-            evaluation.attributes[key] = value
-
-    read = PLAIN_READS.get(expression)
-    if read is not None and read[0] == "customer":
-        SHAPES[attribute] = ("customer", key, read[1])
-    return attribute
-
-
-def _email_step(expression: Compiled) -> Step:
-    def email(evaluation: Evaluation) -> None:
-        value = _text(expression(evaluation))
-        if value is None:
-            return
-        value = value.strip()
-        evaluation.attributes["email"] = value
-        if "@" not in value or " " in value or len(value) > 100:
-            evaluation.warnings.append(
-                f"email {value!r} does not look like an email address; "
-                "Klaviyo will probably reject it"
-            )
-
-    read = PLAIN_READS.get(expression)
-    if read is not None and read[0] == "customer":
-        SHAPES[email] = ("email", read[1])
-    return email
-
-
-def _phone_step(row: Row, expression: Compiled) -> Step:
-    # A PhoneNumber row always yields E.164: e164(...) already does; anything else is wrapped.
-    if row.kind == "formula" and row.text.lower().startswith("e164("):
-        phone = expression
-    else:
-        label = _label(FieldRef(row.text, 0)) if row.kind == "field" else "phone value"
-        phone = phone_of(expression, label)
-
-    def phone_number(evaluation: Evaluation) -> None:
-        value = phone(evaluation)
-        # is_empty(value) inline: e164 gives None or an E.164 text, and this runs per customer.
-        if value is None or (type(value) is str and (not value or value.isspace())):
-            return
-        evaluation.attributes["phone_number"] = value
-        result = evaluation.phone
-        same = result is not None and result.e164 == value
-        evaluation.phone_valid = result.valid if same and result is not None else None
-
-    read = E164_READS.get(phone)
-    if read is not None:
-        SHAPES[phone_number] = ("phone", *read)
-    return phone_number
-
-
-# What each step of a shape core.mapping.generated writes inline does; the others are called.
-SHAPES: WeakKeyDictionary[Step, Shape] = WeakKeyDictionary()
-
-
-def _location_step(key: str, expression: Compiled) -> Step:
-    keep_numbers = key in _NUMERIC_LOCATION
-
-    def store(evaluation: Evaluation, value: Value) -> None:
-        if is_empty(value):
-            return
-        if keep_numbers and isinstance(value, int | float) and not isinstance(value, bool):
-            evaluation.location[key] = value
-        else:
-            evaluation.location[key] = _text(value)
-
-    def location(evaluation: Evaluation) -> None:
-        store(evaluation, expression(evaluation))
-
-    read = PLAIN_READS.get(expression)
-    if read is not None and read[0] == "billing":
-        SHAPES[location] = ("billing", key, read[1])
-    return location
-
-
-def _static_step(row: Row, value: Any, step: Step) -> Step:
-    """A static row's result is the same for every customer: computed once, the generated
-    function writes it as a constant."""
-    probe = Evaluation(_NOBODY, None, "US")
-    step(probe)
-    if probe.warnings or probe.errors:
-        return step
-    if probe.properties:
-        ((name, constant),) = probe.properties.items()
-        SHAPES[step] = ("property", name, constant)
-    elif probe.list_intents:
-        (intent,) = probe.list_intents
-        SHAPES[step] = ("list", intent)
-    elif probe.subscribe is not None:
-        SHAPES[step] = ("subscribe", probe.subscribe)
-    return step
-
-
-_NOBODY = Customer(id="0")
-
-
-def _subscribe_step(destination: str, expression: Compiled) -> Step:
-    def subscribe(evaluation: Evaluation) -> None:
-        value = expression(evaluation)
-        flag = parse_flag(value)
-        if flag is _BAD:
-            evaluation.errors.append(f"{destination} must be true or false, got {value!r}")
-        elif flag is None:
-            evaluation.warnings.append(
-                f"{destination} is mapped but empty for this customer, which counts as "
-                "unmapped: the profile will be unsubscribed"
-            )
-        else:
-            evaluation.subscribe = bool(flag)
-
-    return subscribe
-
-
-def _list_step(destination: str, name: str, consent: bool, expression: Compiled) -> Step:
-    def list_intent(evaluation: Evaluation) -> None:
-        value = expression(evaluation)
-        flag = parse_flag(value)
-        if flag is _BAD:
-            evaluation.errors.append(f"{destination} must be true or false, got {value!r}")
-        elif flag is not None:
-            evaluation.list_intents.append(ListIntent(name, consent=consent, member=bool(flag)))
-
-    return list_intent
-
-
-def _property_step(name: str, expression: Compiled) -> Step:
-    def prop(evaluation: Evaluation) -> None:
-        value = expression(evaluation)
-        if not is_empty(value):
-            evaluation.properties[name] = value
-
-    return prop
 
 
 __all__ = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from core.model import (
     Channel,
@@ -17,22 +16,7 @@ from core.model import (
     MappedProfile,
     OptIn,
     Subscriptions,
-    draft_of,
-    fast_init,
 )
-
-_ListChange = fast_init(ListChange)
-# A subscribe is built as fast_init builds it, inline (one or two per customer): its slots set
-# on a draft of the same layout, which then becomes a ConsentChange.
-_ConsentDraft = draft_of(ConsentChange)
-_ConsentChange = fast_init(ConsentChange)
-# Enum members read once: an attribute of an enum class goes through EnumType.__getattr__'s
-# slower lookup on every read.
-_EMAIL, _SMS = Channel.EMAIL, Channel.SMS
-_SUBSCRIBED, _UNSUBSCRIBED = ConsentState.SUBSCRIBED, ConsentState.UNSUBSCRIBED
-_DOUBLE = OptIn.DOUBLE
-_SUBSCRIBE, _UNSUBSCRIBE = ConsentAction.SUBSCRIBE, ConsentAction.UNSUBSCRIBE
-_ADD, _REMOVE = ListAction.ADD, ListAction.REMOVE
 
 
 def _state(subs: Subscriptions | None, channel: Channel) -> ConsentState | None:
@@ -57,49 +41,35 @@ def _subscribe(
     channel: Channel, subject: str, subs: Subscriptions | None,
     list_ids: frozenset[str] | None, new_profile: bool, klist: KlaviyoList | None,
 ) -> ConsentChange | None:
-    # _state(subs, channel) inline: one or two subscribes per customer.
-    state = None if subs is None else subs.email if channel is _EMAIL else subs.sms
+    state = _state(subs, channel)
     if klist is None:
-        if state is _SUBSCRIBED:
+        if state is ConsentState.SUBSCRIBED:
             return None
         double = False
         list_name = list_id = None
     else:
-        double = klist.opt_in_process is _DOUBLE
-        if list_ids is not None and klist.id in list_ids and (double or state is _SUBSCRIBED):
+        double = klist.opt_in_process is OptIn.DOUBLE
+        if (list_ids is not None and klist.id in list_ids
+                and (double or state is ConsentState.SUBSCRIBED)):
             # A double opt-in member is confirmed or pending: subscribing again re-sends
             # the email.
             return None
         list_name, list_id = klist.name, klist.id
-    change: Any = _ConsentDraft()
-    change.channel = channel
-    change.action = _SUBSCRIBE
-    change.list_name = list_name
-    change.list_id = list_id
-    change.double_opt_in = double
-    change.risky = double or state is _UNSUBSCRIBED
-    # _subscribe_words' table read inline; the call composes a missing entry.
-    words = _WORDS.get((channel, list_name, double, state, new_profile))
-    if words is None:
-        words = _subscribe_words(channel, list_name, double, state, new_profile)
-    change.note = f"subscribes {subject} to " + words
-    change.subject = subject
-    change.__class__ = ConsentChange
-    return change  # type: ignore[no-any-return]
-
-
-# The words of a subscribe note after its subject depend on a handful of values only; they
-# are composed once per combination (list names and states, never a customer's data).
-_WORDS: dict[tuple[Channel, str | None, bool, ConsentState | None, bool], str] = {}
-_WORDS_LIMIT = 1024
+    return ConsentChange(
+        channel=channel,
+        action=ConsentAction.SUBSCRIBE,
+        list_name=list_name,
+        list_id=list_id,
+        double_opt_in=double,
+        risky=double or state is ConsentState.UNSUBSCRIBED,
+        note=(f"subscribes {subject} to "
+              + _subscribe_words(channel, list_name, double, state, new_profile)),
+        subject=subject,
+    )
 
 
 def _subscribe_words(channel: Channel, list_name: str | None, double: bool,
                      state: ConsentState | None, new_profile: bool) -> str:
-    key = (channel, list_name, double, state, new_profile)
-    words = _WORDS.get(key)
-    if words is not None:
-        return words
     head = _channel_words(channel)
     if list_name is not None:
         head += f" with list {list_name}"
@@ -112,22 +82,19 @@ def _subscribe_words(channel: Channel, list_name: str | None, double: bool,
     parts.append(_currently(state, new_profile))
     if state is ConsentState.UNSUBSCRIBED:
         parts.append("the person opted out; re-subscribing overrides that and needs confirmation")
-    if len(_WORDS) >= _WORDS_LIMIT:
-        _WORDS.clear()
-    words = _WORDS[key] = "; ".join(parts)
-    return words
+    return "; ".join(parts)
 
 
 def _unsubscribe(
     channel: Channel, subject: str, subs: Subscriptions | None, new_profile: bool
 ) -> ConsentChange | None:
     state = _state(subs, channel)
-    if state is _UNSUBSCRIBED:
+    if state is ConsentState.UNSUBSCRIBED:
         return None
-    risky = state is None or state is _SUBSCRIBED
-    return _ConsentChange(
+    risky = state is None or state is ConsentState.SUBSCRIBED
+    return ConsentChange(
         channel=channel,
-        action=_UNSUBSCRIBE,
+        action=ConsentAction.UNSUBSCRIBE,
         risky=risky,
         note=(f"unsubscribes {subject} from {_channel_words(channel)}; "
               f"{_currently(state, new_profile)}"),
@@ -143,8 +110,8 @@ def _list_change(
         return None
     if not intent.member and member is False:
         return None
-    action = _ADD if intent.member else _REMOVE
-    return _ListChange(list_name=klist.name, list_id=klist.id, action=action)
+    action = ListAction.ADD if intent.member else ListAction.REMOVE
+    return ListChange(list_name=klist.name, list_id=klist.id, action=action)
 
 
 Consents = tuple[tuple[ConsentChange, ...], tuple[ListChange, ...], tuple[str, ...]]
@@ -172,8 +139,8 @@ def operations(
     warnings: list[str] = []
     subscribing = mapped.subscribe is True
     if email:
-        change = (_subscribe(_EMAIL, email, subs, list_ids, new_profile, None) if subscribing
-                  else _unsubscribe(_EMAIL, email, subs, new_profile))
+        change = (_subscribe(Channel.EMAIL, email, subs, list_ids, new_profile, None)
+                  if subscribing else _unsubscribe(Channel.EMAIL, email, subs, new_profile))
         if change is not None:
             consent.append(change)
     elif subscribing:
@@ -181,8 +148,8 @@ def operations(
     if sms_consent and phone_number:
         if phone_usable:
             change = (
-                _subscribe(_SMS, phone_number, subs, list_ids, new_profile, None)
-                if subscribing else _unsubscribe(_SMS, phone_number, subs, new_profile))
+                _subscribe(Channel.SMS, phone_number, subs, list_ids, new_profile, None)
+                if subscribing else _unsubscribe(Channel.SMS, phone_number, subs, new_profile))
             if change is not None:
                 consent.append(change)
         else:
@@ -202,7 +169,7 @@ def operations(
                     f"the profile has no email address: not subscribed with list {klist.name}"
                 )
             else:
-                change = _subscribe(_EMAIL, email, subs, list_ids, new_profile, klist)
+                change = _subscribe(Channel.EMAIL, email, subs, list_ids, new_profile, klist)
                 if change is not None:
                     consent.append(change)
             continue
@@ -211,5 +178,4 @@ def operations(
         list_change = _list_change(intent, klist, list_ids)
         if list_change is not None:
             list_ops.append(list_change)
-    return (tuple(consent) if consent else (), tuple(list_ops) if list_ops else (),
-            tuple(warnings) if warnings else ())
+    return tuple(consent), tuple(list_ops), tuple(warnings)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from core.mapping import Template, apply
 from core.model import Collection, Customer, Plan
-from core.plan.route import PlanSettings, Resolution, plan_from_mapped
-
-_ADD, _UPDATE = Collection.ADD, Collection.UPDATE
+from core.plan.route import PlanSettings, Resolution, collection_for, plan_from_mapped
 
 
 def identifiers(
@@ -29,12 +27,11 @@ def plan_push(
 ) -> Plan:
     """Everything a push of this customer would do, given what the lookups found."""
     settings = settings or PlanSettings()
-    # collection_for(resolution), template.on_match and apply, spelled out: this runs once per
-    # planned customer, and those were four calls around a few attribute reads.
-    if resolution.link is not None and resolution.linked_profile is not None:
-        mapped = template.update.run(customer, _UPDATE, resolution.link, settings.default_region)
+    collection = collection_for(resolution)
+    if collection is Collection.UPDATE:
+        mapped = apply(customer, template, collection, link=resolution.link,
+                       default_region=settings.default_region)
         return plan_from_mapped(None, mapped, resolution, settings)
     # A stale link must not reach the Add mapping: its Id would target a profile that is gone.
-    add = template.add
-    mapped = add.run(customer, _ADD, None, settings.default_region)
-    return plan_from_mapped(mapped, None, resolution, settings, add.on_match)
+    mapped = apply(customer, template, collection, default_region=settings.default_region)
+    return plan_from_mapped(mapped, None, resolution, settings, template.on_match(collection))

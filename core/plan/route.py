@@ -10,31 +10,17 @@ from core.mapping import NO_IDENTIFIER
 from core.model import (
     JSON,
     Collection,
-    ConsentChange,
     ErrorKind,
-    FieldDiff,
     KlaviyoList,
-    ListChange,
     MappedProfile,
     MatchedBy,
     Plan,
     Profile,
     Route,
     Subscriptions,
-    draft_of,
-    fast_init,
 )
 from core.plan.consent import operations
-from core.plan.diff import (
-    _METADATA,
-    _NESTED,
-    diff_flat,
-    dotted,
-    dotted_names,
-    flatten,
-    is_empty,
-    is_mapping,
-)
+from core.plan.diff import field_diff, is_empty
 
 OnMatch = Literal["patch", "link-only"]
 
@@ -76,21 +62,6 @@ class _Basis:
     on_match: str
 
 
-# One of each per planned customer: the frozen __init__ is skipped (same instances).
-_Plan = fast_init(Plan)
-_new_basis = fast_init(_Basis)
-# The plans of the two common routes are built as fast_init builds them, inline: slots set on a
-# draft of the same layout, which then becomes a Plan (a builder call with a dozen keywords
-# fewer per customer).
-_PlanDraft = draft_of(Plan)
-# Enum members read once: an attribute of an enum class goes through EnumType.__getattr__'s
-# slower lookup on every read.
-_CREATE, _UPDATE, _LINK = Route.CREATE, Route.UPDATE, Route.LINK
-_BY_EXTERNAL_ID, _BY_EMAIL, _BY_PHONE = MatchedBy.EXTERNAL_ID, MatchedBy.EMAIL, MatchedBy.PHONE
-# A new profile's consent: never subscribed on any channel (immutable, so shared).
-_NEVER_SUBSCRIBED = Subscriptions()
-
-
 def collection_for(resolution: Resolution) -> Collection:
     """Update for a live link, Add otherwise (unlinked, or a stale link)."""
     return Collection.UPDATE if resolution.linked else Collection.ADD
@@ -98,76 +69,25 @@ def collection_for(resolution: Resolution) -> Collection:
 
 def payload_attributes(mapped: MappedProfile) -> JSON:
     """JSON:API attributes, properties nested, empty values left out so Klaviyo keeps its own."""
-    return _payload(mapped)[0]
-
-
-def _payload(mapped: MappedProfile) -> tuple[JSON, dict[str, Any]]:
-    """payload_attributes, and the same attributes as diff.flatten makes them, in one pass."""
     attributes: JSON = {}
-    flat: dict[str, Any] = {}
     for key, value in mapped.attributes.items():
         if key in _RESOURCE_KEYS or key == "properties":
             continue
-        # Mapped values are mostly text: the common case is answered without a call.
-        if type(value) is str:
-            if value and not value.isspace():
-                attributes[key] = value
-                if key not in _METADATA:
-                    flat[key] = value
-            continue
-        if type(value) is dict and key in _NESTED:
-            # The location: _non_empty and _flatten_into inline, in one pass over it (its
-            # dotted fields land in flat exactly where the two calls put them).
-            names = dotted_names(key)
-            kept = {}
-            for sub, item in value.items():
-                if type(item) is str:
-                    if not item or item.isspace():
-                        continue
-                elif is_empty(item):
-                    continue
-                kept[sub] = item
-                flat[names.get(sub) or dotted(key, sub)] = item
-            if kept:
-                attributes[key] = kept
-            continue
-        if is_mapping(value):
+        if isinstance(value, Mapping):
             value = _non_empty(value)
         if not is_empty(value):
             attributes[key] = value
-            if key in _METADATA:
-                continue
-            if key in _NESTED and is_mapping(value):
-                _flatten_into(flat, key, value)
-            else:
-                flat[key] = value
     properties = _non_empty(mapped.properties)
     nested = mapped.attributes.get("properties")
-    if nested is not None and is_mapping(nested):
+    if isinstance(nested, Mapping):
         properties = {**_non_empty(nested), **properties}
     if properties:
         attributes["properties"] = properties
-        _flatten_into(flat, "properties", properties)
-    return attributes, flat
+    return attributes
 
 
 def _non_empty(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The entries is_empty keeps; text, the usual value, is checked without the call."""
-    kept = {}
-    for key, value in values.items():
-        if type(value) is str:
-            if value and not value.isspace():
-                kept[key] = value
-        elif not is_empty(value):
-            kept[key] = value
-    return kept
-
-
-def _flatten_into(flat: dict[str, Any], key: str, values: Mapping[str, Any]) -> None:
-    """Add values (already free of empties) to flat under their dotted names (location.city)."""
-    names = dotted_names(key)
-    for sub, item in values.items():
-        flat[names.get(sub) or dotted(key, sub)] = item
+    return {key: value for key, value in values.items() if not is_empty(value)}
 
 
 def _body(attributes: JSON, profile_id: str | None) -> JSON:
@@ -181,16 +101,6 @@ def _body(attributes: JSON, profile_id: str | None) -> JSON:
 def _blocking(
     mapped: MappedProfile, lists: Mapping[str, KlaviyoList | None]
 ) -> tuple[ErrorKind, tuple[str, ...]] | None:
-    attributes = mapped.attributes
-    # mapped.has_identifier inline.
-    if not mapped.errors and (attributes.get("email") or attributes.get("phone_number")):
-        # The common case, answered without building the error list: nothing blocks unless
-        # a named list is missing.
-        for intent in mapped.list_intents:
-            if lists.get(intent.list_name) is None:
-                break
-        else:
-            return None
     errors = list(mapped.errors)
     kind: ErrorKind | None = None
     if not mapped.has_identifier:
@@ -216,9 +126,7 @@ def _blocking(
 
 def _dedupe(items: list[str], more: tuple[str, ...] = ()) -> tuple[str, ...]:
     """items then more, each once, in first-seen order."""
-    if more:
-        items = [*items, *more]
-    return tuple(dict.fromkeys(items)) if items else ()
+    return tuple(dict.fromkeys([*items, *more]))
 
 
 def _blocked_plan(
@@ -230,7 +138,7 @@ def _blocked_plan(
     basis: _Basis | None,
 ) -> Plan:
     kind, errors = verdict
-    return _Plan(
+    return Plan(
         customer_id=mapped.customer_id,
         route=Route.BLOCKED,
         reason=f"blocked: {errors[0]}",
@@ -256,38 +164,46 @@ def _existing_plan(
     warnings: list[str],
     basis: _Basis | None,
 ) -> Plan:
-    attributes, flat = _payload(mapped)
-    for key, match, label in (
-        ("email", resolution.email_match, "email"),
-        ("phone_number", resolution.phone_match, "phone"),
-    ) if send and (resolution.email_match or resolution.phone_match) else ():
-        if match is None or match.id == target.id or key not in attributes:
-            continue
-        value = attributes.pop(key)
-        flat.pop(key, None)
-        warnings.append(
-            f"{label} {value} belongs to profile {match.id}, not to profile {target.id} this "
-            f"push targets: {label} left out of the payload so no identifier moves between "
-            "profiles"
-        )
+    attributes = payload_attributes(mapped)
+    if send:
+        for key, match, label in (
+            ("email", resolution.email_match, "email"),
+            ("phone_number", resolution.phone_match, "phone"),
+        ):
+            if match is None or match.id == target.id or key not in attributes:
+                continue
+            value = attributes.pop(key)
+            warnings.append(
+                f"{label} {value} belongs to profile {match.id}, not to profile {target.id} "
+                f"this push targets: {label} left out of the payload so no identifier moves "
+                "between profiles"
+            )
     sent: JSON = attributes if send else {}
-    phone_sent = "phone_number" in sent
     consent, lists, more = operations(
         mapped,
         resolution.lists,
-        sent.get("email") or target.email,
-        sent.get("phone_number") or target.phone_number,
-        target.subscriptions,
-        target.list_ids,
-        False,
-        not (phone_sent and mapped.phone_valid is False),
-        settings.sms_consent,
+        email=sent.get("email") or target.email,
+        phone_number=sent.get("phone_number") or target.phone_number,
+        subs=target.subscriptions,
+        list_ids=target.list_ids,
+        new_profile=False,
+        phone_usable=not ("phone_number" in sent and mapped.phone_valid is False),
+        sms_consent=settings.sms_consent,
     )
-    current = target.attributes
-    payload = _body(attributes, target.id) if send else None
-    return _ready_plan(mapped.customer_id, route, reason, matched_by, target.id, payload,
-                       current, diff_flat(flatten(current), flat if send else {}), consent,
-                       lists, warnings, more, basis)
+    return Plan(
+        customer_id=mapped.customer_id,
+        route=route,
+        reason=reason,
+        matched_by=matched_by,
+        profile_id=target.id,
+        payload=_body(attributes, target.id) if send else None,
+        current=target.attributes,
+        diff=field_diff(target.attributes, sent),
+        consent=consent,
+        lists=lists,
+        warnings=_dedupe(warnings, more),
+        basis=basis,
+    )
 
 
 def _create_plan(
@@ -298,47 +214,29 @@ def _create_plan(
     warnings: list[str],
     basis: _Basis,
 ) -> Plan:
-    attributes, flat = _payload(mapped)
+    attributes = payload_attributes(mapped)
     consent, lists, more = operations(
         mapped,
         resolution.lists,
-        attributes.get("email"),
-        attributes.get("phone_number"),
-        _NEVER_SUBSCRIBED,
-        frozenset(),
-        True,
-        mapped.phone_valid is not False,
-        settings.sms_consent,
+        email=attributes.get("email"),
+        phone_number=attributes.get("phone_number"),
+        subs=Subscriptions(),
+        list_ids=frozenset(),
+        new_profile=True,
+        phone_usable=mapped.phone_valid is not False,
+        sms_consent=settings.sms_consent,
     )
-    return _ready_plan(mapped.customer_id, _CREATE, reason, None, None,
-                       _body(attributes, None), None,
-                       diff_flat({}, flat), consent, lists, warnings, more, basis)
-
-
-def _ready_plan(customer_id: str, route: Route, reason: str, matched_by: MatchedBy | None,
-                profile_id: str | None, payload: JSON | None, current: JSON | None,
-                diff: tuple[FieldDiff, ...], consent: tuple[ConsentChange, ...],
-                lists: tuple[ListChange, ...], warnings: list[str], more: tuple[str, ...],
-                basis: _Basis | None) -> Plan:
-    """A plan that nothing blocks, built as fast_init builds it (positional: no keyword call)."""
-    plan: Any = _PlanDraft()
-    plan.customer_id = customer_id
-    plan.route = route
-    plan.reason = reason
-    plan.matched_by = matched_by
-    plan.profile_id = profile_id
-    plan.payload = payload
-    plan.current = current
-    plan.diff = diff
-    plan.consent = consent
-    plan.lists = lists
-    # _dedupe(warnings, more) only when there is something to say.
-    plan.warnings = _dedupe(warnings, more) if warnings or more else ()
-    plan.errors = ()
-    plan.error_kind = None
-    plan.basis = basis
-    plan.__class__ = Plan
-    return plan  # type: ignore[no-any-return]
+    return Plan(
+        customer_id=mapped.customer_id,
+        route=Route.CREATE,
+        reason=reason,
+        payload=_body(attributes, None),
+        diff=field_diff(None, attributes),
+        consent=consent,
+        lists=lists,
+        warnings=_dedupe(warnings, more),
+        basis=basis,
+    )
 
 
 def _no_match_reason(email: Any, phone: Any) -> str:
@@ -379,32 +277,31 @@ def plan_from_mapped(
         verdict = _blocking(mapped_update, resolution.lists)
         if verdict:
             return _blocked_plan(mapped_update, verdict, warnings, target,
-                                 _BY_EXTERNAL_ID, None)
+                                 MatchedBy.EXTERNAL_ID, None)
         return _existing_plan(
-            mapped_update, target, _UPDATE, _BY_EXTERNAL_ID,
+            mapped_update, target, Route.UPDATE, MatchedBy.EXTERNAL_ID,
             f"linked via external id {resolution.link}", True, resolution, settings, warnings,
             None,
         )
 
     if mapped_add is None:
         raise ValueError("an unlinked customer needs its Add-collection mapping")
-    # _unlinked_warnings inline for the common case, no link.
-    warnings = (list(mapped_add.warnings) if resolution.link is None
-                else _unlinked_warnings(mapped_add, resolution))
-    basis = _new_basis(mapped_add, resolution, settings, on_match)
+    warnings = _unlinked_warnings(mapped_add, resolution)
+    basis = _Basis(mapped=mapped_add, resolution=resolution, settings=settings,
+                   on_match=on_match)
     email = mapped_add.attributes.get("email")
     phone = mapped_add.attributes.get("phone_number")
     match: tuple[Profile, MatchedBy, str] | None = None
     if resolution.email_match is not None:
         found = resolution.email_match
-        match = (found, _BY_EMAIL,
+        match = (found, MatchedBy.EMAIL,
                  f"email {email or found.email} matched profile {found.id}")
     elif resolution.phone_match is not None:
         found = resolution.phone_match
         words = f"phone {phone or found.phone_number} matched profile {found.id}"
         if email:
             words = f"no profile has email {email}; {words}"
-        match = (found, _BY_PHONE, words)
+        match = (found, MatchedBy.PHONE, words)
 
     verdict = _blocking(mapped_add, resolution.lists)
     if verdict:
@@ -418,7 +315,7 @@ def plan_from_mapped(
     if not send:
         reason += '; on_match = "link-only": the profile is linked, not patched'
     return _existing_plan(
-        mapped_add, target, _LINK, matched_by, reason, send, resolution, settings, warnings,
+        mapped_add, target, Route.LINK, matched_by, reason, send, resolution, settings, warnings,
         basis,
     )
 
@@ -445,6 +342,6 @@ def plan_conflict(plan: Plan, duplicate: Profile) -> Plan:
     if not send:
         reason += '; on_match = "link-only": the profile is linked, not patched'
     return _existing_plan(
-        mapped, duplicate, _LINK, matched_by, reason, send, basis.resolution, basis.settings,
+        mapped, duplicate, Route.LINK, matched_by, reason, send, basis.resolution, basis.settings,
         _unlinked_warnings(mapped, basis.resolution), basis,
     )

@@ -12,7 +12,6 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from core.mapping import Template, TemplateError, apply, load_template, parse_template
-from core.mapping.apply import apply_steps
 from core.model import Collection, Customer
 from tests.property.strategies import BOUNDED, SMALL, VALID, awkward_text, customers
 
@@ -140,23 +139,8 @@ def _document(add: list[dict[str, Any]], update: list[dict[str, Any]], on_match:
     return "\n".join(out) + "\n"
 
 
-def _same_as_steps(
-    template: Template, customer: Customer, collection: Collection, link: str | None,
-    region: str = "US",
-) -> None:
-    """The generated collection function maps exactly as the steps run one by one."""
-    got = apply(customer, template, collection, link=link, default_region=region)
-    want = apply_steps(customer, template, collection, link=link, default_region=region)
-    assert got == want
-    assert type(got) is type(want)
-    assert list(got.attributes) == list(want.attributes)
-    assert list(got.properties) == list(want.properties)
-    assert list(got.attributes.get("location", {})) == list(want.attributes.get("location", {}))
-
-
 def _check_apply(template: Template, customer: Customer) -> None:
     for collection in Collection:
-        _same_as_steps(template, customer, collection, "01HLINK")
         mapped = apply(customer, template, collection, link="01HLINK")
         json.dumps(mapped.attributes)
         json.dumps(mapped.properties)
@@ -278,153 +262,3 @@ def test_plausible_templates_map_any_customer(
     template = _parse(_document(add, add, "link-only"))
     if template is not None:
         _check_apply(template, customer)
-
-
-# Neighbouring address, attribute and static rows, with others between, in a shuffled order.
-INTERLEAVED = """
-[add]
-[[add.mappings]]
-destination = "City"
-kind = "formula"
-formula = 'primary_billing("City")'
-[[add.mappings]]
-destination = "Zip"
-kind = "formula"
-formula = 'primary_billing("PostalCode")'
-[[add.mappings]]
-destination = "Tier"
-kind = "static"
-value = "gold"
-[[add.mappings]]
-destination = "LIST_News"
-kind = "static"
-value = true
-[[add.mappings]]
-destination = "Email"
-kind = "field"
-source = "EmailAddress"
-[[add.mappings]]
-destination = "LastName"
-kind = "field"
-source = "LastName"
-[[add.mappings]]
-destination = "FirstName"
-kind = "field"
-source = "FirstName"
-[[add.mappings]]
-destination = "Region"
-kind = "formula"
-formula = 'primary_billing("Region")'
-[[add.mappings]]
-destination = "UCLIST_Vip"
-kind = "static"
-value = false
-[[add.mappings]]
-destination = "SubscribeProfile"
-kind = "formula"
-formula = 'custom_field("Newsletter")'
-[[add.mappings]]
-destination = "Note"
-kind = "static"
-value = "x"
-[[add.mappings]]
-destination = "SubscribeFlag"
-kind = "static"
-value = true
-[[add.mappings]]
-destination = "PhoneNumber"
-kind = "formula"
-formula = "e164(CustomerNumber)"
-[update]
-[[update.mappings]]
-destination = "Email"
-kind = "field"
-source = "EmailAddress"
-"""
-
-
-# Rows the generated function writes inline (link, Email, e164 of a field, attribute, billing,
-# static) between rows it calls as closures (other formulas), so both share one Evaluation.
-MIXED = """
-[add]
-[[add.mappings]]
-destination = "Note"
-kind = "formula"
-formula = 'concat(FirstName, "-", Id)'
-[[add.mappings]]
-destination = "Id"
-kind = "formula"
-formula = "link()"
-[[add.mappings]]
-destination = "SubscribeProfile"
-kind = "formula"
-formula = 'custom_field("Newsletter")'
-[[add.mappings]]
-destination = "Email"
-kind = "field"
-source = "EmailAddress"
-[[add.mappings]]
-destination = "City"
-kind = "formula"
-formula = 'primary_billing("City")'
-[[add.mappings]]
-destination = "Address1"
-kind = "formula"
-formula = 'upper(primary_billing("Address1"))'
-[[add.mappings]]
-destination = "Zip"
-kind = "formula"
-formula = 'primary_billing("PostalCode")'
-[[add.mappings]]
-destination = "PhoneNumber"
-kind = "field"
-source = "CustomerNumber"
-[[add.mappings]]
-destination = "LIST_News"
-kind = "formula"
-formula = 'custom_field("Newsletter")'
-[[add.mappings]]
-destination = "UCLIST_Vip"
-kind = "static"
-value = true
-[[add.mappings]]
-destination = "FirstName"
-kind = "field"
-source = "FirstName"
-[[add.mappings]]
-destination = "Tier"
-kind = "static"
-value = "gold"
-[update]
-[[update.mappings]]
-destination = "PhoneNumber"
-kind = "formula"
-formula = "e164(coalesce(CustomerNumber, Comment))"
-[[update.mappings]]
-destination = "Id"
-kind = "static"
-value = "01JSTATIC"
-[[update.mappings]]
-destination = "Email"
-kind = "formula"
-formula = "lower(EmailAddress)"
-[[update.mappings]]
-destination = "Organization"
-kind = "static"
-value = "Acme"
-[[update.mappings]]
-destination = "SubscribeProfile"
-kind = "static"
-value = false
-"""
-
-
-@given(customers, st.sampled_from([None, "", " ", "01JLINK"]), st.sampled_from(["US", "GB"]))
-def test_generated_collections_map_exactly_as_the_steps(
-    customer: Customer, link: str | None, region: str
-) -> None:
-    for text in (DEFAULT, INTERLEAVED, MIXED):
-        template = parse_template(text, source=SOURCE)
-        for collection in Collection:
-            _same_as_steps(template, customer, collection, link, region)
-

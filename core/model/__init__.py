@@ -1,0 +1,68 @@
+"""The domain: iPaaS.com Customers, Klaviyo profiles, mapped payloads, plans and their records."""
+
+from core.model.customer import (
+    JSON,
+    Address,
+    Customer,
+    CustomerDataError,
+    CustomField,
+    ExternalId,
+)
+from core.model.klaviyo import (
+    ConsentState,
+    KlaviyoList,
+    OptIn,
+    Profile,
+    ProfileDataError,
+    Subscriptions,
+)
+from core.model.plan import (
+    Change,
+    Channel,
+    Collection,
+    ConsentAction,
+    ConsentChange,
+    ErrorKind,
+    FieldDiff,
+    ListAction,
+    ListChange,
+    ListIntent,
+    MappedProfile,
+    MatchedBy,
+    Plan,
+    Route,
+)
+from core.model.records import ErrorRecord, ErrorStatus, HistoryEntry, Stage
+
+__all__ = [
+    "JSON",
+    "Address",
+    "Change",
+    "Channel",
+    "Collection",
+    "ConsentAction",
+    "ConsentChange",
+    "ConsentState",
+    "CustomField",
+    "Customer",
+    "CustomerDataError",
+    "ErrorKind",
+    "ErrorRecord",
+    "ErrorStatus",
+    "ExternalId",
+    "FieldDiff",
+    "HistoryEntry",
+    "KlaviyoList",
+    "ListAction",
+    "ListChange",
+    "ListIntent",
+    "MappedProfile",
+    "MatchedBy",
+    "OptIn",
+    "Plan",
+    "Profile",
+    "ProfileDataError",
+    "Route",
+    "Stage",
+    "Subscriptions",
+]
