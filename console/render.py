@@ -122,7 +122,7 @@ def errors_view(records: Sequence[ErrorRecord]) -> RenderableType:
     for record in records:
         style = "dim" if record.status is ErrorStatus.RESOLVED else None
         table.add_row(record.id, record.customer_id, record.kind.value, record.stage.value,
-                      record.status.value, str(record.attempts), record.message, style=style)
+                      record.status.value, str(len(record.attempts)), record.message, style=style)
     return table
 
 
@@ -131,7 +131,7 @@ def error_detail(record: ErrorRecord) -> RenderableType:
     text = Text()
     text.append(f"{record.id}  customer {record.customer_id}  ", style="bold")
     text.append(f"{record.kind.value} at {record.stage.value}, {record.status.value}, "
-                f"{record.attempts} attempt(s)\n")
+                f"{len(record.attempts)} attempt(s)\n")
     text.append(record.message + "\n")
     if record.code or record.http_status:
         text.append(f"service said: {record.http_status or ''} {record.code or ''} "

@@ -42,7 +42,7 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
             "ok": result.ok,
             "held": result.held,
             "status": record.status.value if record else None,
-            "attempts": record.attempts if record else None,
+            "attempts": len(record.attempts) if record else None,
             "profile_id": result.profile_id,
             "message": result.error.message if result.error else None,
         })
