@@ -86,15 +86,6 @@ def map_customer(ctx: Context, customer: Customer, link: str | None) -> Mapped:
     return mapped
 
 
-def map_needed(ctx: Context, customer: Customer, link: str | None) -> Mapped:
-    """Only the collection a bulk upsert uses (it reads no target, so the link decides):
-    Update when linked, Add otherwise; both slots hold it."""
-    collection = Collection.UPDATE if link else Collection.ADD
-    one = apply(customer, ctx.template, collection, link=link,
-                default_region=ctx.settings.default_region)
-    return Mapped(customer, ctx.template, ctx.settings.default_region, link, add=one, update=one)
-
-
 def plan_of(ctx: Context, mapped: Mapped, resolution: Resolution) -> Plan:
     """Step 5: the pure plan from the mapping and what the lookups found."""
     if resolution.linked:
