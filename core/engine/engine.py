@@ -82,6 +82,7 @@ class Engine:
         self.sandbox = sandbox
         self.errors: ErrorLog = ctx.errors
         self.history: History = ctx.history
+        self.consent_emails: ConsentEmails = ctx.consent_emails
         self.template = ctx.template
         self._closed = False
         self._following: list[Callable[[str, str], None]] = []
