@@ -338,7 +338,7 @@ def _waited(exc: httpx.TimeoutException, limits: httpx.Timeout) -> str:
         httpx.WriteTimeout: limits.write,
         httpx.PoolTimeout: limits.pool,
     }.get(type(exc))
-    after = f" after {seconds:g} s" if seconds is not None else ""
+    after = f" after {seconds:.3g} s" if seconds is not None else ""
     return f"{type(exc).__name__}{after}"
 
 
