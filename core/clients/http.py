@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import httpx
 
@@ -45,6 +45,19 @@ __all__ = [
 log = logging.getLogger("core.clients")
 
 
+class NetworkSettings(Protocol):
+    """The settings a RetryPolicy is built from; core.config.Config has them all."""
+
+    @property
+    def retry_attempts(self) -> int: ...
+    @property
+    def connect_timeout(self) -> float: ...
+    @property
+    def read_timeout(self) -> float: ...
+    @property
+    def total_timeout(self) -> float: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How hard a client tries before giving up: attempts, backoff, timeouts and a time box.
@@ -59,6 +72,16 @@ class RetryPolicy:
     total_timeout: float = 120.0
     connect_timeout: float | None = None
     read_timeout: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: NetworkSettings) -> RetryPolicy:
+        """The policy the operator configured: attempts and the three timeouts."""
+        return cls(
+            max_attempts=max(1, settings.retry_attempts),
+            total_timeout=settings.total_timeout,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+        )
 
     def backoff(self, attempt: int, rand: float) -> float:
         """Jittered exponential delay before attempt `attempt + 1` (rand in [0, 1))."""

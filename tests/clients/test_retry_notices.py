@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from core.clients.http import ApiError, RetryNotice, RetryPolicy, retry_message
 from core.clients.ipaas import IpaasClient
 from core.clients.klaviyo import KlaviyoClient
+from core.config import Config
 from tests.clients.fakes import KEY, TOKEN, Recorder, VirtualClock, klaviyo_error, sequence
 
 
@@ -128,6 +130,20 @@ async def test_timeouts_come_from_the_policy() -> None:
     assert seen[0]["connect"] == 2.0 and seen[0]["read"] == 7.0
     default = RetryPolicy().timeouts(30.0)
     assert (default.connect, default.read) == (10.0, 30.0)
+
+
+def test_the_configured_settings_make_the_policy(tmp_path: Path) -> None:
+    config = Config.load(env={"KLAVIYO_CONSOLE_RETRY_ATTEMPTS": "3",
+                              "KLAVIYO_CONSOLE_CONNECT_TIMEOUT": "2",
+                              "KLAVIYO_CONSOLE_READ_TIMEOUT": "9",
+                              "KLAVIYO_CONSOLE_TOTAL_TIMEOUT": "45",
+                              "XDG_CONFIG_HOME": str(tmp_path)},
+                         state_dir=tmp_path, sandbox=True)
+    policy = RetryPolicy.from_settings(config)
+    assert (policy.max_attempts, policy.connect_timeout, policy.read_timeout,
+            policy.total_timeout) == (3, 2.0, 9.0, 45.0)
+    limits = policy.timeouts(30.0)
+    assert (limits.connect, limits.read) == (2.0, 9.0)
 
 
 @pytest.mark.parametrize("failure", [httpx.ReadTimeout("t"), httpx.ConnectError("refused"),
