@@ -32,6 +32,7 @@ from core.clients.redaction import redact, register_secret
 __all__ = [
     "ApiError",
     "ApiSession",
+    "NetworkSettings",
     "RateLimitState",
     "RetryListener",
     "RetryNotice",
@@ -262,13 +263,18 @@ class ApiSession:
         """
         accepted = set(ok)
         policy = self.retry
-        started = self._clock()
+        # Time on the wire and in backoff. Waits for the rate limiter are this process's own
+        # pacing, so they do not eat into the time box an answering server gets.
+        spent = 0.0
         attempt = 0
         while True:
             attempt += 1
             await self.limiter.acquire(buckets)
-            remaining = policy.total_timeout - (self._clock() - started)
-            error = await self._attempt(method, path, buckets, params, body, accepted, remaining)
+            sent = self._clock()
+            error = await self._attempt(
+                method, path, buckets, params, body, accepted, policy.total_timeout - spent
+            )
+            spent += self._clock() - sent
             if isinstance(error, httpx.Response):
                 response = error
                 problem = check(response) if check and response.is_success else None
@@ -289,7 +295,7 @@ class ApiSession:
             if error.retry_after is not None:
                 # Never before Retry-After; a little jitter keeps parallel callers apart.
                 delay = error.retry_after + self._rand() * min(1.0, policy.base_delay)
-            if self._clock() - started + delay > policy.total_timeout:
+            if spent + delay > policy.total_timeout:
                 # The time box, not the attempt count, ended it: say both, so "after 4
                 # attempts" is never read as all of the 5 configured.
                 error.stamp(attempts=attempt, attempts_allowed=policy.max_attempts,
@@ -303,7 +309,9 @@ class ApiSession:
             log.warning("%s (%s %s: %s)", retry_message(notice), method, path,
                         error.code or error.status or "no response")
             self._notify(notice)
+            slept_from = self._clock()
             await self._sleep(delay)
+            spent += self._clock() - slept_from
 
     async def _attempt(
         self,

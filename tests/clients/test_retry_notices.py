@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
 import pytest
 
-from core.clients.http import ApiError, RetryNotice, RetryPolicy, retry_message
+from core.clients.http import ApiError, ApiSession, RetryNotice, RetryPolicy, retry_message
 from core.clients.ipaas import IpaasClient
 from core.clients.klaviyo import KlaviyoClient
+from core.clients.limiter import Limiter
 from core.config import Config
 from tests.clients.fakes import KEY, TOKEN, Recorder, VirtualClock, klaviyo_error, sequence
 
@@ -201,3 +202,27 @@ async def test_a_silent_server_is_announced_as_not_answering(silent_server: int)
         f"iPaaS.com at http://127.0.0.1:{silent_server} not answering")
     message = str(caught.value)
     assert "after 2 attempts" in message and "ReadTimeout after 0.2 s" in message
+
+
+async def test_waiting_for_the_rate_limiter_does_not_eat_the_time_box() -> None:
+    clock = VirtualClock()
+
+    class BusyLimiter(Limiter):
+        async def acquire(self, buckets: Sequence[str]) -> None:
+            clock.now += 500.0  # our own pacing held the call longer than the whole box
+
+    reads: list[float] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        reads.append(request.extensions["timeout"]["read"])
+        return httpx.Response(200, json={"ok": True})
+
+    session = ApiSession("ipaas", base_url="https://api.ipaas.com", headers={}, secrets=(),
+                         limiter=BusyLimiter({}, clock=clock, sleep=clock.sleep),
+                         transport=httpx.MockTransport(handler), clock=clock, sleep=clock.sleep,
+                         retry=RetryPolicy(read_timeout=30.0, total_timeout=60.0))
+    try:
+        response = await session.request("GET", "/customers/v2/Customers")
+    finally:
+        await session.aclose()
+    assert response.status_code == 200 and reads == [30.0]
