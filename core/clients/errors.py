@@ -31,8 +31,9 @@ def service_name(service: str) -> str:
 def origin(url: httpx.URL | str) -> str:
     """scheme://host[:port] of a URL, never its user info, path or query."""
     parsed = httpx.URL(url) if isinstance(url, str) else url
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
     port = f":{parsed.port}" if parsed.port is not None else ""
-    return f"{parsed.scheme}://{parsed.host}{port}"
+    return f"{parsed.scheme}://{host}{port}"
 
 
 class ApiError(Exception):

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.clients.errors import origin
 from core.clients.http import ApiError, ApiSession, RetryNotice, RetryPolicy, retry_message
 from core.clients.ipaas import IpaasClient
 from core.clients.klaviyo import KlaviyoClient
@@ -226,3 +227,12 @@ async def test_waiting_for_the_rate_limiter_does_not_eat_the_time_box() -> None:
     finally:
         await session.aclose()
     assert response.status_code == 200 and reads == [30.0]
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://a.klaviyo.com/", "https://a.klaviyo.com"),
+    ("https://user:pw@api.ipaas.com:8443/prefix?x=1", "https://api.ipaas.com:8443"),
+    ("http://[::1]:9000", "http://[::1]:9000"),
+])
+def test_errors_show_the_base_urls_origin_only(url: str, shown: str) -> None:
+    assert origin(url) == shown
