@@ -9,14 +9,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widget import Widget
+from textual.screen import Screen
+from textual.widgets import Footer, Input
 
 from console.keymap import binding
-from console.screens.base import ModeScreen, say, wait_engine
+from console.screens.base import say, wait_engine
 from console.screens.confirm import PushConfirmScreen
 from console.screens.recent import PickCustomerScreen
-from console.widgets.field import TextField
-from console.widgets.keys import KeysFooter
 from console.widgets.preview import PreviewPane
 from console.widgets.screenbar import ScreenBar
 from console.widgets.status import StatusLine
@@ -60,8 +59,10 @@ HINT = ("Enter a customer to preview what a push would send.  "
 KEPT_PANES = 8  # customers whose drawn preview is kept for an instant switch back
 
 
-class LookupScreen(ModeScreen):
+class LookupScreen(Screen[None]):
     """Type an id, email or name; Enter previews; F5 pushes after a confirmation."""
+
+    AUTO_FOCUS = "#customer"
 
     HELP = (
         "Type an iPaaS.com Customer id, an email or a name and press Enter to preview.\n\n"
@@ -86,28 +87,16 @@ class LookupScreen(ModeScreen):
         self.panes: dict[str, PreviewPane] = {}
 
     def compose(self) -> ComposeResult:
-        # The first frame: the bars, the field to type in, the status line and the hint, as
-        # few widgets as that takes (each costs styling, layout and messages). The footer mounts
-        # right after it is drawn; a preview pane mounts with its first plan.
+        # A preview pane mounts with its first plan.
         yield ScreenBar("lookup")
-        field = TextField(placeholder="Customer id, email or name, then Enter", id="customer")
-        # Styled focused from the start, as on_mount focuses it: a focus arriving after it was
-        # styled blurred restyled it (and its cursor and placeholder styles) before frame one.
-        field.set_reactive(Widget.has_focus, True)
-        yield field
+        yield Input(placeholder="Customer id, email or name, then Enter", id="customer")
         yield StatusLine(id="status", hint=HINT)
-
-    def on_mount(self) -> None:
-        self.query_one("#customer", TextField).focus()
-        self.call_after_refresh(self.mount_after_first_frame)
-
-    def mount_after_first_frame(self) -> None:
-        self.mount(KeysFooter())
+        yield Footer()
 
     # ----------------------------------------------------------------- lookup and preview
 
-    @on(TextField.Submitted, "#customer")
-    def lookup_submitted(self, event: TextField.Submitted) -> None:
+    @on(Input.Submitted, "#customer")
+    def lookup_submitted(self, event: Input.Submitted) -> None:
         query = event.value.strip()
         if not query:
             self.notify("Type a customer id, an email or a name first.", severity="warning")
@@ -190,7 +179,7 @@ class LookupScreen(ModeScreen):
                             + ("Blocked: nothing can be sent." if plan.blocked
                                else "F5 to push."))
             app.remember(plan)
-        customer = self.query_one("#customer", TextField)
+        customer = self.query_one("#customer", Input)
         if customer.value != plan.customer_id:
             customer.value = plan.customer_id
 
@@ -230,14 +219,14 @@ class LookupScreen(ModeScreen):
             self.lookup(self.plan.customer_id)
 
     def action_focus_lookup(self) -> None:
-        self.query_one("#customer", TextField).focus()
+        self.query_one("#customer", Input).focus()
 
     def action_recent(self) -> None:
         app: Any = self.app
 
         def chosen(customer_id: str | None) -> None:
             if customer_id:
-                self.query_one("#customer", TextField).value = customer_id
+                self.query_one("#customer", Input).value = customer_id
                 self.preview_from(customer_id)
 
         self.app.push_screen(PickCustomerScreen("Recent lookups", list(app.recent.items)),
@@ -245,7 +234,7 @@ class LookupScreen(ModeScreen):
 
     def preview_customer(self, customer_id: str) -> None:
         """Entry point for the command palette and other screens."""
-        self.query_one("#customer", TextField).value = customer_id
+        self.query_one("#customer", Input).value = customer_id
         self.preview_from(customer_id)
 
     # ----------------------------------------------------------------------------- push
@@ -263,9 +252,9 @@ class LookupScreen(ModeScreen):
         plan = self.plan
         if plan is None or plan.blocked or self.pushing or self.stale:
             return  # a kept plan is never confirmed: its refresh may differ
-        self.app.push_screen(PushConfirmScreen(plan), self._push_confirmed)
+        self.app.push_screen(PushConfirmScreen(plan), self.push_confirmed)
 
-    def _push_confirmed(self, confirmed: bool | None) -> None:
+    def push_confirmed(self, confirmed: bool | None) -> None:
         if confirmed and self.plan is not None and not self.pushing:
             self.pushing = True
             self.push(self.plan.customer_id)
