@@ -17,7 +17,6 @@ from console.commands import CustomerCommands
 from console.keymap import KeymapError, binding, keymap_from_file, parse_keymap
 from console.screens.base import EngineFailed, EnginePort, EngineReady, say
 from console.screens.recent import RecentLookups
-from console.widgets.words import route_title
 
 if TYPE_CHECKING:
     from core.model import Plan
@@ -164,6 +163,8 @@ class ConsoleApp(App[None]):
 
     def remember(self, plan: Plan) -> None:
         """Keep the plan for a repeat lookup and put its customer atop the recent lookups."""
+        from console.widgets.words import route_title
+
         self.plans[plan.customer_id] = (plan, time.monotonic())
         label = route_title(plan)
         email = (plan.payload or {}).get("data", {}).get("attributes", {}).get("email")

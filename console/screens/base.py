@@ -5,11 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.message import Message
 
-from core.model import Customer, ErrorKind, ErrorRecord, ErrorStatus, HistoryEntry, Plan
+if TYPE_CHECKING:
+    from core.model import (
+        Customer,
+        ErrorKind,
+        ErrorRecord,
+        ErrorStatus,
+        HistoryEntry,
+        Plan,
+    )
 
 
 class ErrorLogPort(Protocol):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -14,13 +14,13 @@ from textual.widgets import Footer, Input
 
 from console.keymap import binding
 from console.screens.base import say, wait_engine
-from console.screens.confirm import PushConfirmScreen
 from console.screens.recent import PickCustomerScreen
-from console.widgets.preview import PreviewPane
 from console.widgets.screenbar import ScreenBar
 from console.widgets.status import StatusLine
-from console.widgets.words import route_title
-from core.model import Plan, Route
+
+if TYPE_CHECKING:
+    from console.widgets.preview import PreviewPane
+    from core.model import Plan
 
 
 class PlanReady(Message):
@@ -162,6 +162,9 @@ class LookupScreen(Screen[None]):
         self.post_message(PlanReady(plan))
 
     def on_plan_ready(self, message: PlanReady) -> None:
+        # The preview's modules load with the first plan, not before the lookup is drawn.
+        from console.widgets.words import route_title
+
         plan = message.plan
         self.stale = message.age is not None
         self.plan = plan
@@ -190,6 +193,8 @@ class LookupScreen(Screen[None]):
         pane is redrawn (Textual reuses a widget's rendered lines while it is unchanged). The
         displayed pane is kept first among the panes, so queries such as `#route` find it.
         """
+        from console.widgets.preview import PreviewPane
+
         pane = self.panes.pop(plan.customer_id, None)
         first = next(iter(self.query(PreviewPane)), None)
         if pane is None:
@@ -241,7 +246,7 @@ class LookupScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "push" and (
-            self.pushing or self.stale or self.plan is None or self.plan.route is Route.BLOCKED
+            self.pushing or self.stale or self.plan is None or self.plan.blocked
         ):
             return None  # shown dimmed: the key exists but cannot run now
         if action == "refresh" and self.plan is None:
@@ -252,6 +257,8 @@ class LookupScreen(Screen[None]):
         plan = self.plan
         if plan is None or plan.blocked or self.pushing or self.stale:
             return  # a kept plan is never confirmed: its refresh may differ
+        from console.screens.confirm import PushConfirmScreen
+
         self.app.push_screen(PushConfirmScreen(plan), self.push_confirmed)
 
     def push_confirmed(self, confirmed: bool | None) -> None:
@@ -300,5 +307,7 @@ class LookupScreen(Screen[None]):
         except Exception as exc:
             self.notify(say(exc), title="Refresh failed", severity="error", markup=False)
             return
+        from console.widgets.words import route_title
+
         self.post_message(PlanReady(plan))
         self.call_after_refresh(self.set_status, f"{outcome}  Now: {route_title(plan)}.")
