@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
@@ -10,8 +11,10 @@ from rich.table import Table
 from rich.text import Text
 
 from console.widgets.words import cell
-from core.engine import BatchProgress, PushResult
 from core.model import Change, ErrorRecord, ErrorStatus, HistoryEntry, Plan, Route
+
+if TYPE_CHECKING:
+    from core.engine import BatchProgress, PushResult
 
 CHANGE_STYLE = {
     Change.ADDED: "green",
