@@ -15,6 +15,7 @@ from textual.widgets import Footer, Input
 from console.keymap import binding
 from console.screens.base import say, wait_engine
 from console.screens.recent import PickCustomerScreen
+from console.widgets.field import CustomerField
 from console.widgets.screenbar import ScreenBar
 from console.widgets.status import StatusLine
 
@@ -89,7 +90,7 @@ class LookupScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         # A preview pane mounts with its first plan.
         yield ScreenBar("lookup")
-        yield Input(placeholder="Customer id, email or name, then Enter", id="customer")
+        yield CustomerField(placeholder="Customer id, email or name, then Enter", id="customer")
         yield StatusLine(id="status", hint=HINT)
         yield Footer()
 

@@ -58,6 +58,19 @@ async def test_a_paste_takes_its_first_line(make_app, stub):
         assert field.value == "55260"
 
 
+async def test_pasted_escape_sequences_and_tabs_never_reach_the_value(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        field = field_of(app)
+        field.post_message(events.Paste("55260\x1b[31m\tx\nsecond"))
+        await pilot.pause()
+        assert field.value == "55260[31m x"
+        app.copy_to_clipboard("\x07 1001")
+        await pilot.press("home", "ctrl+v")
+        assert field.value == " 100155260[31m x"
+
+
 async def test_the_console_keys_work_while_the_field_has_the_focus(make_app, stub):
     app = make_app(stub)
     async with app.run_test(size=(120, 40)) as pilot:
