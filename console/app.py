@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import gc
+import importlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from console.commands import CustomerCommands
-from console.css_cache import FILE_NAME, CachedStylesheet, RulesFile
 from console.keymap import KeymapError, binding, keymap_from_file, parse_keymap
-from console.screens.base import BREAKPOINTS, EngineFailed, EnginePort, EngineReady, say
+from console.screens.base import EngineFailed, EnginePort, EngineReady, say
 from console.screens.recent import RecentLookups
-from console.widgets.words import route_title
-from core.model import Plan
+
+if TYPE_CHECKING:
+    from core.model import Plan
 
 EngineFactory = Callable[[Any], Awaitable[EnginePort]]
 
@@ -56,10 +56,10 @@ def settings_screen() -> Screen[Any]:
 
 
 async def open_engine(config: Any) -> EnginePort:
-    """The real engine (imported late so the console starts before the core loads)."""
-    from core.engine import Engine
-
-    engine: EnginePort = await Engine.open(config)
+    """The real engine; its modules (httpx, stores, sandbox) load in a thread after frame one."""
+    # A thread, so keys typed while they load reach the lookup field at once.
+    engine_module = await asyncio.to_thread(importlib.import_module, "core.engine")
+    engine: EnginePort = await engine_module.Engine.open(config)
     return engine
 
 
@@ -77,7 +77,7 @@ class ConsoleApp(App[None]):
 
     CSS_PATH = "console.tcss"
     TITLE = "iPaaS.com → Klaviyo console"
-    HORIZONTAL_BREAKPOINTS = BREAKPOINTS
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
     MODES = {
         "lookup": lookup_screen,
         "errors": errors_screen,
@@ -105,79 +105,40 @@ class ConsoleApp(App[None]):
     ) -> None:
         super().__init__()
         state_dir = getattr(config, "state_dir", None)
-        # Parsed CSS from the last launch (a quarter of the CPU to the first frame otherwise).
-        self.css_rules = RulesFile(Path(state_dir) / FILE_NAME if state_dir is not None else None)
-        # theme_variables: what App.__init__ just computed for its own Stylesheet.
-        self.stylesheet = CachedStylesheet(variables=dict(self.theme_variables),
-                                           rules_file=self.css_rules)
-        # Textual's count of CSS invalidations when the stylesheet last matched the theme.
-        self._css_current_at = self._css_update_count
-        self._gc_deferred = False  # set while on_load holds collections back
         self.config = config
         self.engine: EnginePort | None = None
         self.engine_error: str | None = None
         self.engine_ready = asyncio.Event()
-        self._engine_factory = engine_factory or open_engine
+        self.engine_factory = engine_factory or open_engine
         self.current_customer: str | None = None
         # The last plan shown per customer, with when it came: shown at once on a repeat
         # lookup while a fresh preview runs (the engine stays the source of truth).
         self.plans: dict[str, tuple[Plan, float]] = {}
-        self._keymap_error: str | None = None
+        self.keymap_error: str | None = None
         try:
             self.keymap = keymap if keymap is not None else config_keymap(config)
         except KeymapError as exc:
-            self.keymap, self._keymap_error = {}, str(exc)
+            self.keymap, self.keymap_error = {}, str(exc)
         if recent_path is None and state_dir is not None:
             recent_path = Path(state_dir) / "console-recent.json"
         self.recent = RecentLookups(recent_path)
         if config is not None and getattr(config, "sandbox", False):
             self.sub_title = "SANDBOX"
 
-    @property
-    def stylesheet_current(self) -> bool:
-        """Whether the stylesheet reflects the theme (no invalidation since its last refresh)."""
-        return self._css_current_at == self._css_update_count
-
-    def refresh_css(self, animate: bool = True) -> None:
-        super().refresh_css(animate)
-        self._css_current_at = self._css_update_count
-
-    def on_load(self) -> None:
-        # Collections wait for the first frame: building it allocates heavily, and a collection
-        # then scans every object the imports left (one of 90 ms was seen). Resumed right after.
-        self._gc_deferred = gc.isenabled()
-        gc.disable()
-
-    def resume_gc(self) -> None:
-        """Collect again, as before the app started (after the first frame, or on the way out)."""
-        if self._gc_deferred:
-            self._gc_deferred = False
-            gc.enable()
-
     def on_mount(self) -> None:
-        self.call_after_refresh(self.resume_gc)
         self.recent.load()
         self.set_keymap(self.keymap)
-        if self._keymap_error:
-            self.notify(self._keymap_error, title="Keymap ignored", severity="error",
+        if self.keymap_error:
+            self.notify(self.keymap_error, title="Keymap ignored", severity="error",
                         markup=False, timeout=15)
-        # Opening the engine (template, state files, sandbox) waits for the first frame.
+        # The lookup screen is drawn first; the engine and its imports load after that frame.
         self.call_after_refresh(self.start_engine)
-        self.call_after_refresh(self.save_css_rules)
-
-    @work(group="css", exit_on_error=False, thread=True)
-    def save_css_rules(self) -> None:
-        """Keep the rules parsed for this launch for the next one (best effort)."""
-        try:
-            self.css_rules.save()
-        except OSError as exc:
-            self.log.warning(f"CSS cache not saved: {exc}")
 
     @work(exclusive=True, group="engine", exit_on_error=False)
     async def start_engine(self) -> None:
         """Open the engine off the first paint, so the console appears at once."""
         try:
-            self.engine = await self._engine_factory(self.config)
+            self.engine = await self.engine_factory(self.config)
         except Exception as exc:  # configuration or storage trouble: say it, keep running
             self.engine_error = say(exc)
             self.engine_ready.set()
@@ -191,11 +152,6 @@ class ConsoleApp(App[None]):
                     markup=False, timeout=30)
 
     async def on_unmount(self) -> None:
-        self.resume_gc()
-        try:
-            self.css_rules.save()  # rules parsed after the first frame (footer, preview)
-        except OSError as exc:
-            self.log.warning(f"CSS cache not saved: {exc}")
         if self.engine is not None:
             engine, self.engine = self.engine, None
             try:
@@ -207,6 +163,8 @@ class ConsoleApp(App[None]):
 
     def remember(self, plan: Plan) -> None:
         """Keep the plan for a repeat lookup and put its customer atop the recent lookups."""
+        from console.widgets.words import route_title
+
         self.plans[plan.customer_id] = (plan, time.monotonic())
         label = route_title(plan)
         email = (plan.payload or {}).get("data", {}).get("attributes", {}).get("email")
@@ -225,9 +183,9 @@ class ConsoleApp(App[None]):
     def preview_customer(self, customer_id: str) -> None:
         """Switch to the lookup and preview one customer (palette, history, errors)."""
         self.switch_mode("lookup")
-        self.call_after_refresh(self._preview_on_lookup, customer_id)
+        self.call_after_refresh(self.preview_on_lookup, customer_id)
 
-    def _preview_on_lookup(self, customer_id: str) -> None:
+    def preview_on_lookup(self, customer_id: str) -> None:
         from console.screens.lookup import LookupScreen
 
         screen = self.screen
@@ -246,3 +204,8 @@ class ConsoleApp(App[None]):
                             lambda: self.switch_mode("batch"))
         yield SystemCommand("Settings", "Active configuration, template, knobs (F2)",
                             lambda: self.switch_mode("settings"))
+
+
+def run_console(config: Any) -> None:
+    """Run the console until the operator quits (the CLI's entry when no command is given)."""
+    ConsoleApp(config).run()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from core.model import Customer
+if TYPE_CHECKING:
+    from core.model import Customer
 
 
 def customer_label(customer: Customer) -> str:

@@ -16,7 +16,6 @@ from textual.widgets import Input
 
 from console.app import ConsoleApp
 from console.screens.batch import BatchScreen
-from console.widgets.field import TextField
 from core.config import Config
 from core.engine import Engine
 from core.sandbox import Knobs, Sandbox
@@ -73,7 +72,7 @@ async def press(pilot: Pilot[Any], *keys: str) -> None:
 
 async def lookup(pilot: Pilot[Any], customer_id: str) -> None:
     await press(pilot, "f4")
-    pilot.app.screen.query_one("#customer", TextField).value = ""
+    pilot.app.screen.query_one("#customer", Input).value = ""
     await press(pilot, *customer_id, "enter")
 
 
@@ -112,7 +111,7 @@ async def lookup_steps(pilot: Pilot[Any]) -> None:
     await lookup(pilot, "55280")
     await lookup(pilot, "55260")
     await press(pilot, "f4")
-    pilot.app.screen.query_one("#customer", TextField).value = ""
+    pilot.app.screen.query_one("#customer", Input).value = ""
     await press(pilot, "f3")
 
 

@@ -12,12 +12,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import phonenumbers
+
 DEFAULT_KLAVIYO_URL = "https://a.klaviyo.com"
 DEFAULT_IPAAS_URL = "https://api.ipaas.com"
 DEFAULT_REVISION = "2026-07-15"
 APP_DIR = "klaviyo-console"
 
 _SECRET_FIELDS = ("klaviyo_api_key", "ipaas_token", "listen_secret")
+
+# What the consent guard may hold for confirmation, in the words of design §9's guard reasons.
+CONSENT_HOLD_KINDS = ("unsubscribe", "resubscribe", "consent-email")
+DEFAULT_CONSENT_HOLD = ("unsubscribe", "resubscribe")
+OPT_IN_PROCESSES = ("double_opt_in", "single_opt_in")
 
 # TOML table.key -> Config field, and the environment variable that overrides it.
 _FILE_KEYS: dict[tuple[str, str], str] = {
@@ -32,8 +39,18 @@ _FILE_KEYS: dict[tuple[str, str], str] = {
     ("console", "default_region"): "default_region",
     ("console", "sms_consent"): "sms_consent",
     ("console", "retry_attempts"): "retry_attempts",
+    ("console", "consent_resend_days"): "consent_resend_days",
     ("listen", "secret"): "listen_secret",
     ("listen", "port"): "listen_port",
+    ("listen", "host"): "listen_host",
+    ("network", "connect_timeout"): "connect_timeout",
+    ("network", "read_timeout"): "read_timeout",
+    ("network", "total_timeout"): "total_timeout",
+    ("consent", "hold"): "consent_hold",
+    ("consent", "brake_share"): "consent_brake_share",
+    ("consent", "brake_min"): "consent_brake_min",
+    ("consent", "account_opt_in"): "account_opt_in",
+    ("history", "retention_days"): "history_retention_days",
 }
 _ENV_KEYS: dict[str, str] = {
     "KLAVIYO_API_KEY": "klaviyo_api_key",
@@ -48,6 +65,9 @@ _ENV_KEYS: dict[str, str] = {
     "KLAVIYO_CONSOLE_SMS_CONSENT": "sms_consent",
     "KLAVIYO_CONSOLE_LISTEN_SECRET": "listen_secret",
     "KLAVIYO_CONSOLE_RETRY_ATTEMPTS": "retry_attempts",
+    "KLAVIYO_CONSOLE_CONNECT_TIMEOUT": "connect_timeout",
+    "KLAVIYO_CONSOLE_READ_TIMEOUT": "read_timeout",
+    "KLAVIYO_CONSOLE_TOTAL_TIMEOUT": "total_timeout",
 }
 
 
@@ -78,6 +98,25 @@ class Config:
     listen_port: int | None = None
     # The [keymap] table as written: binding id -> keys. The console validates the ids.
     keymap: Mapping[str, str] = field(default_factory=dict)
+    # Seconds, for both services: to connect, to wait for each read, and for one call with
+    # all its retries.
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 120.0
+    # Consent changes the guard holds for confirmation (CONSENT_HOLD_KINDS).
+    consent_hold: tuple[str, ...] = DEFAULT_CONSENT_HOLD
+    # A batch stops when more than this share of its customers (and at least brake_min of
+    # them) would be held by the guard.
+    consent_brake_share: float = 0.05
+    consent_brake_min: int = 20
+    # Days before a pending double opt-in consent email may be sent again.
+    consent_resend_days: int = 30
+    # The account's default opt-in process for lists the API does not describe.
+    account_opt_in: str = "double_opt_in"
+    # Push history older than this many days may be pruned; None keeps it for ever.
+    history_retention_days: int | None = None
+    # Address `listen` binds in the console (None: loopback); the CLI has its own --host.
+    listen_host: str | None = None
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items())
@@ -102,6 +141,8 @@ class Config:
                 value = str(value)
             elif isinstance(value, Mapping):
                 value = dict(value)
+            elif isinstance(value, tuple):
+                value = list(value)
             out[f.name] = value
         return out
 
@@ -117,16 +158,17 @@ class Config:
     ) -> Config:
         """Merge defaults < config file < environment < command line; ConfigError on mistakes."""
         env = os.environ if env is None else env
-        values: dict[str, Any] = {}
         explicit_file = config_file is not None
         path = config_file if config_file is not None else default_config_path(env)
-        values.update(_read_file(path, required=explicit_file))
+        values, origins = _read_file(path, required=explicit_file)
         for name, key in _ENV_KEYS.items():
             raw = env.get(name)
             if raw is not None and raw.strip() != "":
                 values[key] = raw.strip()
+                origins[key] = name
         if state_dir is not None:
             values["state_dir"] = state_dir
+            origins["state_dir"] = "--state-dir"
 
         has_klaviyo = bool(values.get("klaviyo_api_key"))
         has_ipaas = bool(values.get("ipaas_token"))
@@ -149,6 +191,12 @@ class Config:
         if sandbox_seed is not None and not Path(sandbox_seed).is_file():
             raise ConfigError(f"sandbox data file not found: {sandbox_seed}")
 
+        def origin(key: str) -> str:
+            return origins.get(key, key)
+
+        def setting(key: str, parse: Any, default: Any) -> Any:
+            return parse(values[key], origin(key)) if values.get(key) is not None else default
+
         chosen_state = values.get("state_dir")
         if chosen_state is None:
             base = default_data_dir(env)
@@ -166,19 +214,32 @@ class Config:
             ipaas_base_url=str(values.get("ipaas_base_url", DEFAULT_IPAAS_URL)).rstrip("/"),
             sandbox=use_sandbox,
             sandbox_seed=Path(sandbox_seed) if sandbox_seed is not None else None,
-            default_region=str(values.get("default_region", "US")).upper(),
-            sms_consent=_boolean(values.get("sms_consent", False), "sms_consent"),
+            default_region=setting("default_region", _region, "US"),
+            sms_consent=setting("sms_consent", _boolean, False),
             listen_secret=str(values["listen_secret"]) if values.get("listen_secret") else None,
-            retry_attempts=_count(values.get("retry_attempts", 5), "retry_attempts"),
-            listen_port=(_port(values["listen_port"], "listen.port")
-                         if values.get("listen_port") is not None else None),
+            retry_attempts=setting("retry_attempts", _count, 5),
+            listen_port=setting("listen_port", _port, None),
             keymap=dict(values.get("keymap", {})),
+            connect_timeout=setting("connect_timeout", _seconds, 10.0),
+            read_timeout=setting("read_timeout", _seconds, 30.0),
+            total_timeout=setting("total_timeout", _seconds, 120.0),
+            consent_hold=setting("consent_hold", _hold_kinds, DEFAULT_CONSENT_HOLD),
+            consent_brake_share=setting("consent_brake_share", _share, 0.05),
+            consent_brake_min=setting("consent_brake_min", _at_least_zero, 20),
+            consent_resend_days=setting("consent_resend_days", _days, 30),
+            account_opt_in=setting("account_opt_in", _opt_in, "double_opt_in"),
+            history_retention_days=setting("history_retention_days", _days, None),
+            listen_host=setting("listen_host", _host, None),
         )
         if config.template_path is not None and not config.template_path.is_file():
-            raise ConfigError(f"mapping template not found: {config.template_path}")
+            raise ConfigError(
+                f"mapping template not found: {config.template_path} "
+                f"(from {origin('template_path')})"
+            )
         if not use_sandbox:
-            _check_url(config.klaviyo_base_url, "KLAVIYO_BASE_URL")
-            _check_url(config.ipaas_base_url, "IPAAS_BASE_URL")
+            _check_url(config.klaviyo_base_url, origins.get("klaviyo_base_url",
+                                                            "KLAVIYO_BASE_URL"))
+            _check_url(config.ipaas_base_url, origins.get("ipaas_base_url", "IPAAS_BASE_URL"))
         return config
 
     def with_state_dir(self, state_dir: Path) -> Config:
@@ -216,21 +277,119 @@ def _boolean(value: Any, name: str) -> bool:
     raise ConfigError(f"{name} must be true or false, got {value!r}")
 
 
-def _count(value: Any, name: str) -> int:
+def _whole(value: Any, name: str, what: str = "a whole number") -> int:
+    # TOML's true would otherwise pass as 1.
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ConfigError(f"{name} must be {what}, got {value!r}")
     try:
-        number = int(value)
+        return int(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}") from None
+        raise ConfigError(f"{name} must be {what}, got {value!r}") from None
+
+
+def _count(value: Any, name: str) -> int:
+    number = _whole(value, name)
     if not 1 <= number <= 20:
         raise ConfigError(f"{name} must be between 1 and 20, got {number}")
     return number
 
 
-def _port(value: Any, name: str) -> int:
+def _at_least_zero(value: Any, name: str) -> int:
+    number = _whole(value, name)
+    if number < 0:
+        raise ConfigError(f"{name} must be 0 or more, got {number}")
+    return number
+
+
+def _days(value: Any, name: str) -> int:
+    number = _whole(value, name, "a whole number of days")
+    if not 1 <= number <= 36_500:
+        raise ConfigError(f"{name} must be between 1 and 36500 days, got {number}")
+    return number
+
+
+def _number(value: Any, name: str, what: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be {what}, got {value!r}")
     try:
-        number = int(value)
+        number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a port number, got {value!r}") from None
+        raise ConfigError(f"{name} must be {what}, got {value!r}") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name} must be {what}, got {value!r}")
+    return number
+
+
+def _seconds(value: Any, name: str) -> float:
+    number = _number(value, name, "a number of seconds")
+    if not 0 < number <= 3600:
+        raise ConfigError(f"{name} must be more than 0 and at most 3600 seconds, got {value!r}")
+    return number
+
+
+def _share(value: Any, name: str) -> float:
+    number = _number(value, name, "a share between 0 and 1")
+    if not 0 <= number <= 1:
+        raise ConfigError(f"{name} must be a share between 0 and 1 (0.05 is 5%), got {value!r}")
+    return number
+
+
+def _region(value: Any, name: str) -> str:
+    region = str(value).strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(
+            f"{name} must be a two-letter ISO 3166 region code such as US, GB or DE, "
+            f"got {value!r}"
+        )
+    return region
+
+
+def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    if text not in choices:
+        listed = " or ".join(f'"{c}"' for c in choices)
+        raise ConfigError(f"{name} must be {listed}, got {value!r}")
+    return text
+
+
+def _opt_in(value: Any, name: str) -> str:
+    return _choice(value, name, OPT_IN_PROCESSES)
+
+
+def _hold_kinds(value: Any, name: str) -> tuple[str, ...]:
+    # A TOML array, or one comma-separated string.
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ConfigError(f"{name} must be a list such as [\"unsubscribe\", \"resubscribe\"], "
+                          f"got {value!r}")
+    kinds: list[str] = []
+    for item in items:
+        if isinstance(item, str) and not item.strip():
+            continue
+        kind = _choice(item, name, CONSENT_HOLD_KINDS)
+        if kind not in kinds:
+            kinds.append(kind)
+    return tuple(kinds)
+
+
+def _host(value: Any, name: str) -> str:
+    text = value.strip().strip("[]") if isinstance(value, str) else ""
+    if _is_ip(text) or (text and all(ch.isalnum() or ch in "-." for ch in text)):
+        return text
+    raise ConfigError(f"{name} must be a host name or IP address such as 127.0.0.1, "
+                      f"got {value!r}")
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _port(value: Any, name: str) -> int:
+    number = _whole(value, name, "a port number")
     if not 0 <= number <= 65535:
         raise ConfigError(f"{name} must be between 0 and 65535, got {number}")
     return number
@@ -244,12 +403,13 @@ def _keymap(content: dict[str, Any], path: Path) -> dict[str, str]:
     return dict(content)
 
 
-def _read_file(path: Path, *, required: bool) -> dict[str, Any]:
+def _read_file(path: Path, *, required: bool) -> tuple[dict[str, Any], dict[str, str]]:
+    """The file's settings by Config field, and where each came from, for error messages."""
     path = Path(os.path.expanduser(str(path)))
     if not path.exists():
         if required:
             raise ConfigError(f"config file not found: {path}")
-        return {}
+        return {}, {}
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -257,6 +417,7 @@ def _read_file(path: Path, *, required: bool) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     for table, content in raw.items():
         if not isinstance(content, dict):
             raise ConfigError(f"config file {path}: [{table}] must be a table")
@@ -271,13 +432,14 @@ def _read_file(path: Path, *, required: bool) -> dict[str, Any]:
                     f"config file {path}: unknown setting {table}.{key} (known: {known})"
                 )
             values[target] = value
+            origins[target] = f"config file {path}: [{table}] {key}"
     if any(values.get(name) for name in _SECRET_FIELDS):
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(
                 f"config file {path} holds secrets and others can read it: run chmod 600 {path}"
             )
-    return values
+    return values, origins
 
 
 def _check_url(url: str, name: str) -> None:

@@ -5,13 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from textual import events
 from textual.message import Message
-from textual.screen import Screen
 
-from core.model import Customer, ErrorKind, ErrorRecord, ErrorStatus, HistoryEntry, Plan
+if TYPE_CHECKING:
+    from core.model import (
+        Customer,
+        ErrorKind,
+        ErrorRecord,
+        ErrorStatus,
+        HistoryEntry,
+        Plan,
+    )
 
 
 class ErrorLogPort(Protocol):
@@ -131,38 +137,3 @@ def say(exc: BaseException) -> str:
     """An exception as one plain sentence for a toast (no traceback, no secrets)."""
     text = str(exc).strip() or type(exc).__name__
     return text if len(text) < 300 else text[:297] + "..."
-
-
-BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-
-
-def breakpoint_classes(width: int) -> dict[str, bool]:
-    """The -narrow/-wide classes Textual gives a screen this wide (largest bound <= width)."""
-    fitting = [name for bound, name in BREAKPOINTS if width >= bound]
-    return {name: name == fitting[-1] for _, name in BREAKPOINTS}
-
-
-class ModeScreen(Screen[None]):
-    """A screen shown as an app mode, styled once when first shown instead of three times.
-
-    Textual counts a new screen as behind the stylesheet (its private `_css_update_count`
-    starts at -1), so showing a mode re-parsed every rule and restyled every widget, and the
-    first ScreenResume restyled the whole screen again, although nothing had changed since
-    the widgets were styled on mounting: together the largest cost of the first frame. Both
-    are skipped only while the app's stylesheet is current (no theme change since its last
-    refresh). The breakpoint class is set before the first resize for the same reason.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        app: Any = self.app
-        self._styled_fresh = bool(getattr(app, "stylesheet_current", False))
-        if self._styled_fresh:
-            self._css_update_count = app._css_update_count
-        self.update_classes(breakpoint_classes(app.size.width), update=False)
-
-    def post_message(self, message: Message) -> bool:
-        if isinstance(message, events.ScreenResume) and self._styled_fresh:
-            self._styled_fresh = False  # later resumes restyle as Textual does
-            message.refresh_styles = self._css_update_count != self.app._css_update_count
-        return super().post_message(message)

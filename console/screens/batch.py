@@ -15,9 +15,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import (
     Checkbox,
+    Footer,
     Input,
     Label,
     Log,
@@ -27,8 +29,7 @@ from textual.widgets import (
 )
 
 from console.keymap import binding
-from console.screens.base import Counts, CountsChanged, ModeScreen, say, wait_engine
-from console.widgets.keys import KeysFooter
+from console.screens.base import Counts, CountsChanged, say, wait_engine
 from console.widgets.screenbar import ScreenBar
 
 
@@ -72,7 +73,7 @@ def counts_line(counts: Counts, rate: float) -> str:
             f"held {counts.held}   {rate:.1f} customers/s")
 
 
-class BatchScreen(ModeScreen):
+class BatchScreen(Screen[None]):
     """Run engine.sync over chosen ids or every customer, with live figures and cancel."""
 
     # Parsed when this screen is first shown, not at start-up with console.tcss; unscoped so
@@ -125,11 +126,11 @@ class BatchScreen(ModeScreen):
         self.counts = Counts(None, 0, 0, 0)
         self.throughput: deque[float] = deque([0.0] * 60, maxlen=60)
         self.headroom: deque[float] = deque([100.0] * 60, maxlen=60)
-        self._last_finished = 0
-        self._last_sample = time.monotonic()
-        self._rate = 0.0
+        self.last_finished = 0
+        self.last_sample = time.monotonic()
+        self.rate = 0.0
         self.listener: Any = None  # core.engine.listen.Listening while listen is on
-        self._sampler: Timer | None = None
+        self.sampler: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield ScreenBar("batch")
@@ -150,7 +151,7 @@ class BatchScreen(ModeScreen):
                     yield Label("Klaviyo rate-limit headroom (% left)")
                     yield Sparkline(list(self.headroom), id="headroom")
         yield Log(id="feed", max_lines=500)
-        yield KeysFooter()
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#batch-run").border_title = "Progress"
@@ -159,27 +160,27 @@ class BatchScreen(ModeScreen):
         feed.write_line("listen is off: Ctrl+T (or F11) takes iPaaS.com outbound notifications "
                         "here")
         self.query_one("#batch-ids", Input).focus()
-        self._sampler = self.set_interval(self.SAMPLE_SECONDS, self.sample)
+        self.sampler = self.set_interval(self.SAMPLE_SECONDS, self.sample)
 
     def on_screen_suspend(self) -> None:
         # Nobody sees the charts while another screen is shown; the counts still arrive.
-        if self._sampler is not None:
-            self._sampler.pause()
+        if self.sampler is not None:
+            self.sampler.pause()
 
     def on_screen_resume(self) -> None:
-        if self._sampler is not None:
-            self._sampler.resume()
+        if self.sampler is not None:
+            self.sampler.resume()
 
     # ------------------------------------------------------------------ figures
 
     def sample(self) -> None:
         """Every SAMPLE_SECONDS: throughput since the last sample and the tightest headroom."""
         now = time.monotonic()
-        elapsed = max(now - self._last_sample, 1e-6)
+        elapsed = max(now - self.last_sample, 1e-6)
         finished = self.counts.finished
-        self._rate = (finished - self._last_finished) / elapsed if self.running else 0.0
-        self._last_finished, self._last_sample = finished, now
-        self.throughput.append(self._rate)
+        self.rate = (finished - self.last_finished) / elapsed if self.running else 0.0
+        self.last_finished, self.last_sample = finished, now
+        self.throughput.append(self.rate)
         engine: Any = getattr(self.app, "engine", None)
         if engine is not None:
             try:
@@ -189,7 +190,7 @@ class BatchScreen(ModeScreen):
         self.query_one("#throughput", Sparkline).data = list(self.throughput)
         self.query_one("#headroom", Sparkline).data = list(self.headroom)
         if self.running:
-            self.query_one("#batch-counts", Static).update(counts_line(self.counts, self._rate))
+            self.query_one("#batch-counts", Static).update(counts_line(self.counts, self.rate))
 
     # ------------------------------------------------------------------ actions
 
@@ -219,7 +220,7 @@ class BatchScreen(ModeScreen):
         self.running = True
         self.cancel_event = asyncio.Event()
         self.counts = Counts(None if everyone else len(ids), 0, 0, 0)
-        self._last_finished = 0
+        self.last_finished = 0
         bar = self.query_one("#batch-progress", ProgressBar)
         bar.update(total=self.counts.total, progress=0)
         self.query_one("#batch-counts", Static).update(
@@ -231,7 +232,7 @@ class BatchScreen(ModeScreen):
         if self.cancel_event is not None and self.running:
             self.cancel_event.set()
             self.query_one("#batch-counts", Static).update(
-                counts_line(self.counts, self._rate) + "   cancelling…")
+                counts_line(self.counts, self.rate) + "   cancelling…")
 
     @work(group="batch", exit_on_error=False)
     async def run_batch(self, ids: list[str] | None, allow_unsubscribe: bool,
@@ -251,7 +252,7 @@ class BatchScreen(ModeScreen):
         self.counts = message.counts
         bar = self.query_one("#batch-progress", ProgressBar)
         bar.update(total=message.counts.total, progress=message.counts.finished)
-        self.query_one("#batch-counts", Static).update(counts_line(self.counts, self._rate))
+        self.query_one("#batch-counts", Static).update(counts_line(self.counts, self.rate))
 
     def on_batch_finished(self, message: BatchFinished) -> None:
         self.running = False

@@ -12,11 +12,11 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widgets import DataTable, Label, ProgressBar, Select, Static
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, ProgressBar, Select, Static
 
 from console.keymap import binding
-from console.screens.base import Counts, CountsChanged, ModeScreen, say, wait_engine
-from console.widgets.keys import KeysFooter
+from console.screens.base import Counts, CountsChanged, say, wait_engine
 from console.widgets.screenbar import ScreenBar
 from console.widgets.words import FIXES, short_time
 from core.model import ErrorKind, ErrorRecord, ErrorStatus
@@ -66,7 +66,7 @@ def detail_text(record: ErrorRecord) -> Content:
     return Content.assemble(*parts).rstrip()
 
 
-class ErrorsScreen(ModeScreen):
+class ErrorsScreen(Screen[None]):
     """Browse failures, read the cause and the fix, retry one or every open record."""
 
     # Parsed when this screen is first shown, not at start-up with console.tcss; unscoped so
@@ -114,7 +114,7 @@ class ErrorsScreen(ModeScreen):
         super().__init__()
         self.records: dict[str, ErrorRecord] = {}
         self.total = 0
-        self._pages = 1
+        self.pages_shown = 1
 
     def compose(self) -> ComposeResult:
         yield ScreenBar("errors")
@@ -129,7 +129,7 @@ class ErrorsScreen(ModeScreen):
             with Vertical(id="error-side"):
                 yield Static("Select a record to see the cause and the fix.", id="error-detail")
                 yield ProgressBar(id="retry-progress", show_eta=False)
-        yield KeysFooter()
+        yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -199,8 +199,8 @@ class ErrorsScreen(ModeScreen):
             self.query_one("#error-detail", Static).update("No error records match.")
         self.query_one("#page-info", Static).update(
             f"page {self.page + 1} of {pages} · {message.total} record(s)")
-        if pages != self._pages:
-            self._pages = pages
+        if pages != self.pages_shown:
+            self.pages_shown = pages
             self.refresh_bindings()  # next/previous page may have become (un)available
 
     def watch_page(self) -> None:
@@ -243,12 +243,12 @@ class ErrorsScreen(ModeScreen):
         self.page = max(0, min(pages - 1, self.page + step))
 
     def action_cycle_kind(self) -> None:
-        self._cycle("#kind", KIND_CHOICES)
+        self.cycle_filter("#kind", KIND_CHOICES)
 
     def action_cycle_status(self) -> None:
-        self._cycle("#status-filter", STATUS_CHOICES)
+        self.cycle_filter("#status-filter", STATUS_CHOICES)
 
-    def _cycle(self, selector: str, choices: list[tuple[str, str]]) -> None:
+    def cycle_filter(self, selector: str, choices: list[tuple[str, str]]) -> None:
         select: Select[str] = self.query_one(selector, Select)
         values = [value for _label, value in choices]
         current = str(select.value) if select.value in values else values[0]

@@ -11,11 +11,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import DataTable, Input, Static
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
 
 from console.keymap import binding
-from console.screens.base import ModeScreen, say, wait_engine
-from console.widgets.keys import KeysFooter
+from console.screens.base import say, wait_engine
 from console.widgets.preview import SIDES_CSS, JsonView
 from console.widgets.screenbar import ScreenBar
 from console.widgets.words import short_time
@@ -49,7 +49,7 @@ def entry_summary(entry: HistoryEntry) -> Content:
     return Content.assemble(*parts)
 
 
-class HistoryScreen(ModeScreen):
+class HistoryScreen(Screen[None]):
     """Every push of one customer (or the latest pushes), newest first."""
 
     # Parsed when this screen is first shown, not at start-up with console.tcss; unscoped so
@@ -80,7 +80,7 @@ class HistoryScreen(ModeScreen):
                 yield JsonView(id="before", classes="side")
                 yield JsonView(id="after", classes="side")
             yield JsonView(id="sent", classes="side")
-        yield KeysFooter()
+        yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

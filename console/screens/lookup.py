@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.reactive import reactive
-from textual.widget import Widget
+from textual.screen import Screen
+from textual.widgets import Footer, Input
 
 from console.keymap import binding
-from console.screens.base import ModeScreen, say, wait_engine
-from console.screens.confirm import PushConfirmScreen
+from console.screens.base import say, wait_engine
 from console.screens.recent import PickCustomerScreen
-from console.widgets.field import TextField
-from console.widgets.keys import KeysFooter
-from console.widgets.preview import PreviewPane
+from console.widgets.field import CustomerField
 from console.widgets.screenbar import ScreenBar
 from console.widgets.status import StatusLine
-from console.widgets.words import route_title
-from core.model import Plan, Route
+
+if TYPE_CHECKING:
+    from console.widgets.preview import PreviewPane
+    from core.model import Plan
 
 
 class PlanReady(Message):
@@ -60,8 +60,10 @@ HINT = ("Enter a customer to preview what a push would send.  "
 KEPT_PANES = 8  # customers whose drawn preview is kept for an instant switch back
 
 
-class LookupScreen(ModeScreen):
+class LookupScreen(Screen[None]):
     """Type an id, email or name; Enter previews; F5 pushes after a confirmation."""
+
+    AUTO_FOCUS = "#customer"
 
     HELP = (
         "Type an iPaaS.com Customer id, an email or a name and press Enter to preview.\n\n"
@@ -86,28 +88,16 @@ class LookupScreen(ModeScreen):
         self.panes: dict[str, PreviewPane] = {}
 
     def compose(self) -> ComposeResult:
-        # The first frame: the bars, the field to type in, the status line and the hint, as
-        # few widgets as that takes (each costs styling, layout and messages). The footer mounts
-        # right after it is drawn; a preview pane mounts with its first plan.
+        # A preview pane mounts with its first plan.
         yield ScreenBar("lookup")
-        field = TextField(placeholder="Customer id, email or name, then Enter", id="customer")
-        # Styled focused from the start, as on_mount focuses it: a focus arriving after it was
-        # styled blurred restyled it (and its cursor and placeholder styles) before frame one.
-        field.set_reactive(Widget.has_focus, True)
-        yield field
+        yield CustomerField(placeholder="Customer id, email or name, then Enter", id="customer")
         yield StatusLine(id="status", hint=HINT)
-
-    def on_mount(self) -> None:
-        self.query_one("#customer", TextField).focus()
-        self.call_after_refresh(self.mount_after_first_frame)
-
-    def mount_after_first_frame(self) -> None:
-        self.mount(KeysFooter())
+        yield Footer()
 
     # ----------------------------------------------------------------- lookup and preview
 
-    @on(TextField.Submitted, "#customer")
-    def lookup_submitted(self, event: TextField.Submitted) -> None:
+    @on(Input.Submitted, "#customer")
+    def lookup_submitted(self, event: Input.Submitted) -> None:
         query = event.value.strip()
         if not query:
             self.notify("Type a customer id, an email or a name first.", severity="warning")
@@ -173,6 +163,9 @@ class LookupScreen(ModeScreen):
         self.post_message(PlanReady(plan))
 
     def on_plan_ready(self, message: PlanReady) -> None:
+        # The preview's modules load with the first plan, not before the lookup is drawn.
+        from console.widgets.words import route_title
+
         plan = message.plan
         self.stale = message.age is not None
         self.plan = plan
@@ -190,7 +183,7 @@ class LookupScreen(ModeScreen):
                             + ("Blocked: nothing can be sent." if plan.blocked
                                else "F5 to push."))
             app.remember(plan)
-        customer = self.query_one("#customer", TextField)
+        customer = self.query_one("#customer", Input)
         if customer.value != plan.customer_id:
             customer.value = plan.customer_id
 
@@ -201,6 +194,8 @@ class LookupScreen(ModeScreen):
         pane is redrawn (Textual reuses a widget's rendered lines while it is unchanged). The
         displayed pane is kept first among the panes, so queries such as `#route` find it.
         """
+        from console.widgets.preview import PreviewPane
+
         pane = self.panes.pop(plan.customer_id, None)
         first = next(iter(self.query(PreviewPane)), None)
         if pane is None:
@@ -230,14 +225,14 @@ class LookupScreen(ModeScreen):
             self.lookup(self.plan.customer_id)
 
     def action_focus_lookup(self) -> None:
-        self.query_one("#customer", TextField).focus()
+        self.query_one("#customer", Input).focus()
 
     def action_recent(self) -> None:
         app: Any = self.app
 
         def chosen(customer_id: str | None) -> None:
             if customer_id:
-                self.query_one("#customer", TextField).value = customer_id
+                self.query_one("#customer", Input).value = customer_id
                 self.preview_from(customer_id)
 
         self.app.push_screen(PickCustomerScreen("Recent lookups", list(app.recent.items)),
@@ -245,14 +240,14 @@ class LookupScreen(ModeScreen):
 
     def preview_customer(self, customer_id: str) -> None:
         """Entry point for the command palette and other screens."""
-        self.query_one("#customer", TextField).value = customer_id
+        self.query_one("#customer", Input).value = customer_id
         self.preview_from(customer_id)
 
     # ----------------------------------------------------------------------------- push
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "push" and (
-            self.pushing or self.stale or self.plan is None or self.plan.route is Route.BLOCKED
+            self.pushing or self.stale or self.plan is None or self.plan.blocked
         ):
             return None  # shown dimmed: the key exists but cannot run now
         if action == "refresh" and self.plan is None:
@@ -263,9 +258,11 @@ class LookupScreen(ModeScreen):
         plan = self.plan
         if plan is None or plan.blocked or self.pushing or self.stale:
             return  # a kept plan is never confirmed: its refresh may differ
-        self.app.push_screen(PushConfirmScreen(plan), self._push_confirmed)
+        from console.screens.confirm import PushConfirmScreen
 
-    def _push_confirmed(self, confirmed: bool | None) -> None:
+        self.app.push_screen(PushConfirmScreen(plan), self.push_confirmed)
+
+    def push_confirmed(self, confirmed: bool | None) -> None:
         if confirmed and self.plan is not None and not self.pushing:
             self.pushing = True
             self.push(self.plan.customer_id)
@@ -311,5 +308,7 @@ class LookupScreen(ModeScreen):
         except Exception as exc:
             self.notify(say(exc), title="Refresh failed", severity="error", markup=False)
             return
+        from console.widgets.words import route_title
+
         self.post_message(PlanReady(plan))
         self.call_after_refresh(self.set_status, f"{outcome}  Now: {route_title(plan)}.")

@@ -12,8 +12,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from core.store.atomic import atomic_write_bytes
-
 # The dialogs' rules, parsed when a dialog first opens rather than at start-up.
 DIALOG_CSS = """
     .dialog {
@@ -53,6 +51,9 @@ class RecentLookups:
         ]
         self.items = self.items[: self.limit]
         if self.path is not None:
+            # Imported here: the store loads with the engine, after the first frame.
+            from core.store.atomic import atomic_write_bytes
+
             atomic_write_bytes(self.path, json.dumps(self.items).encode())
 
 

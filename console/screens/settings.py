@@ -7,11 +7,10 @@ from typing import Any
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.screen import Screen
+from textual.widgets import Footer, Static
 
 from console.keymap import DEFAULT_KEYS, effective_keys
-from console.screens.base import ModeScreen
-from console.widgets.keys import KeysFooter
 from console.widgets.screenbar import ScreenBar
 
 
@@ -50,7 +49,7 @@ def knob_pairs(engine: Any) -> list[tuple[str, str]]:
     ]
 
 
-class SettingsScreen(ModeScreen):
+class SettingsScreen(Screen[None]):
     """Read-only view of what the console runs with; edit the config file to change it."""
 
     # Parsed when this screen is first shown, not at start-up with console.tcss; unscoped so
@@ -75,7 +74,7 @@ class SettingsScreen(ModeScreen):
             yield Static(id="settings-template", classes="section")
             yield Static(id="settings-knobs", classes="section")
             yield Static(id="settings-keys", classes="section")
-        yield KeysFooter()
+        yield Footer()
 
     def on_mount(self) -> None:
         self.show()

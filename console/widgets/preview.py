@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
-from textual.geometry import Size
-from textual.strip import Strip
-from textual.style import Style as VisualStyle
-from textual.widget import _RenderCache
 from textual.widgets import DataTable, Static
 
 from core.model import FieldDiff, Plan, Route
@@ -65,42 +62,18 @@ class JsonView(Static):
             return
         self.update(coloured_json(text))
 
-    def _render_content(self) -> None:
-        # Textual renders every line of a widget again after each update; a document shown
-        # before at this size reuses its lines (Textual's own hook, see Widget._render_content).
-        key = (self.text, self.size, self.visual_style)
-        lines = _LINES.get(key)
-        if lines is None:
-            super()._render_content()
-            lines = _LINES[key] = self._render_cache.lines
-            if len(_LINES) > _COLOURED_LIMIT:
-                _LINES.pop(next(iter(_LINES)))
-        else:
-            self._render_cache = _RenderCache(self.size, lines)
-            self._dirty_regions.clear()
-
 
 # Colouring a document is the dearest part of drawing a preview; switching between customers
 # shows the same few documents again, so each is coloured once.
-_COLOURED: dict[str, Content] = {}
-_COLOURED_LIMIT = 64
-_LINES: dict[tuple[str, Size, VisualStyle], list[Strip]] = {}
-
-
+@lru_cache(maxsize=64)
 def coloured_json(text: str) -> Content:
     """JSON text syntax coloured as Content, which Textual wraps and measures cheaply."""
-    content = _COLOURED.get(text)
-    if content is None:
-        from rich.syntax import Syntax  # pygments loads on the first preview, not at start-up
+    from rich.syntax import Syntax  # pygments loads on the first preview, not at start-up
 
-        highlighted = Syntax(text, "json", theme="ansi_dark",
-                             background_color="default").highlight(text)
-        highlighted.rstrip()
-        content = Content.from_rich_text(highlighted)
-        if len(_COLOURED) >= _COLOURED_LIMIT:
-            _COLOURED.pop(next(iter(_COLOURED)))
-        _COLOURED[text] = content
-    return content
+    syntax = Syntax(text, "json", theme="ansi_dark", background_color="default")
+    highlighted = syntax.highlight(text)
+    highlighted.rstrip()
+    return Content.from_rich_text(highlighted)
 
 
 class DiffTable(DataTable[Text]):
@@ -219,8 +192,8 @@ class PreviewPane(VerticalScroll):
 
     def __init__(self, plan: Plan | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._first = plan  # shown once the pane's widgets are mounted
-        self._drawn = False
+        self.first_plan = plan  # shown once the pane's widgets are mounted
+        self.drawn = False
 
     def compose(self) -> ComposeResult:
         yield RouteBanner(id="route")
@@ -237,15 +210,15 @@ class PreviewPane(VerticalScroll):
         self.query_one("#diff").border_title = "Field diff"
         self.query_one("#consent").border_title = "Consent and lists"
         self.query_one("#notes").border_title = "Warnings and errors"
-        self._drawn = True
-        if self._first is not None:
-            self.show(self._first)
+        self.drawn = True
+        if self.first_plan is not None:
+            self.show(self.first_plan)
 
     def show(self, plan: Plan) -> None:
         """Draw the plan (whether the pane is displayed is the screen's call)."""
         self.plan = plan
-        if not self._drawn:  # its widgets are not mounted yet: on_mount draws it
-            self._first = plan
+        if not self.drawn:  # its widgets are not mounted yet: on_mount draws it
+            self.first_plan = plan
             return
         self.query_one(RouteBanner).show(plan)
         self.query_one("#payload", JsonView).show(plan.payload)

@@ -50,7 +50,7 @@ class ScreenBar(Widget):
         super().__init__(classes="-sandbox" if sandbox else None)
         self.current = current
         self.sandbox = sandbox
-        self._keys = self.keys(current)
+        self.labels = self.keys(current)
 
     def keys(self, current: str) -> list[tuple[str, Style]]:
         """Each screen's label with the key in force, the current one highlighted."""
@@ -70,7 +70,7 @@ class ScreenBar(Widget):
         width = self.size.width
         if y == 0:
             base = self.get_component_rich_style("screen-bar--keys")
-            segments = [Segment(text, base + style) for text, style in self._keys]
+            segments = [Segment(text, base + style) for text, style in self.labels]
             return Strip(segments).extend_cell_length(width, base).crop(0, width)
         if y == 1 and self.sandbox:
             style = self.get_component_rich_style("screen-bar--sandbox")

@@ -27,33 +27,33 @@ class StatusLine(Static):
 
     def __init__(self, text: str = "", *, hint: str = "", id: str | None = None) -> None:
         super().__init__(text, id=id)
-        self._busy_since: float | None = None
-        self._hint = Content(hint) if hint else None
+        self.busy_since: float | None = None
+        self.hint_content = Content(hint) if hint else None
 
     @property
     def hint(self) -> str:
-        return self._hint.plain if self._hint is not None else ""
+        return self.hint_content.plain if self.hint_content is not None else ""
 
     @hint.setter
     def hint(self, hint: str) -> None:
-        self._hint = Content(hint) if hint else None
+        self.hint_content = Content(hint) if hint else None
         self.refresh(layout=True)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        if self._hint is None:
+        if self.hint_content is None:
             return 1  # the status is one line, cropped
         rules: Any = self.styles  # what Widget.get_content_height hands a visual
-        return 1 + 1 + self._hint.get_height(rules, width) + 1
+        return 1 + 1 + self.hint_content.get_height(rules, width) + 1
 
     @property
     def busy(self) -> bool:
-        return self._busy_since is not None
+        return self.busy_since is not None
 
     @busy.setter
     def busy(self, busy: bool) -> None:
         if busy == self.busy:
             return
-        self._busy_since = monotonic() if busy else None
+        self.busy_since = monotonic() if busy else None
         self.auto_refresh = 1 / 16 if busy else None
         self.refresh()
 
@@ -61,7 +61,7 @@ class StatusLine(Static):
         """LoadingIndicator's pulse: the dots blend from the background to $primary."""
         if self.app.animation_level == "none":
             return Content("...".ljust(INDICATOR_WIDTH))
-        elapsed = monotonic() - (self._busy_since or 0.0)
+        elapsed = monotonic() - (self.busy_since or 0.0)
         background = self.colors[2]
         primary = Color.parse(self.app.theme_variables.get("primary", "blue"))
         gradient = Gradient((0.0, background.blend(primary, 0.1)), (0.7, primary),
@@ -77,7 +77,7 @@ class StatusLine(Static):
         words = self.visual
         if self.busy and isinstance(words, Content):
             words = Content.assemble(self.indicator(), words)
-        if self._hint is None or not isinstance(words, Content):
+        if self.hint_content is None or not isinstance(words, Content):
             return words
         status = words.truncate(self.size.width) if self.size.width else words
-        return Content.assemble(status, "\n\n", self._hint, "\n")
+        return Content.assemble(status, "\n\n", self.hint_content, "\n")

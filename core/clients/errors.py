@@ -19,6 +19,22 @@ _CODED = re.compile(r"\b[A-Z]{4}-\d{3,5}\b")
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _MAX_TEXT = 300
 
+# The name an operator knows each service by, for messages; ApiError.service stays the short id.
+SERVICE_NAMES = {"klaviyo": "Klaviyo", "ipaas": "iPaaS.com"}
+
+
+def service_name(service: str) -> str:
+    """The service as an operator knows it: "Klaviyo", "iPaaS.com"."""
+    return SERVICE_NAMES.get(service, service)
+
+
+def origin(url: httpx.URL | str) -> str:
+    """scheme://host[:port] of a URL, never its user info, path or query."""
+    parsed = httpx.URL(url) if isinstance(url, str) else url
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    port = f":{parsed.port}" if parsed.port is not None else ""
+    return f"{parsed.scheme}://{host}{port}"
+
 
 class ApiError(Exception):
     """A failed call to Klaviyo or iPaaS.com, in the service's own terms; never holds a secret."""
@@ -39,6 +55,9 @@ class ApiError(Exception):
         path: str | None = None,
         attempts: int = 1,
         local: bool = False,
+        base_url: str | None = None,
+        attempts_allowed: int | None = None,
+        total_timeout: float | None = None,
     ) -> None:
         self.service = service
         self.status = status
@@ -54,12 +73,19 @@ class ApiError(Exception):
         self.attempts = attempts
         # Raised before anything was sent (bad input); never a service outage.
         self.local = local
+        # scheme://host[:port] the request went to, so an operator can tell which URL is wrong.
+        self.base_url = base_url
+        # Set when the total time box ended the retries before every attempt was made.
+        self.attempts_allowed = attempts_allowed
+        self.total_timeout = total_timeout
         super().__init__(self.message)
 
     @property
     def message(self) -> str:
         """One line for an operator: service, status, code and what the service said."""
-        where = f" ({self.method} {self.path})" if self.method and self.path else ""
+        request = f"{self.method} {self.path}" if self.method and self.path else ""
+        at = f"on {self.base_url}" if self.base_url else ""
+        where = f" ({' '.join(filter(None, (request, at)))})" if request or at else ""
         status = f" {self.status}" if self.status is not None else ""
         code = f" {self.code}" if self.code else ""
         said = self.detail or self.title or "no details given"
@@ -67,8 +93,24 @@ class ApiError(Exception):
             said += f" [at {self.pointer}]"
         elif self.parameter:
             said += f" [parameter {self.parameter}]"
-        tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
-        return f"{self.service}{status}{code}: {said}{where}{tries}"
+        return f"{self.service}{status}{code}: {said}{where}{self._tries()}"
+
+    def _tries(self) -> str:
+        allowed = self.attempts_allowed
+        if allowed is not None and allowed > self.attempts:
+            limit = f"{self.total_timeout:g} s " if self.total_timeout is not None else ""
+            return (f" after {self.attempts} of {allowed} attempts"
+                    f" (the {limit}total timeout ran out)")
+        return f" after {self.attempts} attempts" if self.attempts > 1 else ""
+
+    def stamp(self, *, attempts: int, attempts_allowed: int | None = None,
+              total_timeout: float | None = None, base_url: str | None = None) -> None:
+        """Record how the retries ended (and where the calls went), refreshing the message."""
+        self.attempts = attempts
+        self.attempts_allowed = attempts_allowed
+        self.total_timeout = total_timeout
+        self.base_url = self.base_url or base_url
+        self.args = (self.message,)
 
     def __str__(self) -> str:
         return self.message
@@ -99,6 +141,11 @@ class ApiError(Exception):
         return ErrorKind.VALIDATION
 
     @property
+    def configuration(self) -> bool:
+        """Fixed in the settings, not by retrying: credentials refused or lacking a scope."""
+        return not self.local and self.status in (401, 403)
+
+    @property
     def transient(self) -> bool:
         """Worth retrying later: throttling, server errors, broken connections, garbled answers."""
         if self.local:
@@ -112,6 +159,46 @@ class ApiError(Exception):
             return True
         text = f"{self.title or ''} {self.detail or ''}".lower()
         return "phone" in text
+
+
+# iPaaS.com's codes for a System Id it does not accept (reference §3.3, KB/15461551).
+SYSTEM_ID_CODES = frozenset({"VALD-1017", "VALD-1023"})
+
+
+class SystemIdError(ApiError):
+    """iPaaS.com refused the configured system id: a configuration mistake, not a customer's."""
+
+    setting = "IPAAS_SYSTEM_ID"
+
+    def __init__(self, refused: ApiError, system_id: str) -> None:
+        self.system_id = system_id
+        super().__init__(
+            refused.service, status=refused.status, code=refused.code, title=refused.title,
+            detail=refused.detail, method=refused.method, path=refused.path,
+            attempts=refused.attempts, base_url=refused.base_url,
+        )
+
+    @property
+    def message(self) -> str:
+        said = self.detail or self.title or "invalid System Id"
+        at = f" on {self.base_url}" if self.base_url else ""
+        return (
+            f"iPaaS.com{at} does not know system id {self.system_id!r} ({self.code}: {said}); "
+            "set IPAAS_SYSTEM_ID (or [ipaas] system_id in the config file) to the system id "
+            "of this Klaviyo subscription in iPaaS.com"
+        )
+
+    @property
+    def kind(self) -> ErrorKind:
+        return ErrorKind.AUTH
+
+    @property
+    def transient(self) -> bool:
+        return False
+
+    @property
+    def configuration(self) -> bool:
+        return True
 
 
 def shorten(text: str | None) -> str | None:
@@ -252,6 +339,7 @@ def error_from_response(
         retry_after=retry_after,
         method=response.request.method,
         path=response.request.url.path,
+        base_url=origin(response.request.url),
     )
 
 
@@ -271,6 +359,7 @@ def json_body(
             detail=shorten(f"response body is not JSON: {snippet!r}"),
             method=response.request.method,
             path=response.request.url.path,
+            base_url=origin(response.request.url),
         ) from None
 
 
@@ -283,4 +372,5 @@ def malformed(service: str, response: httpx.Response, what: str) -> ApiError:
         detail=what,
         method=response.request.method,
         path=response.request.url.path,
+        base_url=origin(response.request.url),
     )

@@ -11,12 +11,13 @@ from typing import Any
 
 import httpx
 
-from core.clients.errors import ApiError, malformed
-from core.clients.http import ApiSession, RetryPolicy, SessionClient
+from core.clients.checks import CheckResult, CheckStatus
+from core.clients.errors import SYSTEM_ID_CODES, ApiError, SystemIdError, malformed
+from core.clients.http import ApiSession, RetryListener, RetryPolicy, SessionClient
 from core.clients.limiter import Clock, Limiter, Sleep
 from core.model import Customer
 
-__all__ = ["IpaasClient", "parse_link", "parse_pagination"]
+__all__ = ["IpaasClient", "SystemIdError", "parse_link", "parse_pagination"]
 
 SERVICE = "ipaas"
 TABLE = "customer"
@@ -90,6 +91,7 @@ class IpaasClient(SessionClient):
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         rand: Callable[[], float] = random.random,
+        on_retry: RetryListener | None = None,
     ) -> None:
         if not token or not token.isascii() or not token.isprintable() or " " in token:
             raise ValueError(
@@ -116,6 +118,7 @@ class IpaasClient(SessionClient):
             clock=clock,
             sleep=sleep,
             rand=rand,
+            on_retry=on_retry,
         )
 
     def __repr__(self) -> str:
@@ -204,12 +207,67 @@ class IpaasClient(SessionClient):
             page = (current if current is not None else page) + 1
 
     async def lookup_link(self, customer_id: str) -> str | None:
-        """The Klaviyo profile id stored for the Customer; None when unlinked or deleted."""
+        """The Klaviyo profile id stored for the Customer; None when unlinked or deleted.
+
+        SystemIdError when iPaaS.com does not know the configured system id: every Customer
+        would look unlinked, so that answer must never be read as "not linked".
+        """
         path = f"/customers/v2/External/LookupExternal/{customer_id}/{self.system_id}/{TABLE}"
-        response = await self._session.request("GET", path, ok={404}, check=garbled_link)
+        response = await self._system_request("GET", path, ok={404}, check=garbled_link)
         if response.status_code == 404:
             return None
         return parse_link(response.text)
+
+    async def verify(self) -> list[CheckResult]:
+        """Check the base URL, the token and the system id with two cheap reads, one result each.
+
+        Reads one page of Customers (reachable, token accepted), then looks up the link of
+        the first one (or of id 0) for the configured system: 200 or 404 means iPaaS.com
+        knows the system id, VALD-1017/1023 that it does not.
+        """
+        where = self.base_url
+        url_fix = "check IPAAS_BASE_URL (or [ipaas] base_url) and the network"
+        token_fix = ("set IPAAS_API_TOKEN (or [ipaas] api_token) to a valid company token "
+                     "for this subscription")
+        skipped = "not checked: iPaaS.com did not answer"
+        try:
+            response = await self._session.request(
+                "GET", "/customers/v2/Customers", params={"pageNumber": "1"}, parse=True
+            )
+            records = _records(self._session.json(response)) or []
+        except ApiError as error:
+            if error.status in (401, 403):
+                return [
+                    CheckResult("iPaaS.com reachable", CheckStatus.PASS, f"{where} answered"),
+                    CheckResult("iPaaS.com token", CheckStatus.FAIL, str(error), token_fix),
+                    CheckResult("iPaaS.com system id", CheckStatus.WARN,
+                                "not checked: the token was refused"),
+                ]
+            return [
+                CheckResult("iPaaS.com reachable", CheckStatus.FAIL, str(error), url_fix),
+                CheckResult("iPaaS.com token", CheckStatus.WARN, skipped),
+                CheckResult("iPaaS.com system id", CheckStatus.WARN, skipped),
+            ]
+        results = [
+            CheckResult("iPaaS.com reachable", CheckStatus.PASS, f"{where} answered"),
+            CheckResult("iPaaS.com token", CheckStatus.PASS, "accepted"),
+        ]
+        first = records[0] if records and isinstance(records[0], Mapping) else {}
+        probe = str(first.get("id", "0"))
+        try:
+            await self.lookup_link(probe)
+        except SystemIdError as error:
+            fix = (f"set IPAAS_SYSTEM_ID (or [ipaas] system_id) to the system id of this "
+                   f"Klaviyo subscription in iPaaS.com; {self.system_id!r} is not one")
+            results.append(CheckResult("iPaaS.com system id", CheckStatus.FAIL, str(error), fix))
+        except ApiError as error:
+            results.append(CheckResult(
+                "iPaaS.com system id", CheckStatus.WARN, f"could not confirm: {error}",
+                "run check again; if it persists, look the system id up in iPaaS.com"))
+        else:
+            results.append(CheckResult("iPaaS.com system id", CheckStatus.PASS,
+                                       f"system id {self.system_id} is known to iPaaS.com"))
+        return results
 
     async def store_link(self, customer_id: str, profile_id: str) -> None:
         """Record the Klaviyo profile id as the Customer's external id for this system."""
@@ -219,10 +277,27 @@ class IpaasClient(SessionClient):
             "external_id": profile_id,
             "internal_id": str(customer_id),
         }
-        await self._session.request(
+        await self._system_request(
             "POST", "/customers/v2/External/UpdateExternalId",
             body=json.dumps(body).encode("utf-8"),
         )
+
+    async def _system_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        ok: set[int] | None = None,
+        check: Callable[[httpx.Response], str | None] | None = None,
+    ) -> httpx.Response:
+        """A call naming the system id: iPaaS.com refusing the id becomes a SystemIdError."""
+        try:
+            return await self._session.request(method, path, body=body, ok=ok or (), check=check)
+        except ApiError as error:
+            if error.code in SYSTEM_ID_CODES:
+                raise SystemIdError(error, self.system_id) from None
+            raise
 
 
 def _records(body: Any) -> list[Any] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -204,6 +205,7 @@ async def test_update_external_id_stores_the_link(
 async def test_customer_shows_a_link_per_system_and_a_new_customer_is_listed_in_order(
     api: httpx.AsyncClient, emulator: IpaasEmulator
 ) -> None:
+    emulator.add_system("1001")  # another subscription of the same company
     body = {"table_name": "customer", "system_id": 1001, "external_id": "other-system-id",
             "internal_id": "55260"}
     assert (await api.post("/customers/v2/External/UpdateExternalId", json=body)).is_success
@@ -326,3 +328,45 @@ def test_seed_rejects_bad_customers_and_dangling_links() -> None:
         emu.seed([customer(1), customer(1)], {})
     with pytest.raises(ValueError, match="not in the seed"):
         emu.seed([customer(1)], {"2": "P"})
+
+
+@pytest.mark.parametrize("request_for", [
+    lambda system: ("GET", f"/customers/v2/External/LookupExternal/55260/{system}/customer", None),
+    lambda system: ("GET", f"/customers/v2/External/LookupSpaceport/{system}/customer/01J", None),
+    lambda system: ("GET", f"/customers/v2/External/Missing/{system}/customer", None),
+    lambda system: ("POST", "/customers/v2/External/UpdateExternalId",
+                    {"table_name": "customer", "system_id": int(system),
+                     "external_id": "01JNEW", "internal_id": "55261"}),
+])
+async def test_an_unknown_system_id_is_refused_as_the_reference_says(
+    api: httpx.AsyncClient, emulator: IpaasEmulator, request_for: Any
+) -> None:
+    method, path, body = request_for(int(SYSTEM) + 1)
+    response = await api.request(method, path, json=body)
+    # Reference §3.3: an invalid System Id is a VALD-1017 / VALD-1023 validation error, so a
+    # typo in IPAAS_SYSTEM_ID can never pass for "this customer is not linked".
+    assert response.status_code == 400
+    assert response.json()["code"] == "VALD-1023"
+    assert str(int(SYSTEM) + 1) in response.json()["message"]
+    assert not emulator.changed
+
+
+@pytest.mark.parametrize("shape", list(ErrorShape))
+async def test_unknown_system_id_answer_follows_the_error_shape(
+    emulator: IpaasEmulator, shape: ErrorShape
+) -> None:
+    emulator.options = IpaasOptions(error_shape=shape)
+    async with client_for(emulator) as api:
+        response = await api.get("/customers/v2/External/LookupExternal/55260/4243/customer")
+    assert response.status_code == 400
+    assert "VALD-1023" in response.text
+
+
+async def test_systems_holding_links_stay_known_after_a_reload(emulator: IpaasEmulator) -> None:
+    emulator.add_system("1001")
+    emulator.set_link("1001", "customer", "55261", "other-id")
+    reloaded = IpaasEmulator(token=TOKEN, system_id=SYSTEM)
+    reloaded.load(emulator.dump())
+    async with client_for(reloaded) as api:
+        response = await api.get("/customers/v2/External/LookupExternal/55261/1001/customer")
+    assert response.json() == "other-id"

@@ -18,8 +18,7 @@ def _running(app: Any) -> list[Any]:
 async def _drain(pilot: Pilot[Any]) -> None:
     """Every message queued on the app and the current screen handled, then one refresh."""
     await pilot.wait_for_scheduled_animations()
-    pilot.app.screen._on_timer_update()  # run call_after_refresh callbacks (Lazy mounts)
-    await asyncio.sleep(0)
+    await pilot.pause()  # a refresh, so call_after_refresh callbacks run
     await pilot.wait_for_scheduled_animations()
 
 

@@ -154,17 +154,17 @@ async def test_batch_charts_sample_only_while_the_batch_screen_is_shown(make_app
         batch = app.screen
         assert isinstance(batch, BatchScreen)
         await pilot.pause(BatchScreen.SAMPLE_SECONDS * 1.5)
-        shown_at = batch._last_sample
+        shown_at = batch.last_sample
         assert shown_at > 0
         await pilot.press("f6")
         await settle(pilot)
-        hidden_at = batch._last_sample
+        hidden_at = batch.last_sample
         await pilot.pause(BatchScreen.SAMPLE_SECONDS * 3)
-        assert batch._last_sample == hidden_at
+        assert batch.last_sample == hidden_at
         await pilot.press("f8")
         await settle(pilot)
         await pilot.pause(BatchScreen.SAMPLE_SECONDS * 1.5)
-        assert batch._last_sample > hidden_at
+        assert batch.last_sample > hidden_at
 
 
 def test_batch_helpers():

@@ -7,13 +7,12 @@ import dataclasses
 import json
 
 import pytest
-from textual.widgets._footer import FooterKey
+from textual.widgets import Input
 
 from console.app import ConsoleApp
 from console.screens.confirm import PushConfirmScreen
 from console.screens.lookup import LookupScreen
 from console.screens.recent import PickCustomerScreen
-from console.widgets.field import TextField
 from console.widgets.screenbar import ScreenBar
 from tests.ui.helpers import lookup, settle, text_of, until
 from tests.ui.stub_engine import StubConfig, stub_factory
@@ -24,7 +23,7 @@ async def test_opens_on_the_lookup_with_the_cursor_in_the_customer_field(make_ap
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, LookupScreen)
-        assert app.focused is app.screen.query_one("#customer", TextField)
+        assert app.focused is app.screen.query_one("#customer", Input)
         assert app.screen.query_one(ScreenBar).sandbox  # the banner line is drawn
 
 
@@ -65,7 +64,7 @@ async def test_email_search_with_one_match_previews_it(make_app, stub):
     async with app.run_test(size=(120, 40)) as pilot:
         await lookup(pilot, "cara@example.com")
         assert app.screen.plan.customer_id == "1002"
-        assert app.screen.query_one("#customer", TextField).value == "1002"
+        assert app.screen.query_one("#customer", Input).value == "1002"
 
 
 async def test_name_search_with_several_matches_lets_the_operator_pick(make_app, stub):
@@ -222,7 +221,7 @@ async def test_engine_is_closed_on_exit(make_app, stub):
 
 
 def push_key(app):
-    return next(key for key in app.screen.query(FooterKey) if key.action == "push")
+    return next(key for key in app.screen.query("Footer FooterKey") if key.action == "push")
 
 
 async def test_a_repeat_lookup_shows_the_kept_plan_until_the_fresh_one_replaces_it(make_app,
@@ -247,7 +246,7 @@ async def test_a_repeat_lookup_shows_the_kept_plan_until_the_fresh_one_replaces_
         first = app.screen.plan
         assert "linked via external id" in text_of(pilot, "#route")
 
-        field = app.screen.query_one("#customer", TextField)
+        field = app.screen.query_one("#customer", Input)
         field.value = "55260"
         field.focus()
         await pilot.press("enter")
@@ -314,7 +313,7 @@ async def test_the_customer_field_starts_focused_and_blurs_and_refocuses(make_ap
     app = make_app(stub)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        field = app.screen.query_one("#customer", TextField)
+        field = app.screen.query_one("#customer", Input)
         assert app.focused is field and field.has_focus
         focused_border = field.styles.border_top
         app.screen.set_focus(None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,6 +22,7 @@ from core.sandbox.ipaas.wire import (
     iso,
     json_response,
     stored,
+    system_id,
 )
 
 Handler = Callable[["IpaasEmulator", httpx.Request, "re.Match[str]"], httpx.Response]
@@ -77,9 +78,12 @@ class IpaasEmulator:
         options: IpaasOptions | None = None,
         user: SsoUser | None = None,
         clock: Callable[[], float] = time.time,
+        other_systems: Iterable[str] = (),
     ) -> None:
         self.options = options or IpaasOptions()
         self.system_id = str(system_id)
+        # The company's subscriptions: a system id outside them is refused with VALD-1023.
+        self.systems: set[str] = {self.system_id, *map(str, other_systems)}
         self.user = user
         self._clock = clock
         self.tokens = sso.TokenDesk(token)
@@ -143,6 +147,7 @@ class IpaasEmulator:
         self.customers = customers
         self.links = links
         self._link_systems = {sid for sid, table, _ in links if table == CUSTOMER_TABLE}
+        self.systems.update(sid for sid, _, _ in links)
         self._ordered = None
         self.changed = False
 
@@ -180,10 +185,25 @@ class IpaasEmulator:
     def set_link(self, system_id: str, table: str, internal_id: str, external_id: str) -> None:
         """Link a record to its id in another system; a Customer shows the link too."""
         self.links[(system_id, table, internal_id)] = external_id
+        self.systems.add(system_id)
         if table == CUSTOMER_TABLE:
             self._link_systems.add(system_id)
             self._sync_external_ids(internal_id)
         self.changed = True
+
+    def add_system(self, system: str) -> None:
+        """Make another subscription of this company known, as iPaaS.com would list it."""
+        self.systems.add(str(system))
+
+    def known_system(self, raw: str) -> str:
+        """A system id from a request, canonical; VALD-1017 if malformed, VALD-1023 if unknown."""
+        system = system_id(raw)
+        if system not in self.systems:
+            raise ApiFailure(
+                400, "VALD-1023",
+                f"System Id {system} is invalid: it is not a subscription of this company",
+            )
+        return system
 
     def delete_link(self, customer_id: str, system_id: str | None = None) -> None:
         """Mark a link as pointing at a deleted record (the DELETED: prefix)."""

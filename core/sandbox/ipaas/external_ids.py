@@ -12,7 +12,6 @@ from core.sandbox.ipaas.wire import (
     ApiFailure,
     body_object,
     json_response,
-    system_id,
 )
 
 if TYPE_CHECKING:
@@ -24,7 +23,7 @@ def lookup_external(
 ) -> httpx.Response:
     """GET .../external/LookupExternal/{internal id}/{system id}/{table}."""
     internal_id, raw_system, table = match.groups()
-    system = system_id(raw_system)
+    system = emu.known_system(raw_system)
     external = emu.links.get((system, table.lower(), internal_id))
     if external is None:
         raise ApiFailure(
@@ -39,7 +38,7 @@ def lookup_spaceport(
 ) -> httpx.Response:
     """GET .../external/LookupSpaceport/{system id}/{table}/{external id}."""
     raw_system, table, external_id = match.groups()
-    system = system_id(raw_system)
+    system = emu.known_system(raw_system)
     for (sid, tbl, internal), external in emu.links.items():
         if sid == system and tbl == table.lower() and external == external_id:
             return _raw_string(emu, internal)
@@ -59,7 +58,7 @@ def update_link(
         if value is None or isinstance(value, bool | dict | list) or not str(value).strip():
             raise ApiFailure(400, "VALD-1010", f"{name} is required")
         values[name] = str(value).strip()
-    system = system_id(values["system_id"])
+    system = emu.known_system(values["system_id"])
     table = values["table_name"].lower()
     internal = values["internal_id"]
     if table == CUSTOMER_TABLE and internal not in emu.customers:
@@ -76,7 +75,7 @@ def update_link(
 def missing(emu: IpaasEmulator, request: httpx.Request, match: re.Match[str]) -> httpx.Response:
     """GET .../external/Missing/{system id}/{table}: ids with no link in that system."""
     raw_system, table = match.groups()
-    system = system_id(raw_system)
+    system = emu.known_system(raw_system)
     if table.lower() != CUSTOMER_TABLE:
         return json_response(200, [])
     ids = [
