@@ -153,6 +153,8 @@ class Engine:
             lists=ListCache(KeyValue(state, "cache", secrets=secrets)),
             consent_emails=ConsentEmails(state),
             secrets=secrets,
+            brake_share=config.consent_brake_share,
+            brake_min=config.consent_brake_min,
             now=records.now_iso if clock is None else records.iso_clock(clock),
         )
         return cls(config, ctx, sandbox=sandbox)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from core.clients.http import ApiError
 from core.clients.ipaas import parse_link
@@ -19,6 +19,8 @@ from core.engine.facts import Facts
 from core.engine.planning import Mapped
 from core.engine.shared import BatchCalls
 from core.model import Customer, KlaviyoList, Profile, Stage
+
+T = TypeVar("T")
 
 # A callback told the design §3 stage the lookups reached, so a failure is logged at it.
 StageNote = Callable[[Stage], None]
@@ -84,7 +86,11 @@ class DirectLookups:
 
 
 class SharedLookups:
-    """A batch's reads joined across its customers (sync and bulk): the same facts."""
+    """A batch's reads joined across its customers (sync and bulk): the same facts.
+
+    Each customer's reads are queued on the batch's shared requests at once and their futures
+    awaited in turn: no task per read, which at bulk sizes is most of a customer's CPU.
+    """
 
     def __init__(self, ctx: Context, calls: BatchCalls) -> None:
         self._ctx = ctx
@@ -107,21 +113,46 @@ class SharedLookups:
         note(Stage.RESOLVE)
         lists = known_lists(ctx)
         named = [klist for klist in lists.values() if klist is not None]
-        profiles = asyncio.gather(
-            staged(Stage.RESOLVE, calls.profile("id", link) if link else _nothing()),
-            staged(Stage.RESOLVE, calls.profile("email", email) if email else _nothing()),
-            staged(Stage.RESOLVE, calls.profile("phone_number", phone)
-                   if phone else _nothing()))
-        members = asyncio.gather(*(
-            _members_of(ctx, klist, calls.members(klist.id, email, phone)) for klist in named))
-        (linked, by_email, by_phone), found_members = await asyncio.gather(profiles, members)
+        reads = calls.reads
+        profiles = [reads.enqueue(name, value) if value else None
+                    for name, value in (("id", link), ("email", email), ("phone_number", phone))]
+        asked = email or phone
+        members = [calls.list_reads.enqueue(klist.id, (email, phone)) if asked else None
+                   for klist in named]
+        try:
+            linked, by_email, by_phone = [await _read(ctx, None, f) for f in profiles]
+            memberships = {klist.id: await _read(ctx, klist, f) or frozenset()
+                           for klist, f in zip(named, members, strict=True)}
+        except BaseException:
+            for future in (*profiles, *members):
+                if future is not None:
+                    future.add_done_callback(_retrieved)  # one failure is reported, not all
+            raise
         facts = Facts(
             customer=found, link=link, linked_profile=linked, email_match=by_email,
-            phone_match=by_phone, lists=lists,
-            memberships=dict(zip((k.id for k in named), found_members, strict=True)),
+            phone_match=by_phone, lists=lists, memberships=memberships,
             consent_emails=None, now=ctx.now(), resend_consent_email=resend_consent_email)
         pending = await calls.pending(ctx.consent_emails, facts.candidates)
         return replace(facts, consent_emails=pending)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+async def _read(ctx: Context, klist: KlaviyoList | None,
+                future: asyncio.Future[T] | None) -> T | None:
+    """A queued shared read's answer; a failure is raised at the resolve stage (a list that is
+    gone from Klaviyo is dropped from the caches first)."""
+    if future is None:
+        return None
+    try:
+        return await future
+    except ApiError as exc:
+        if klist is not None and exc.status == 404:
+            forget_list(ctx, klist.name)
+        raise StageFailure(Stage.RESOLVE, exc) from exc
 
 
 async def fetch(ctx: Context, customer_id: str, customer: Customer | None = None

@@ -169,7 +169,7 @@ class BatchCalls:
     def record(self, customer_id: str, write: Callable[[Any], None], item: Any) -> None:
         """Queue a store write for the next group (run in a worker thread);
         settle(customer_id) waits until it is written."""
-        future = asyncio.ensure_future(self.stores.submit(write, item))
+        future = self.stores.enqueue(write, item)
         self._records.setdefault(customer_id, []).append(future)
 
     async def _store(self, key: Hashable, items: list[Any]) -> list[None]:
