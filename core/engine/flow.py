@@ -220,7 +220,7 @@ def hold(ctx: Context, plan: Plan, confirm: Confirm, trigger: str, *,
     notes = "; ".join(describe(c) for c in plan.guarded_consent)
     message = f"held by the consent guard: {notes}"
     if because is not None:
-        message = f"held by the brake: {because}; {notes}" if notes else f"held: {because}"
+        message = f"held by the brake: {because}" + (f"; {notes}" if notes else "")
     elif carried:
         message += ("; the consent operations changed since the operator confirmed them, "
                     "so that confirmation no longer applies")

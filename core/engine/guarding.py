@@ -90,8 +90,8 @@ class BrakeVerdict:
 
     def message(self) -> str:
         return (f"the run would unsubscribe {self.unsubscribes} of {self.customers} customers "
-                f"(more than {self.share:.0%}, at least {self.limit}): held by the brake; "
-                "run again with --confirm unsubscribe to apply them")
+                f"(more than {self.share:.0%}, at least {self.limit}); run again with "
+                "--confirm unsubscribe to apply them")
 
     def to_json(self) -> dict[str, object]:
         return {"unsubscribes": self.unsubscribes, "customers": self.customers,
