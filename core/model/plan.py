@@ -235,8 +235,9 @@ class Plan:
     def guarded_consent(self) -> tuple[ConsentChange, ...]:
         """Consent changes the policy holds until someone confirms (design §6)."""
         held = self.guard.held
+        # `risky` too: a caller that replaced `consent` on a plan keeps its own verdicts.
         return tuple(c for c in self.consent
-                     if c.guard_kind is not None and c.guard_kind in held)
+                     if c.risky or (c.guard_kind is not None and c.guard_kind in held))
 
     def to_json(self) -> JSON:
         return {
