@@ -3,8 +3,9 @@
 Four customers cover the consent plans (issue 14's policy, on a double opt-in account): an
 unsubscribe the template made (SubscribeProfile empty) of a SUBSCRIBED profile and a
 re-subscribe of someone who opted out (both held), a first consent email and the customer's own
-opt-out of a never-subscribed profile (both shown, not held). Every path runs on all four; the emulator's consent state,
-pending double opt-ins and outbox are compared before and after, customer by customer.
+opt-out of a never-subscribed profile (both shown, not held). Every path runs on all four; the
+emulator's consent state, pending double opt-ins and outbox are compared before and after,
+customer by customer.
 """
 
 from __future__ import annotations
