@@ -50,10 +50,13 @@ class Facts:
 
     def consent_emails_of(self, profile_id: str) -> dict[str, str] | None:
         """List id ("" for none) -> when a consent email went to this profile; None unknown."""
-        if self.consent_emails is None:
+        emails = self.consent_emails
+        if emails is None:
             return None
-        return {list_id: sent for (owner, list_id), sent in self.consent_emails.items()
-                if owner == profile_id}
+        # Looked up by key: a batch's mapping holds every customer's, and must not be walked.
+        keys = ["", *(klist.id for klist in self.lists.values() if klist is not None)]
+        return {key: sent for key in keys
+                if (sent := emails.get((profile_id, key))) is not None}
 
 
 @dataclass(frozen=True, slots=True)

@@ -314,3 +314,13 @@ def test_the_fingerprint_names_the_consent_jobs_and_nothing_else() -> None:
     reordered = replace(one.guard, operations=tuple(reversed(one.guard.operations)))
     assert reordered.fingerprint() == one.guard.fingerprint()
     assert plan(SUBSCRIBED).guard.fingerprint() == ""
+
+
+def test_a_consent_email_sent_to_another_profile_does_not_count() -> None:
+    target = profile(OTHER, email=NEVER, lists=None)
+    batch_wide = {("01JSOMEONEELSE", DOI_LIST.id): FRESH, ("01JSOMEONEELSE", ""): FRESH}
+    f = facts(email_match=target, consent_emails=batch_wide)
+    p = plan_mapped(f, mapped(intents=(intent(DOI_LIST.name, consent=True, member=True),)),
+                    None, DOUBLE)
+    assert [c.guard_kind for c in p.consent] == [GuardKind.CONSENT_EMAIL] * 2
+    assert all(c.pending_since is None for c in p.consent)
