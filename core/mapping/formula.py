@@ -466,10 +466,11 @@ def reads_customer(node: Node) -> bool:
 
 
 def literals(node: Node) -> list[str | int]:
-    """Every literal the formula holds, arguments included."""
+    """Every literal value the formula may answer with (a field's name, as in
+    custom_field("Newsletter"), is not one)."""
     if isinstance(node, Literal):
         return [node.value]
-    if isinstance(node, Call):
+    if isinstance(node, Call) and node.name.lower() not in _CUSTOMER_READERS:
         return [value for arg in node.args for value in literals(arg)]
     return []
 

@@ -46,6 +46,14 @@ def test_a_formula_whose_false_may_be_its_own_literal_is_not_the_customer_s() ->
     assert _mapped("formula", "formula", formula, "false") == (False, False)
 
 
+def test_a_custom_field_named_false_is_still_the_customer_s() -> None:
+    customer = Customer(id="1", email_address="a@example.com",
+                        custom_fields=(CustomField("false", "false"),))
+    template = parse_template(_template("formula", "formula", "'custom_field(\"false\")'"))
+    mapped = apply(customer, template, Collection.ADD)
+    assert (mapped.subscribe, mapped.subscribe_from_customer) == (False, True)
+
+
 def test_a_formula_reading_nothing_of_the_customer_is_the_template_s() -> None:
     assert _mapped("formula", "formula", "'lower(\"FALSE\")'") == (False, False)
 
