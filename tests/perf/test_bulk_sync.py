@@ -120,7 +120,8 @@ async def test_bulk_plans_from_shared_reads_and_holds_what_a_preview_holds(
 
     customers = [customer(i, email=f"u{i}@example.com", fields={"SubscribeProfile": "true"})
                  for i in range(1, 21)]
-    customers[0]["custom_fields"] = [{"custom_field_name": "SubscribeProfile", "value": "false"}]
+    # Issue 14: the customer's own "false" is honored at once; an empty SubscribeProfile is held.
+    customers[0]["custom_fields"] = []
     profiles = [{"attributes": {"email": f"u{i}@example.com"},
                  "subscriptions": {"email": "UNSUBSCRIBED" if i == 2 else "SUBSCRIBED"}}
                 for i in range(1, 11)]
