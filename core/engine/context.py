@@ -84,10 +84,6 @@ class Context:
     now: Callable[[], str] = records.now_iso
     # Set for a batch: reads, consent jobs and list calls are shared across its customers.
     calls: BatchCalls | None = None
-    # The brake (design §6): a run unsubscribing more than this share of its customers, and at
-    # least brake_min of them, stops before the first unsubscribe until confirmed.
-    brake_share: float = 0.05
-    brake_min: int = 20
 
 
 async def staged(stage: Stage, call: Awaitable[T]) -> T:

@@ -28,7 +28,6 @@ from core.engine.batch import (
     run_batch,
 )
 from core.engine.context import Context, CustomerNotFound, PushResult, StageFailure
-from core.engine.facts import plan_customer
 from core.engine.guarding import Confirm, GuardSurvey
 from core.engine.import_jobs import BULK_WORKERS
 from core.engine.list_cache import ListCache
@@ -45,8 +44,16 @@ from core.engine.listen import (
 from core.engine.lookups import SharedLookups
 from core.engine.shared import BatchCalls
 from core.mapping import TemplateError, load_template
-from core.model import Customer, CustomerDataError, ErrorRecord, ErrorStatus, Plan
-from core.plan import PlanSettings
+from core.model import (
+    Customer,
+    CustomerDataError,
+    ErrorRecord,
+    ErrorStatus,
+    GuardKind,
+    OptIn,
+    Plan,
+)
+from core.plan import ConsentPolicy, PlanSettings, plan_customer
 from core.store import ConsentEmails, ErrorLog, History, KeyValue
 
 if TYPE_CHECKING:
@@ -67,6 +74,18 @@ async def _given(deferred: flow.Deferred) -> AsyncIterator[Item]:
 
 ResultCallback = Callable[[PushResult], None]
 ProgressCallback = Callable[[BatchProgress], None]
+
+
+def consent_policy(config: Config, sandbox: Sandbox | None) -> ConsentPolicy:
+    """`[consent]` of the config; on the sandbox, its account's opt-in process (the seed's
+    account.opt_in_process), which Klaviyo's API does not tell."""
+    account = config.account_opt_in
+    if sandbox is not None:
+        account = str(getattr(sandbox.klaviyo, "opt_in_process", account))
+    return ConsentPolicy(
+        hold=frozenset(GuardKind(kind) for kind in config.consent_hold),
+        account_opt_in=OptIn(account), resend_days=config.consent_resend_days,
+        brake_share=config.consent_brake_share, brake_min=config.consent_brake_min)
 
 
 class UnknownErrorId(LookupError):
@@ -147,14 +166,13 @@ class Engine:
             ipaas=ipaas,
             template=template,
             settings=PlanSettings(sms_consent=config.sms_consent,
-                                  default_region=config.default_region),
+                                  default_region=config.default_region,
+                                  policy=consent_policy(config, sandbox)),
             errors=ErrorLog(state, secrets=secrets),
             history=History(state, secrets=secrets),
             lists=ListCache(KeyValue(state, "cache", secrets=secrets)),
             consent_emails=ConsentEmails(state),
             secrets=secrets,
-            brake_share=config.consent_brake_share,
-            brake_min=config.consent_brake_min,
             now=records.now_iso if clock is None else records.iso_clock(clock),
         )
         return cls(config, ctx, sandbox=sandbox)
@@ -252,7 +270,8 @@ class Engine:
             return progress
         progress.finished = None
         verdict = guarding.brake(len(deferred), progress.processed + len(deferred),
-                                 share=ctx.brake_share, minimum=ctx.brake_min)
+                                 share=ctx.settings.policy.brake_share,
+                                 minimum=ctx.settings.policy.brake_min)
         progress.brake = verdict
 
         async def push_deferred(customer_id: str, customer: Customer | None

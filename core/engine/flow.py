@@ -14,15 +14,12 @@ from dataclasses import dataclass, field
 
 from core.engine import records
 from core.engine.context import Context, CustomerNotFound, PushResult, StageFailure, staged
-from core.engine.facts import Facts, plan_customer
 from core.engine.guarding import (
-    UNSUBSCRIBE,
     Confirm,
     confirmed_kinds,
     describe,
     fingerprint,
     held_kinds,
-    sends,
     unconfirmed,
     unsubscribes,
 )
@@ -37,13 +34,14 @@ from core.model import (
     CustomerDataError,
     ErrorKind,
     ErrorRecord,
+    GuardKind,
     Outcome,
     Plan,
     Profile,
     Route,
     Stage,
 )
-from core.plan import plan_conflict
+from core.plan import Facts, plan_conflict, plan_customer
 
 __all__ = [
     "Context",
@@ -149,8 +147,8 @@ async def _push(ctx: Context, customer_id: str, *, confirm: Confirm, trigger: st
             return record_failure(ctx, plan, records.from_plan(
                 plan, record_id=ctx.errors.new_id(), secrets=ctx.secrets), trigger)
         _clear_joined(ctx, facts)
-        if defer is not None and unsubscribes(plan) and UNSUBSCRIBE not in confirmed_kinds(
-                confirm):
+        braked = GuardKind.UNSUBSCRIBE not in confirmed_kinds(confirm)
+        if defer is not None and braked and unsubscribes(plan):
             defer.plans[customer_id] = (customer, plan)
             return None
         if carried is not None and carried in (fingerprint(plan), UNPLANNED):
@@ -257,7 +255,7 @@ async def _execute(ctx: Context, plan: Plan, *, confirm: Confirm, trigger: str) 
 
     # Only the steps with work to do: each one gathered costs a task per customer.
     steps: list[Awaitable[None]] = []
-    to_send = any(sends(c) for c in plan.consent)
+    to_send = any(c.sends for c in plan.consent)
     if to_send:
         steps.append(consent_jobs(ctx, plan, profile_id))
     if plan.lists:
@@ -306,7 +304,7 @@ def _remember_consent_emails(ctx: Context, plan: Plan, profile_id: str) -> None:
     stamp = ctx.now()
     for change in plan.consent:
         if (change.action is ConsentAction.SUBSCRIBE and change.double_opt_in
-                and sends(change)):
+                and change.sends):
             item = (profile_id, change.list_id or "", stamp)
             if ctx.calls is not None:
                 ctx.calls.record(plan.customer_id, ctx.consent_emails.add, item)

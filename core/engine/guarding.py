@@ -1,72 +1,48 @@
-"""The consent guard as the engine applies it: what a plan holds, what confirms it, and the
-fingerprint a confirmation is kept by (design §6).
-
-core.plan is getting the verdict itself (`Plan.guard`, contract §1); until then the held kinds
-are read from the changes the planner marks risky.
+"""The consent guard as the engine applies it (design §6): what a confirmation covers, what a
+run must hold, the brake on mass unsubscribes, and a survey of a run's plans. The verdict itself
+is the plan's (`Plan.guard`, core.plan).
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from core.model import ConsentAction, ConsentChange, Plan
+from core.model import ConsentAction, ConsentChange, GuardKind, Plan
 
-UNSUBSCRIBE = "unsubscribe"
-RESUBSCRIBE = "resubscribe"
-CONSENT_EMAIL = "consent-email"
-KINDS = (UNSUBSCRIBE, RESUBSCRIBE, CONSENT_EMAIL)
-ALL = frozenset(KINDS)
+ALL = frozenset(GuardKind)
 
 # Confirmations: True (every kind, as push --yes and the console dialog give) or some kinds.
-Confirm = frozenset[str] | bool
+Confirm = Iterable[GuardKind | str] | bool
 
 
-def confirmed_kinds(confirm: Confirm) -> frozenset[str]:
+def confirmed_kinds(confirm: Confirm) -> frozenset[GuardKind]:
     """The kinds a confirmation covers."""
     if confirm is True:
         return ALL
     if confirm is False:
         return frozenset()
-    return frozenset(str(kind) for kind in confirm)
+    return frozenset(GuardKind(kind) for kind in confirm)
 
 
-def kind_of(change: ConsentChange) -> str:
-    """The guard kind of a held change."""
-    if change.action is ConsentAction.UNSUBSCRIBE:
-        return UNSUBSCRIBE
-    return CONSENT_EMAIL if change.double_opt_in else RESUBSCRIBE
-
-
-def held_kinds(plan: Plan) -> frozenset[str]:
+def held_kinds(plan: Plan) -> frozenset[GuardKind]:
     """The kinds of change the plan holds until someone confirms them."""
-    return frozenset(kind_of(change) for change in plan.guarded_consent)
+    return plan.guard.held
 
 
-def unconfirmed(plan: Plan, confirm: Confirm) -> frozenset[str]:
+def unconfirmed(plan: Plan, confirm: Confirm) -> frozenset[GuardKind]:
     """Held kinds the confirmation does not cover: empty when the plan may run."""
-    return held_kinds(plan) - confirmed_kinds(confirm)
-
-
-def sends(change: ConsentChange) -> bool:
-    """Whether the change goes out: one awaiting an earlier consent email sends nothing."""
-    return getattr(change, "pending_since", None) is None
+    return plan.guard.held - confirmed_kinds(confirm)
 
 
 def unsubscribes(plan: Plan) -> bool:
     """Whether the plan unsubscribes anyone, opt-outs from the source included (the brake)."""
-    return any(c.action is ConsentAction.UNSUBSCRIBE and sends(c) for c in plan.consent)
+    return any(c.action is ConsentAction.UNSUBSCRIBE and c.sends for c in plan.consent)
 
 
 def fingerprint(plan: Plan) -> str:
     """A stable hash of the plan's consent operations; "" when there are none."""
-    operations = sorted(
-        "|".join((c.channel.value, c.action.value, c.list_id or "", str(c.double_opt_in),
-                  c.subject or ""))
-        for c in plan.consent if sends(c))
-    if not operations:
-        return ""
-    return hashlib.sha256("\n".join(operations).encode()).hexdigest()[:16]
+    return plan.guard.fingerprint()
 
 
 def describe(change: ConsentChange) -> str:
@@ -109,20 +85,20 @@ class GuardSurvey:
     """What a run's plans would need confirmed: customers per kind, and which ones."""
 
     customers: int = 0
-    needing: dict[str, list[str]] = field(default_factory=dict)
+    needing: dict[GuardKind, list[str]] = field(default_factory=dict)
     unsubscribes: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     def add(self, customer_id: str, plan: Plan) -> None:
         self.customers += 1
-        for kind in held_kinds(plan):
+        for kind in plan.guard.held:
             self.needing.setdefault(kind, []).append(customer_id)
         if unsubscribes(plan):
             self.unsubscribes.append(customer_id)
 
     def counts(self) -> dict[str, int]:
         """Customers needing each kind, every kind named (0 when none)."""
-        return {kind: len(self.needing.get(kind, ())) for kind in KINDS}
+        return {kind.value: len(self.needing.get(kind, ())) for kind in GuardKind}
 
     def to_json(self) -> dict[str, object]:
         return {"customers": self.customers, "confirm_needed": self.counts(),

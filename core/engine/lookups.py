@@ -15,10 +15,10 @@ from typing import Any, Protocol, TypeVar
 from core.clients.http import ApiError
 from core.clients.ipaas import parse_link
 from core.engine.context import Context, CustomerNotFound, StageFailure, staged
-from core.engine.facts import Facts
 from core.engine.planning import Mapped
 from core.engine.shared import BatchCalls
 from core.model import Customer, KlaviyoList, Profile, Stage
+from core.plan import Facts
 
 T = TypeVar("T")
 
@@ -73,7 +73,7 @@ class DirectLookups:
             phone_match=by_phone, lists=lists,
             memberships=dict(zip((k.id for k in named), found_members, strict=True)),
             consent_emails=None, now=ctx.now(), resend_consent_email=resend_consent_email)
-        pending = ctx.consent_emails.pending(facts.candidates) if facts.candidates else {}
+        pending = ctx.consent_emails.pending(candidates(facts)) if candidates(facts) else {}
         return replace(facts, consent_emails=pending)
 
     async def _members(self, list_id: str, email: str | None,
@@ -132,7 +132,7 @@ class SharedLookups:
             customer=found, link=link, linked_profile=linked, email_match=by_email,
             phone_match=by_phone, lists=lists, memberships=memberships,
             consent_emails=None, now=ctx.now(), resend_consent_email=resend_consent_email)
-        pending = await calls.pending(ctx.consent_emails, facts.candidates)
+        pending = await calls.pending(ctx.consent_emails, candidates(facts))
         return replace(facts, consent_emails=pending)
 
 
@@ -189,6 +189,12 @@ def identifiers(ctx: Context, customer: Customer, link: str | None
 def known_lists(ctx: Context) -> dict[str, KlaviyoList | None]:
     """Every list the template names (both collections), as the cache knows it."""
     return {name: ctx.lists.get(name) for name in dict.fromkeys(ctx.template.list_names())}
+
+
+def candidates(facts: Facts) -> tuple[str, ...]:
+    """Ids of the profiles the customer may land on, linked first, without repeats."""
+    found = (facts.linked_profile, facts.email_match, facts.phone_match)
+    return tuple(dict.fromkeys(p.id for p in found if p is not None))
 
 
 def page_link(ctx: Context, customer: Customer) -> str | None:

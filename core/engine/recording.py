@@ -6,7 +6,6 @@ from dataclasses import replace
 
 from core.engine import records
 from core.engine.context import Context, PushResult
-from core.engine.guarding import sends
 from core.model import JSON, ErrorRecord, HistoryEntry, Outcome, Plan
 
 
@@ -58,7 +57,7 @@ def record_history(ctx: Context, plan: Plan, *, outcome: Outcome, profile_id: st
         before=plan.current,
         sent=plan.payload if sent else None,
         after=after,
-        consent=tuple(c.to_json() for c in plan.consent if ran_consent and sends(c)),
+        consent=tuple(c.to_json() for c in plan.consent if ran_consent and c.sends),
         lists=tuple(item.to_json() for item in plan.lists) if ran else (),
         error_id=error_id,
         trigger=trigger,

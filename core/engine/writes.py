@@ -10,7 +10,6 @@ from typing import Any
 from core.clients.http import ApiError
 from core.clients.klaviyo import ConsentSubject
 from core.engine.context import Context, StageFailure, staged
-from core.engine.guarding import sends
 from core.engine.import_jobs import Write
 from core.engine.lookups import forget_list
 from core.model import (
@@ -62,7 +61,7 @@ async def consent_jobs(ctx: Context, plan: Plan, profile_id: str) -> None:
     """One subscribe or unsubscribe job per action and list, both channels in one subject."""
     groups: dict[tuple[ConsentAction, str | None], list[ConsentChange]] = {}
     for change in plan.consent:
-        if not sends(change):
+        if not change.sends:
             continue  # a consent email already awaits confirmation: sending again re-emails
         groups.setdefault((change.action, change.list_id), []).append(change)
     calls = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +43,20 @@ class Row:
     member_of: tuple[str, ...] = ()
     held: frozenset[str] | None = None
     changes: bool = True
+    # A consent email for the double opt-in list went out an hour ago and awaits the person.
+    pending: bool = False
 
 
 ROWS = [
-    Row("opt-out from the source", {"SubscribeProfile": "false"}, "SUBSCRIBED"),
+    Row("opt-out from the source", {"SubscribeProfile": "false"}, "SUBSCRIBED",
+        held=frozenset()),
     Row("unsubscribe by a template gap", {}, "SUBSCRIBED", held=frozenset({"unsubscribe"})),
     Row("re-subscribe of an opted-out person", {"SubscribeProfile": "true"}, "UNSUBSCRIBED",
         held=frozenset({"resubscribe"})),
     Row("first double opt-in consent email", {"SubscribeProfile": "true", "Sms": "true"},
-        "NEVER_SUBSCRIBED"),
+        "NEVER_SUBSCRIBED", held=frozenset()),
+    Row("consent email already pending", {"SubscribeProfile": "true", "Sms": "true"},
+        "NEVER_SUBSCRIBED", held=frozenset(), pending=True),
     Row("already subscribed and on the list",
         {"SubscribeProfile": "true", "Sms": "true", "Preview": "true"}, "SUBSCRIBED",
         member_of=("Sms Subscribers", "Preview List"), held=frozenset(), changes=False),
@@ -82,7 +88,12 @@ async def _engine(tmp_path: Path, row: Row) -> tuple[Engine, Sandbox]:
                     template_path=template_with_custom_fields(tmp_path / "template.toml"),
                     listen_secret=SECRET)
     sandbox = Sandbox(state, seed=seed, knobs=Knobs(rate_scale=0.001))
-    return await Engine.open(config, sandbox=sandbox), sandbox
+    engine = await Engine.open(config, sandbox=sandbox)
+    if row.pending:
+        sms = sandbox.klaviyo.state.list_by_name["Sms Subscribers"]  # type: ignore[attr-defined]
+        sent = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
+        engine.consent_emails.record(PID, sms, sent)
+    return engine, sandbox
 
 
 def _klaviyo(sandbox: Sandbox) -> tuple[Any, ...]:
@@ -155,5 +166,27 @@ async def test_every_mode_gives_the_policy_row_the_verdict_the_preview_shows(
         wanted = {c.action.value for c in shown.consent if not c.list_id}
         if wanted == {"unsubscribe"}:
             assert after[0] == "UNSUBSCRIBED"
-        if any(c.double_opt_in for c in shown.consent):
+        if any(c.double_opt_in and c.sends for c in shown.consent):
             assert after[1] == before[1] + 1  # the consent email went out, once
+        else:
+            assert after[1] == before[1]  # a pending one is not sent again
+    if row.pending:
+        assert [c.pending_since is not None for c in shown.consent if c.list_id] == [True]
+
+
+@pytest.mark.parametrize("mode", ["push", "sync", "bulk", "listen"])
+async def test_a_consent_email_is_sent_once_however_often_the_customer_is_pushed(
+        tmp_path: Path, mode: str) -> None:
+    row = next(r for r in ROWS if r.name == "first double opt-in consent email")
+    engine, sandbox = await _engine(tmp_path, row)
+    try:
+        before = _klaviyo(sandbox)
+        for _ in range(3):
+            await _run(engine, mode)
+        after = _klaviyo(sandbox)
+        plan = await engine.preview("7")
+    finally:
+        await engine.close()
+    assert after[1] == before[1] + 1
+    [waiting] = [c for c in plan.consent if c.list_id]
+    assert waiting.pending_since is not None and not plan.guard.held
