@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.sandbox import DEMO_SEED
-from tests.e2e.conftest import Cli, customer
+from tests.e2e.conftest import SINGLE_OPT_IN_ACCOUNT, Cli, customer
 
 ANN = "01JGFJK6QFB96KRART17WEJVYY"
 BEN = "01JGFJKXXWB96KRART17WEWES9"
@@ -151,10 +151,11 @@ def test_retry_resolves_a_record_once_the_cause_is_gone(
 
 
 def test_pushing_twice_changes_nothing_the_second_time(cli: Cli, custom_template: Path) -> None:
-    # Single opt-in list and plain subscribe: a double opt-in stays pending (not a member), so
-    # a second push would rightly ask again; that is covered by the consent guard instead.
+    # Single opt-in list and a plain subscribe in a single opt-in account: the subscribe takes
+    # effect at once, so the second push has nothing left to do.
     cli.seed([customer(70, email="twice@example.com", number="(312) 204-1187",
-                       company="Acme", fields={"SubscribeProfile": "true", "Preview": "true"})])
+                       company="Acme", fields={"SubscribeProfile": "true", "Preview": "true"})],
+             account=SINGLE_OPT_IN_ACCOUNT)
 
     code, first = cli.json("push", "70", "--yes")
     assert code == 0, first

@@ -30,6 +30,8 @@ PID = "01JGFJK6QFB96KRART17WEJVYY"
 EMAIL = "row@example.com"
 SECRET = "listen-secret-for-policy-tests"
 MODES = ("preview", "push", "sync", "bulk", "retry", "listen")
+# One time for every engine of a test, so their plans show the same pending_since.
+SENT_AN_HOUR_AGO = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,7 @@ async def _engine(tmp_path: Path, row: Row) -> tuple[Engine, Sandbox]:
     engine = await Engine.open(config, sandbox=sandbox)
     if row.pending:
         sms = sandbox.klaviyo.state.list_by_name["Sms Subscribers"]  # type: ignore[attr-defined]
-        sent = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
-        engine.consent_emails.record(PID, sms, sent)
+        engine.consent_emails.record(PID, sms, SENT_AN_HOUR_AGO)
     return engine, sandbox
 
 
