@@ -53,7 +53,7 @@ from core.model import (
     OptIn,
     Plan,
 )
-from core.plan import ConsentPolicy, PlanSettings, plan_customer
+from core.plan import ConsentPolicy, PlanSettings
 from core.store import ConsentEmails, ErrorLog, History, KeyValue
 
 if TYPE_CHECKING:
@@ -301,8 +301,8 @@ class Engine:
 
         async def plan_one(customer_id: str, customer: Customer | None) -> PushResult | None:
             try:
-                facts = await lookups.facts(customer_id, customer)
-                plan = plan_customer(facts, ctx.template, ctx.settings)
+                gathered = await lookups.gather(customer_id, customer)
+                plan = gathered.plan(ctx.template, ctx.settings)
             except (CustomerNotFound, CustomerDataError, StageFailure):
                 survey.failed.append(customer_id)
                 return None

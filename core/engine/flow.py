@@ -41,7 +41,7 @@ from core.model import (
     Route,
     Stage,
 )
-from core.plan import Facts, plan_conflict, plan_customer
+from core.plan import Facts, plan_conflict
 
 __all__ = [
     "Context",
@@ -70,9 +70,9 @@ UNPLANNED = "*"
 async def preview(ctx: Context, customer_id: str, *, lookups: Lookups | None = None,
                   resend_consent_email: bool = False) -> Plan:
     """Design §3 steps 1-5: what a push would do, with nothing written anywhere."""
-    facts = await (lookups or DirectLookups(ctx)).facts(
+    gathered = await (lookups or DirectLookups(ctx)).gather(
         customer_id, resend_consent_email=resend_consent_email)
-    return plan_customer(facts, ctx.template, ctx.settings)
+    return gathered.plan(ctx.template, ctx.settings)
 
 
 @dataclass
@@ -129,10 +129,10 @@ async def _push(ctx: Context, customer_id: str, *, confirm: Confirm, trigger: st
     progress = _Progress()
     try:
         try:
-            facts = await lookups.facts(customer_id, customer, resend_consent_email=resend,
-                                        note=progress.note)
+            gathered = await lookups.gather(customer_id, customer,
+                                            resend_consent_email=resend, note=progress.note)
             progress.note(Stage.PLAN)
-            plan = plan_customer(facts, ctx.template, ctx.settings)
+            plan = gathered.plan(ctx.template, ctx.settings)
         except CustomerNotFound as exc:
             if trigger == MANUAL:
                 raise  # a typo is not a failed transfer: nothing is recorded
@@ -146,7 +146,7 @@ async def _push(ctx: Context, customer_id: str, *, confirm: Confirm, trigger: st
         if plan.blocked:
             return record_failure(ctx, plan, records.from_plan(
                 plan, record_id=ctx.errors.new_id(), secrets=ctx.secrets), trigger)
-        _clear_joined(ctx, facts)
+        _clear_joined(ctx, gathered.facts)
         braked = GuardKind.UNSUBSCRIBE not in confirmed_kinds(confirm)
         if defer is not None and braked and unsubscribes(plan):
             defer.plans[customer_id] = (customer, plan)

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from core.clients.http import ApiError
 from core.clients.ipaas import parse_link
 from core.engine.context import Context, CustomerNotFound, StageFailure, staged
-from core.engine.planning import Mapped
+from core.engine.planning import Mapped, map_customer
 from core.engine.shared import BatchCalls
-from core.model import Customer, KlaviyoList, Profile, Stage
-from core.plan import Facts
+from core.mapping import Template
+from core.model import Collection, Customer, KlaviyoList, Plan, Profile, Stage
+from core.plan import Facts, PlanSettings, plan_mapped
 
 T = TypeVar("T")
 
@@ -30,12 +31,27 @@ def _no_note(stage: Stage) -> None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """One customer's facts, with the mapping the reads needed (the planner reuses it)."""
+
+    facts: Facts
+    mapped: Mapped
+
+    def plan(self, template: Template, settings: PlanSettings) -> Plan:
+        """plan_customer over these facts, without mapping the customer a second time."""
+        if self.facts.linked:
+            return plan_mapped(self.facts, None, self.mapped.update, settings)
+        return plan_mapped(self.facts, self.mapped.add, None, settings,
+                           template.on_match(Collection.ADD))
+
+
 class Lookups(Protocol):
     """Gathers one customer's facts."""
 
-    async def facts(self, customer_id: str, customer: Customer | None = None, *,
-                    resend_consent_email: bool = False,
-                    note: StageNote = _no_note) -> Facts: ...
+    async def gather(self, customer_id: str, customer: Customer | None = None, *,
+                     resend_consent_email: bool = False,
+                     note: StageNote = _no_note) -> Gathered: ...
 
 
 async def _nothing() -> Profile | None:
@@ -49,12 +65,20 @@ class DirectLookups:
         self._ctx = ctx
 
     async def facts(self, customer_id: str, customer: Customer | None = None, *,
-                    resend_consent_email: bool = False,
-                    note: StageNote = _no_note) -> Facts:
+                    resend_consent_email: bool = False) -> Facts:
+        """The customer's facts (gather() without the mapping)."""
+        gathered = await self.gather(customer_id, customer,
+                                     resend_consent_email=resend_consent_email)
+        return gathered.facts
+
+    async def gather(self, customer_id: str, customer: Customer | None = None, *,
+                     resend_consent_email: bool = False,
+                     note: StageNote = _no_note) -> Gathered:
         ctx = self._ctx
         found, link = await fetch(ctx, customer_id, customer)
         note(Stage.MAP)
-        email, phone = identifiers(ctx, found, link)
+        mapped = map_customer(ctx, found, link)
+        email, phone = mapped.identifiers
         note(Stage.RESOLVE)
         lists = known_lists(ctx)
         named = [klist for klist in lists.values() if klist is not None]
@@ -74,7 +98,7 @@ class DirectLookups:
             memberships=dict(zip((k.id for k in named), found_members, strict=True)),
             consent_emails=None, now=ctx.now(), resend_consent_email=resend_consent_email)
         pending = ctx.consent_emails.pending(candidates(facts)) if candidates(facts) else {}
-        return replace(facts, consent_emails=pending)
+        return Gathered(replace(facts, consent_emails=pending), mapped)
 
     async def _members(self, list_id: str, email: str | None,
                        phone: str | None) -> frozenset[str]:
@@ -97,8 +121,15 @@ class SharedLookups:
         self._calls = calls
 
     async def facts(self, customer_id: str, customer: Customer | None = None, *,
-                    resend_consent_email: bool = False,
-                    note: StageNote = _no_note) -> Facts:
+                    resend_consent_email: bool = False) -> Facts:
+        """The customer's facts (gather() without the mapping)."""
+        gathered = await self.gather(customer_id, customer,
+                                     resend_consent_email=resend_consent_email)
+        return gathered.facts
+
+    async def gather(self, customer_id: str, customer: Customer | None = None, *,
+                     resend_consent_email: bool = False,
+                     note: StageNote = _no_note) -> Gathered:
         ctx, calls = self._ctx, self._calls
         # A batch looks its lists up once, not once per customer that starts meanwhile.
         await calls.once("lists", lambda: ensure_lists(ctx, ctx.template.list_names()))
@@ -109,7 +140,8 @@ class SharedLookups:
         else:
             found, link = await fetch(ctx, customer_id, customer)
         note(Stage.MAP)
-        email, phone = identifiers(ctx, found, link)
+        mapped = map_customer(ctx, found, link)
+        email, phone = mapped.identifiers
         note(Stage.RESOLVE)
         lists = known_lists(ctx)
         named = [klist for klist in lists.values() if klist is not None]
@@ -133,7 +165,7 @@ class SharedLookups:
             phone_match=by_phone, lists=lists, memberships=memberships,
             consent_emails=None, now=ctx.now(), resend_consent_email=resend_consent_email)
         pending = await calls.pending(ctx.consent_emails, candidates(facts))
-        return replace(facts, consent_emails=pending)
+        return Gathered(replace(facts, consent_emails=pending), mapped)
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
@@ -176,14 +208,6 @@ async def fetch(ctx: Context, customer_id: str, customer: Customer | None = None
     if not isinstance(found, Customer):
         raise TypeError(f"iPaaS.com client returned {type(found).__name__} for a customer")
     return found, _as_link(got[1])
-
-
-def identifiers(ctx: Context, customer: Customer, link: str | None
-                ) -> tuple[str | None, str | None]:
-    """Step 3's part the reads need: the email and E.164 phone the customer is matched by."""
-    mapped = Mapped(customer, ctx.template, ctx.settings.default_region, link)
-    mapped.needed  # noqa: B018 - a bad Customer fails here, at Stage.MAP
-    return mapped.identifiers
 
 
 def known_lists(ctx: Context) -> dict[str, KlaviyoList | None]:
