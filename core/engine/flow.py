@@ -190,9 +190,10 @@ def _confirmed(record: ErrorRecord, plan: Plan | None, confirm: Confirm) -> Erro
     """The record keeping the confirmation the operator gave for this plan, so a retry of the
     same consent operations carries it."""
     if plan is None:
-        # The operator confirmed this push before its plan could be made (e.g. Klaviyo was
-        # down): the confirmation is for the plan the retry makes.
-        return records.with_confirmed(record, UNPLANNED) if confirm else record
+        # The operator confirmed this push (push --yes, the console's dialog) before its plan
+        # could be made, e.g. Klaviyo was down: the confirmation is for the plan the retry
+        # makes. A run's --confirm KINDS is not carried this way: it named kinds, not a plan.
+        return records.with_confirmed(record, UNPLANNED) if confirm is True else record
     if not held_kinds(plan) or unconfirmed(plan, confirm):
         return record
     return records.with_confirmed(record, fingerprint(plan))
