@@ -25,7 +25,7 @@ from core.engine.guarding import (
 )
 from core.engine.list_cache import ListCache
 from core.engine.lookups import DirectLookups, Lookups
-from core.engine.planning import Mapped, map_customer, plan_of
+from core.engine.planning import Mapped, map_customer
 from core.engine.recording import record_failure, record_history, resolve_open, with_message
 from core.engine.writes import attributes_of, consent_jobs, list_calls, store_link, write_profile
 from core.model import (
@@ -54,7 +54,6 @@ __all__ = [
     "blank_plan",
     "customers_of",
     "map_customer",
-    "plan_of",
     "preview",
     "push",
 ]
