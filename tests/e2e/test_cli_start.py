@@ -28,6 +28,7 @@ class ConsoleApp:
         loaded["at_handover"] = sorted(sys.modules)
 
 app.ConsoleApp = ConsoleApp
+app.run_console = lambda config: ConsoleApp(config).run()
 sys.modules["console.app"] = app
 
 from console.cli import main
