@@ -63,14 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("customer_id", metavar="ID")
     p.add_argument("--yes", action="store_true",
                    help="confirm consent changes the consent guard holds")
+    p.add_argument("--resend-consent-email", action="store_true",
+                   help="send the double opt-in consent email again, even while one is pending")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("sync", parents=[common], help="push many customers")
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("--all", action="store_true", help="every customer in iPaaS.com")
     p.add_argument("--bulk", action="store_true", help="use Klaviyo's bulk import jobs")
+    p.add_argument("--confirm", type=_guard_kinds, default=frozenset(), metavar="KINDS",
+                   help="apply held consent changes of these kinds: a comma list of "
+                        "unsubscribe, resubscribe, consent-email, or all")
     p.add_argument("--allow-unsubscribe", action="store_true",
-                   help="apply consent changes the guard would hold")
+                   help="deprecated: the same as --confirm all")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("errors", parents=[common], help="the error log")
@@ -123,6 +128,20 @@ def _error_kind(text: str) -> str:
         choices = ", ".join(map(repr, kinds))
         raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {choices})")
     return text
+
+
+def _guard_kinds(text: str) -> frozenset[str]:
+    from console.cli.contract import GUARD_KINDS
+
+    kinds = {part.strip() for part in text.split(",") if part.strip()}
+    if "all" in kinds:
+        return frozenset(GUARD_KINDS)
+    wrong = sorted(kinds - set(GUARD_KINDS))
+    if wrong or not kinds:
+        valid = ", ".join((*GUARD_KINDS, "all"))
+        given = ", ".join(map(repr, wrong)) if wrong else "nothing"
+        raise argparse.ArgumentTypeError(f"unknown kind {given} (valid: {valid})")
+    return frozenset(kinds)
 
 
 def _port(text: str) -> int:
@@ -276,10 +295,12 @@ def _check_batch_args(ns: argparse.Namespace) -> None:
 
 async def _with_engine(config: Config, ns: argparse.Namespace,
                        run: Callable[[argparse.Namespace, Engine], Awaitable[int]]) -> int:
+    from console.cli.common import sandbox_banner
     from core.engine import Engine
 
     engine = await Engine.open(config)
     try:
+        sandbox_banner(engine)
         return await run(ns, engine)
     finally:
         await engine.close()

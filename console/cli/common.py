@@ -13,6 +13,8 @@ from console import render
 if TYPE_CHECKING:
     from core.engine import Engine
 
+SANDBOX_LINE = "sandbox: talking to the built-in emulators, not to real Klaviyo or iPaaS.com"
+
 
 def out() -> Console:
     """The console on stdout."""
@@ -27,12 +29,10 @@ def print_json(document: Any) -> None:
 
 def say(message: str, *, style: str | None = None) -> None:
     """One line on stderr, printed as given (no markup)."""
-    render.make_console(stderr=True).print(message, style=style, markup=False)
+    render.make_console(stderr=True).print(message, style=style)
 
 
-def sandbox_banner(engine: Engine, as_json: bool) -> None:
-    """Say on stderr that the sandbox answers, unless the output is JSON."""
-    if engine.sandbox is not None and not as_json:
-        say("sandbox: talking to the built-in emulators, not to real Klaviyo or iPaaS.com",
-            style="dim")
-
+def sandbox_banner(engine: Engine) -> None:
+    """Say on stderr that the sandbox answers; stdout (and so --json) stays clean."""
+    if engine.sandbox is not None:
+        say(SANDBOX_LINE, style="dim")

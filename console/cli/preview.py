@@ -6,14 +6,14 @@ import argparse
 
 from console import render
 from console.cli.base import FAILED, OK, PROG
-from console.cli.common import out, print_json, sandbox_banner, say
+from console.cli.common import out, print_json, say
+from console.cli.contract import plan_json
 from core.engine import CustomerNotFound, Engine, StageFailure
 from core.model import CustomerDataError
 
 
 async def run(ns: argparse.Namespace, engine: Engine) -> int:
-    """Print the plan; exit 1 when it cannot be made."""
-    sandbox_banner(engine, ns.json)
+    """Print the plan with its guard verdict; exit 1 when it cannot be made."""
     try:
         plan = await engine.preview(ns.customer_id)
     except CustomerNotFound as exc:
@@ -26,7 +26,7 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
         say(f"{PROG}: {exc}")
         return FAILED
     if ns.json:
-        print_json(plan.to_json())
+        print_json(plan_json(plan))
     else:
         out().print(render.plan_view(plan))
     return OK
