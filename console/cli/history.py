@@ -1,23 +1,54 @@
-"""`klaviyo-console history [ID] [--limit N]`: pushes, newest first."""
+"""`klaviyo-console history [ID] [--limit N] [--prune --older-than DAYS]`: pushes, newest first."""
 
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime, timedelta
 
 from console import render
-from console.cli.base import OK
-from console.cli.common import out, print_json
+from console.cli.base import FAILED, OK, PROG
+from console.cli.common import out, print_json, say
 from core.engine import Engine
+from core.model import HistoryEntry
 
 
 async def run(ns: argparse.Namespace, engine: Engine) -> int:
-    """Print one customer's pushes, or everyone's."""
+    """List one customer's pushes in full (before, sent, after), or everyone's as a table."""
+    if ns.prune:
+        return prune(ns, engine)
+    total: int
+    entries: list[HistoryEntry]
     if ns.customer_id:
-        entries = engine.history.for_customer(ns.customer_id.strip(), limit=ns.limit)
+        every = engine.history.for_customer(ns.customer_id.strip())
+        entries, total = every[:ns.limit], len(every)
     else:
-        entries = engine.history.recent(ns.limit)
+        entries, total = engine.history.recent(ns.limit), engine.history.count()
     if ns.json:
         print_json([e.to_json() for e in entries])
+    elif ns.customer_id and entries:
+        console = out()
+        for index, entry in enumerate(entries):
+            if index:
+                console.print()
+            console.print(render.history_detail(entry))
     else:
         out().print(render.history_view(entries))
+    if total > len(entries):
+        say(f"showing {len(entries)} of {total} (use --limit N for more)", style="dim")
+    return OK
+
+
+def prune(ns: argparse.Namespace, engine: Engine) -> int:
+    """Delete entries older than --older-than days through the store; open errors stay."""
+    cutoff = (datetime.now(UTC) - timedelta(days=ns.older_than)).isoformat()
+    method = getattr(engine.history, "prune", None)
+    if method is None:
+        say(f"{PROG}: this build's history store cannot prune yet; nothing was deleted")
+        return FAILED
+    removed = int(method(cutoff))
+    if ns.json:
+        print_json({"pruned": removed, "older_than_days": ns.older_than, "before": cutoff})
+    else:
+        out().print(f"pruned {removed} history entries older than {ns.older_than} days "
+                    f"(before {cutoff[:19].replace('T', ' ')} UTC)")
     return OK

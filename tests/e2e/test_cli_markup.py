@@ -47,6 +47,9 @@ def test_push_of_such_a_customer_is_reported_done_as_the_history_says(tricky: Cl
     _, history = tricky.json("history")
     assert [entry["ok"] for entry in history] == [True]
 
+    code, out, _ = tricky.run("history", "7")
+    assert code == 0
+    assert _shown(TRICKY_COMPANY, out) and _shown(TRICKY_LAST, out)
     code, out, _ = tricky.run("history")
     assert code == 0
 
@@ -86,3 +89,7 @@ def test_a_template_path_with_brackets_is_shown_literally(
     code, _, err = cli.run("preview", "1")
     assert code == 2
     assert str(folder) in err and "internal error" not in err
+
+    code, out, _ = cli.run("check")
+    assert code == 1
+    assert str(folder) in " ".join(out.split()) or str(folder) in out
