@@ -122,15 +122,23 @@ def supports_resend(engine: Engine) -> bool:
     return _takes(engine.push, "resend_consent_email")
 
 
+def bulk_supported(engine: Engine) -> bool:
+    """Whether this engine's bulk path plans from the same facts as the preview (issue 14)."""
+    return _takes(engine.sync, "confirm")
+
+
 async def sync(engine: Engine, ids: list[str] | None, *, bulk: bool, confirm: frozenset[str],
                **options: Any) -> BatchProgress:
     """Engine.sync with `confirm` as guard kinds (an older engine only knows all or none)."""
     call: Any = engine.sync
     result: BatchProgress
-    if _takes(engine.sync, "confirm"):
+    if bulk_supported(engine):
         result = await call(ids, bulk=bulk, confirm=_guard_kinds(confirm), **options)
     else:
-        result = await call(ids, bulk=bulk, allow_unsubscribe=bool(confirm), **options)
+        # The engine from before issue 14 reads bulk customers' profiles without their
+        # subscriptions and would hold every consent change the preview shows as plain, so it
+        # keeps the per-customer path it always ran.
+        result = await call(ids, allow_unsubscribe=bool(confirm), **options)
     return result
 
 

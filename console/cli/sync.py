@@ -11,7 +11,7 @@ from typing import Any
 from console import render
 from console.cli.base import FAILED, OK, PROG
 from console.cli.common import out, print_json, say
-from console.cli.contract import GUARD_KINDS, brake_of, sync
+from console.cli.contract import GUARD_KINDS, brake_of, bulk_supported, sync
 from console.cli.progress import ctrl_c, on_progress, progress_bar
 from core.clients.http import ApiError
 from core.engine import Engine, StageFailure
@@ -26,6 +26,10 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
     if ns.allow_unsubscribe:
         say(DEPRECATED, style="yellow")
         confirm = frozenset(GUARD_KINDS)
+    if ns.bulk and not bulk_supported(engine):
+        # Goes with console/cli/contract.py once the engine takes `confirm`.
+        say("note: this build runs --bulk customer by customer (same plans, same guard)",
+            style="yellow")
     ids = None if ns.all else list(ns.ids)
     cancel = asyncio.Event()
     bar = progress_bar(not ns.json and sys.stderr.isatty(), "sync",

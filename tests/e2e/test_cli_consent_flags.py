@@ -167,10 +167,18 @@ def test_allow_unsubscribe_is_a_deprecated_alias_of_confirm_all(
 def test_bulk_calls_the_engine_with_bulk_and_says_nothing_stale(
         cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     cli.seed([customer(1, email="a@example.com"), customer(2, email="b@example.com")])
-    seen = _spy_sync(monkeypatch)
+    seen: list[dict[str, Any]] = []
+
+    async def contract_sync(self: Engine, ids: Any, *, bulk: bool = False,
+                            confirm: frozenset[Any] = frozenset(), **_: Any) -> Any:
+        seen.append({"ids": ids, "bulk": bulk, "confirm": frozenset(map(str, confirm))})
+        return SimpleNamespace(done=2, failed=0, held=0, total=None, elapsed=1.0, rate=2.0,
+                               cancelled=False, ok=True, to_json=lambda: {"done": 2})
+
+    monkeypatch.setattr(Engine, "sync", contract_sync)
     code, out, err = cli.run("sync", "--all", "--bulk", "--confirm", "all")
     assert code == 0, err
-    assert seen[-1]["bulk"] is True
+    assert seen == [{"ids": None, "bulk": True, "confirm": frozenset(GUARD_KINDS)}]
     assert "customer by customer" not in out + err
     assert "synced 2" in out
 
