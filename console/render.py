@@ -228,28 +228,28 @@ def consent_note(change: Any) -> str:
     return note
 
 
-def guard_view(plan: Plan, *, confirmed: bool = False) -> Text:
+def guard_view(plan: Plan, *, confirmed: bool = False) -> RenderableType:
     """The consent guard's verdict on the plan and every guarded change with its kind."""
     reasons = guard_reasons(plan)
-    text = Text()
     if not reasons:
-        text.append("consent guard: nothing to confirm", style="dim")
-        return text
+        return plain("consent guard: nothing to confirm", "dim")
     if confirm_needed(plan) and confirmed:
-        text.append("consent guard: confirmed (--yes)", style="bold yellow")
+        verdict = plain("consent guard: confirmed (--yes)", "bold yellow")
     elif confirm_needed(plan):
-        text.append("consent guard: pushing this plan needs confirmation (--yes)",
-                    style="bold red")
+        verdict = plain("consent guard: pushing this plan needs confirmation (--yes)", "bold red")
     else:
-        text.append("consent guard: nothing held; these are sent without asking",
-                    style="yellow")
+        verdict = plain("consent guard: nothing held; these are sent without asking", "yellow")
+    # A grid, so a long reason wraps under its own text rather than under its kind.
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
     for reason in reasons:
-        text.append("\n  ")
-        text.append(reason.kind, style="bold red" if reason.held else "yellow")
-        text.append(f": {reason.text}")
+        kind = plain(f"  {reason.kind}:", "bold red" if reason.held else "yellow")
+        text = plain(reason.text)
         if not reason.held:
             text.append(" (not held)", style="dim")
-    return text
+        table.add_row(kind, text)
+    return Group(verdict, table)
 
 
 def held_reasons(plan: Plan) -> list[str]:
@@ -270,8 +270,9 @@ def push_view(result: PushResult, *, confirmed: bool = False) -> RenderableType:
                             style="yellow")
     elif result.held:
         line = plain("held by the consent guard: rerun with --yes to confirm", "bold red")
-        for reason in held_reasons(result.plan):
-            line.append(f"\n  {reason}", style="red")
+        kinds = list(dict.fromkeys(r.kind for r in guard_reasons(result.plan) if r.held))
+        if kinds:
+            line.append(f"\nheld: {', '.join(kinds)} (the reasons are listed above)", style="red")
         if result.error is not None:
             line.append(f"\nlogged as {result.error.id}", style="red")
     else:

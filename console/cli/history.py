@@ -39,16 +39,22 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
 
 
 def prune(ns: argparse.Namespace, engine: Engine) -> int:
-    """Delete entries older than --older-than days through the store; open errors stay."""
+    """Delete history entries, and resolved error records, older than --older-than days
+    through the stores; open error records always stay."""
     cutoff = (datetime.now(UTC) - timedelta(days=ns.older_than)).isoformat()
-    method = getattr(engine.history, "prune", None)
-    if method is None:
+    prune_history = getattr(engine.history, "prune", None)
+    if prune_history is None:
         say(f"{PROG}: this build's history store cannot prune yet; nothing was deleted")
         return FAILED
-    removed = int(method(cutoff))
+    removed = int(prune_history(cutoff))
+    # The error log's own prune keeps every open record, whatever its age.
+    prune_errors = getattr(engine.errors, "prune", None)
+    resolved = int(prune_errors(cutoff)) if prune_errors is not None else 0
     if ns.json:
-        print_json({"pruned": removed, "older_than_days": ns.older_than, "before": cutoff})
+        print_json({"pruned": removed, "pruned_resolved_errors": resolved,
+                    "older_than_days": ns.older_than, "before": cutoff})
     else:
-        out().print(f"pruned {removed} history entries older than {ns.older_than} days "
-                    f"(before {cutoff[:19].replace('T', ' ')} UTC)")
+        out().print(f"pruned {removed} history entries and {resolved} resolved error records "
+                    f"older than {ns.older_than} days (before {cutoff[:19].replace('T', ' ')} "
+                    "UTC); open error records stay")
     return OK

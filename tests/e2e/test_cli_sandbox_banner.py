@@ -10,7 +10,7 @@ import pytest
 from console.cli import main
 from console.cli.common import SANDBOX_LINE, RetryLines
 from core.clients.http import RetryNotice
-from core.store import History
+from core.store import ErrorLog, History
 from tests.e2e.conftest import Cli, customer
 
 COMMANDS = (["preview", "1"], ["push", "1"], ["sync", "--all"], ["errors"], ["retry", "--all"],
@@ -133,14 +133,22 @@ def test_prune_hands_the_store_a_cutoff_days_ago(
         cutoffs.append(before)
         return 7
 
+    def prune_resolved(self: ErrorLog, before: str) -> int:
+        cutoffs.append(before)
+        return 2
+
     monkeypatch.setattr(History, "prune", prune, raising=False)
+    monkeypatch.setattr(ErrorLog, "prune", prune_resolved, raising=False)
     code, doc = cli.json("history", "--prune", "--older-than", "30")
-    assert code == 0 and doc["pruned"] == 7
-    [cutoff] = cutoffs
-    age = datetime.now(UTC) - datetime.fromisoformat(cutoff)
+    assert code == 0 and doc["pruned"] == 7 and doc["pruned_resolved_errors"] == 2
+    history_cutoff, errors_cutoff = cutoffs
+    assert history_cutoff == errors_cutoff
+    age = datetime.now(UTC) - datetime.fromisoformat(history_cutoff)
     assert abs(age - timedelta(days=30)) < timedelta(minutes=5)
     code, out, _ = cli.run("history", "--prune", "--older-than", "30")
-    assert code == 0 and "pruned 7 history entries older than 30 days" in out
+    flat = " ".join(out.split())
+    assert code == 0 and "pruned 7 history entries and 2 resolved error records" in flat
+    assert "older than 30 days" in flat and "open error records stay" in flat
 
 
 def test_prune_on_a_store_that_cannot_prune_says_so_and_deletes_nothing(
