@@ -9,10 +9,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from console.cli import build_parser
-from console.cli.contract import GUARD_KINDS, push
+from console.cli.contract import GUARD_KINDS, plan_json, push
+from console.render import plan_view
 from core.engine import CustomerNotFound, Engine
+from core.model import Channel, ConsentAction, Route
 from tests.e2e.conftest import Cli, customer
 
 ANN = "01JGFJK6QFB96KRART17WEJVYY"
@@ -216,3 +219,51 @@ def _spy_sync(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     monkeypatch.setattr(Engine, "sync", spy)
     return seen
+
+
+# ---- the human view of the planner's guard, pending consent emails and unknown facts ---------
+
+
+def _contract_plan() -> Any:
+    """A plan as PLANNER's model shapes it (contract §1): guard, unknown, pending_since."""
+    reasons = (SimpleNamespace(kind="unsubscribe", text="unsubscribes ann@example.com: the "
+                               "template's SubscribeProfile is empty"),
+               SimpleNamespace(kind="consent-email", text="first consent email for list Sms"))
+    pending = SimpleNamespace(channel=Channel.EMAIL, action=ConsentAction.SUBSCRIBE,
+                              list_name="Sms Subscribers", double_opt_in=True, risky=False,
+                              note="", pending_since="2026-12-01T10:00:00+00:00")
+    return SimpleNamespace(
+        customer_id="55260", route=Route.UPDATE, reason="linked", profile_id="01J",
+        matched_by=None, diff=(), consent=(pending,), lists=(), warnings=(), errors=(),
+        guard=SimpleNamespace(reasons=reasons, held=frozenset({"unsubscribe"}),
+                              confirm_needed=True),
+        unknown=("list membership", "pending consent emails"))
+
+
+def _text(renderable: Any, width: int = 80) -> str:
+    console = Console(width=width, color_system=None)
+    with console.capture() as capture:
+        console.print(renderable)
+    return " ".join(capture.get().split())
+
+
+def test_the_human_preview_shows_held_and_sent_reasons_pending_emails_and_unknown_facts() -> None:
+    out = _text(plan_view(_contract_plan()))
+    assert "consent guard: pushing this plan needs confirmation (--yes)" in out
+    assert ("unsubscribe: unsubscribes ann@example.com: the template's SubscribeProfile is "
+            "empty") in out
+    assert "consent-email: first consent email for list Sms (not held)" in out
+    assert "consent email sent 2026-12-01 10:00:00, awaiting confirmation; sends nothing" in out
+    assert "not known in this mode" in out
+    assert "list membership, pending consent emails" in out
+
+    confirmed = _text(plan_view(_contract_plan(), confirmed=True))
+    assert "confirmed (--yes)" in confirmed and "needs confirmation" not in confirmed
+
+
+def test_preview_json_takes_the_planners_guard_as_it_is() -> None:
+    plan = _contract_plan()
+    document = {"customer_id": "55260", "guard": {"confirm_needed": True, "reasons": []},
+                "unknown": ["list membership"]}
+    plan.to_json = lambda: document
+    assert plan_json(plan) == document
