@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import tempfile
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from console.cli.common import SANDBOX_LINE, out, print_json, say
 from core.clients.checks import CheckResult, CheckStatus
 from core.clients.http import RetryPolicy
 from core.clients.ipaas import IpaasClient
+from core.clients.redaction import redact
 from core.config import Config, ConfigError
 from core.mapping import Template, TemplateError, load_template
 
@@ -108,7 +110,10 @@ async def run_checks(config: Config, *, sandbox: Sandbox | None = None,
     finally:
         if owned is not None:
             owned.close()
-    return results
+    # A service may echo what it was sent; no credential ever reaches the screen.
+    secrets = (klaviyo_key, token, *config.secrets)
+    return [dataclasses.replace(r, detail=redact(r.detail, secrets) or "",
+                                fix=redact(r.fix, secrets) or "") for r in results]
 
 
 def _open_sandbox(config: Config) -> Sandbox:

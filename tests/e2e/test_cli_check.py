@@ -142,6 +142,22 @@ def test_a_refused_key_fails_and_names_the_variable(tmp_path: Path, sandbox: San
     assert "Incorrect key" in results["Klaviyo API key"].detail
 
 
+def test_no_credential_reaches_the_output_even_when_a_service_echoes_it(
+        tmp_path: Path, sandbox: Sandbox) -> None:
+    key = sandbox.credentials.klaviyo_api_key
+
+    def echo(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path.startswith("/api/"):
+            sent = request.headers["Authorization"]
+            return httpx.Response(401, json={"errors": [{"detail": f"bad key {sent}"}]})
+        return None
+
+    results = _run(_config(tmp_path), sandbox, echo)
+    assert "bad key" in results["Klaviyo API key"].detail
+    assert all(key not in f"{r.detail} {r.fix}" for r in results.values())
+    assert all(key[:12] not in f"{r.detail} {r.fix}" for r in results.values())
+
+
 def test_a_list_the_template_names_that_klaviyo_lacks_fails(tmp_path: Path) -> None:
     sandbox = _sandbox(tmp_path / "one-list", LISTS[:1])
     try:
