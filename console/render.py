@@ -17,9 +17,17 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from console.cli.contract import confirm_needed, guard_reasons, pending_since, unknown_facts
 from console.widgets.words import cell, short_time
-from core.model import Change, ErrorRecord, ErrorStatus, FieldDiff, HistoryEntry, Plan, Route
+from core.model import (
+    Change,
+    ConsentChange,
+    ErrorRecord,
+    ErrorStatus,
+    FieldDiff,
+    HistoryEntry,
+    Plan,
+    Route,
+)
 
 if TYPE_CHECKING:
     from core.engine import BatchProgress, PushResult
@@ -186,10 +194,9 @@ def plan_view(plan: Plan, *, confirmed: bool = False) -> RenderableType:
                              ([plain(item.list_name), plain(item.action.value)]
                               for item in plan.lists), title="lists"))
 
-    unknown = unknown_facts(plan)
-    if unknown:
+    if plan.unknown:
         parts.append(plain("not known in this mode (treated as the preview would): "
-                           + ", ".join(unknown), "yellow"))
+                           + ", ".join(plan.unknown), "yellow"))
     for warning in plan.warnings:
         parts.append(plain(f"warning: {warning}", "yellow"))
     for error in plan.errors:
@@ -216,13 +223,12 @@ def _now_to_sent(item: FieldDiff) -> str:
     return f"{cell(item.current, '—')} → {cell(item.mapped, '—')}"
 
 
-def consent_note(change: Any) -> str:
+def consent_note(change: ConsentChange) -> str:
     """What one consent change does, in words, pending consent emails included."""
-    note: str = change.note
-    since = pending_since(change)
-    if since:
-        return (f"consent email sent {short_time(since)}, awaiting confirmation; "
-                "sends nothing")
+    note = change.note
+    if change.pending_since:
+        return (f"consent email sent {short_time(change.pending_since)}, awaiting "
+                "confirmation; sends nothing")
     if change.double_opt_in and "consent email" not in note and "double opt-in" not in note:
         note = (note + "; " if note else "") + "sends a double opt-in consent email"
     return note
@@ -230,12 +236,12 @@ def consent_note(change: Any) -> str:
 
 def guard_view(plan: Plan, *, confirmed: bool = False) -> RenderableType:
     """The consent guard's verdict on the plan and every guarded change with its kind."""
-    reasons = guard_reasons(plan)
-    if not reasons:
+    guard = plan.guard
+    if not guard.reasons:
         return plain("consent guard: nothing to confirm", "dim")
-    if confirm_needed(plan) and confirmed:
+    if guard.confirm_needed and confirmed:
         verdict = plain("consent guard: confirmed (--yes)", "bold yellow")
-    elif confirm_needed(plan):
+    elif guard.confirm_needed:
         verdict = plain("consent guard: pushing this plan needs confirmation (--yes)", "bold red")
     else:
         verdict = plain("consent guard: nothing held; these are sent without asking", "yellow")
@@ -243,10 +249,11 @@ def guard_view(plan: Plan, *, confirmed: bool = False) -> RenderableType:
     table = Table.grid(padding=(0, 1))
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")
-    for reason in reasons:
-        kind = plain(f"  {reason.kind}:", "bold red" if reason.held else "yellow")
+    for reason in guard.reasons:
+        held = reason.kind in guard.held
+        kind = plain(f"  {reason.kind.value}:", "bold red" if held else "yellow")
         text = plain(reason.text)
-        if not reason.held:
+        if not held:
             text.append(" (not held)", style="dim")
         table.add_row(kind, text)
     return Group(verdict, table)
@@ -254,7 +261,7 @@ def guard_view(plan: Plan, *, confirmed: bool = False) -> RenderableType:
 
 def held_reasons(plan: Plan) -> list[str]:
     """One line per change the guard holds: `kind: words`."""
-    return [f"{r.kind}: {r.text}" for r in guard_reasons(plan) if r.held]
+    return [f"{r.kind.value}: {r.text}" for r in plan.guard.reasons if r.kind in plan.guard.held]
 
 
 def push_view(result: PushResult, *, confirmed: bool = False) -> RenderableType:
@@ -270,7 +277,8 @@ def push_view(result: PushResult, *, confirmed: bool = False) -> RenderableType:
                             style="yellow")
     elif result.held:
         line = plain("held by the consent guard: rerun with --yes to confirm", "bold red")
-        kinds = list(dict.fromkeys(r.kind for r in guard_reasons(result.plan) if r.held))
+        guard = result.plan.guard
+        kinds = list(dict.fromkeys(r.kind.value for r in guard.reasons if r.kind in guard.held))
         if kinds:
             line.append(f"\nheld: {', '.join(kinds)} (the reasons are listed above)", style="red")
         if result.error is not None:

@@ -7,7 +7,6 @@ import argparse
 from console import render
 from console.cli.base import FAILED, OK, PROG
 from console.cli.common import out, print_json, say
-from console.cli.contract import plan_json
 from core.engine import CustomerNotFound, Engine, StageFailure
 from core.model import CustomerDataError
 
@@ -26,7 +25,7 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
         say(f"{PROG}: {exc}")
         return FAILED
     if ns.json:
-        print_json(plan_json(plan))
+        print_json(plan.to_json())
     else:
         out().print(render.plan_view(plan))
     return OK

@@ -8,7 +8,7 @@ import logging
 from console import render
 from console.cli.base import FAILED, OK, PROG, UsageError
 from console.cli.common import out, print_json, say
-from console.cli.contract import push, push_json, supports_resend
+from console.cli.contract import push, supports_resend
 from core.engine import CustomerNotFound, Engine, PushResult
 
 HELD_LINE = "held by the consent guard: rerun with --yes to confirm"
@@ -39,7 +39,7 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
 def show(ns: argparse.Namespace, result: PushResult) -> None:
     """The result on stdout; a held push also names its reasons on stderr under --json."""
     if ns.json:
-        print_json(push_json(result))
+        print_json(result.to_json())
         if result.held:
             say(HELD_LINE)
             for reason in render.held_reasons(result.plan):

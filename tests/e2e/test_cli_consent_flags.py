@@ -12,10 +12,19 @@ import pytest
 from rich.console import Console
 
 from console.cli import build_parser
-from console.cli.contract import GUARD_KINDS, plan_json, push
+from console.cli.contract import GUARD_KINDS, push
 from console.render import plan_view
 from core.engine import CustomerNotFound, Engine
-from core.model import Channel, ConsentAction, Route
+from core.model import (
+    Channel,
+    ConsentAction,
+    ConsentChange,
+    Guard,
+    GuardKind,
+    GuardReason,
+    Plan,
+    Route,
+)
 from tests.e2e.conftest import Cli, customer
 
 ANN = "01JGFJK6QFB96KRART17WEJVYY"
@@ -224,20 +233,19 @@ def _spy_sync(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 # ---- the human view of the planner's guard, pending consent emails and unknown facts ---------
 
 
-def _contract_plan() -> Any:
-    """A plan as PLANNER's model shapes it (contract §1): guard, unknown, pending_since."""
-    reasons = (SimpleNamespace(kind="unsubscribe", text="unsubscribes ann@example.com: the "
-                               "template's SubscribeProfile is empty"),
-               SimpleNamespace(kind="consent-email", text="first consent email for list Sms"))
-    pending = SimpleNamespace(channel=Channel.EMAIL, action=ConsentAction.SUBSCRIBE,
-                              list_name="Sms Subscribers", double_opt_in=True, risky=False,
-                              note="", pending_since="2026-12-01T10:00:00+00:00")
-    return SimpleNamespace(
-        customer_id="55260", route=Route.UPDATE, reason="linked", profile_id="01J",
-        matched_by=None, diff=(), consent=(pending,), lists=(), warnings=(), errors=(),
-        guard=SimpleNamespace(reasons=reasons, held=frozenset({"unsubscribe"}),
-                              confirm_needed=True),
-        unknown=("list membership", "pending consent emails"))
+def _contract_plan() -> Plan:
+    """A plan with held and not-held guard reasons, a pending consent email, unknown facts."""
+    pending = ConsentChange(Channel.EMAIL, ConsentAction.SUBSCRIBE, list_name="Sms Subscribers",
+                            list_id="L1", double_opt_in=True,
+                            pending_since="2026-12-01T10:00:00+00:00")
+    guard = Guard(reasons=(
+        GuardReason(GuardKind.UNSUBSCRIBE,
+                    "unsubscribes ann@example.com: the template's SubscribeProfile is empty"),
+        GuardReason(GuardKind.CONSENT_EMAIL, "first consent email for list Sms")),
+        held=frozenset({GuardKind.UNSUBSCRIBE}))
+    return Plan(customer_id="55260", route=Route.UPDATE, reason="linked", profile_id="01J",
+                consent=(pending,), guard=guard,
+                unknown=("list membership", "pending consent emails"))
 
 
 def _text(renderable: Any, width: int = 80) -> str:
@@ -259,11 +267,3 @@ def test_the_human_preview_shows_held_and_sent_reasons_pending_emails_and_unknow
 
     confirmed = _text(plan_view(_contract_plan(), confirmed=True))
     assert "confirmed (--yes)" in confirmed and "needs confirmation" not in confirmed
-
-
-def test_preview_json_takes_the_planners_guard_as_it_is() -> None:
-    plan = _contract_plan()
-    document = {"customer_id": "55260", "guard": {"confirm_needed": True, "reasons": []},
-                "unknown": ["list membership"]}
-    plan.to_json = lambda: document
-    assert plan_json(plan) == document
