@@ -65,5 +65,6 @@ async def sync(engine: Engine, ids: list[str] | None, *, bulk: bool, confirm: fr
 
 
 def brake_of(result: object) -> Any | None:
-    """The batch's tripped brake (contract §3 BrakeVerdict), if any."""
-    return getattr(result, "brake", None)
+    """The batch's brake verdict (contract §3 BrakeVerdict) when it tripped, else None."""
+    brake = getattr(result, "brake", None)
+    return brake if brake is not None and getattr(brake, "tripped", True) else None

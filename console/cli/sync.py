@@ -58,11 +58,9 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
 
 def brake_line(brake: Any) -> str:
     """What the tripped brake held, in counts, and the flag that lets the run go on."""
-    share = float(getattr(brake, "share", 0.0))
-    limit = float(getattr(brake, "limit", 0.0))
-    # The contract leaves open whether the limit is a share (0.05) or a count of customers.
-    allowed = f"{limit:.0%}" if limit <= 1 else f"{limit:.0f} customers"
+    customers = max(1, int(brake.customers))
     return (f"{PROG}: brake: this run would unsubscribe {brake.unsubscribes} of "
-            f"{brake.customers} customers ({share:.0%}, more than the {allowed} allowed); "
-            "those customers were held and nothing was unsubscribed. Check the source data, "
-            "then run again with --confirm unsubscribe")
+            f"{brake.customers} customers ({brake.unsubscribes / customers:.0%}; the brake "
+            f"stops a run above {float(brake.share):.0%} and at least {brake.limit}); those "
+            "customers were held and nothing was unsubscribed. Check the source data, then "
+            "run again with --confirm unsubscribe")

@@ -195,22 +195,29 @@ def test_bulk_calls_the_engine_with_bulk_and_says_nothing_stale(
     assert "synced 2" in out
 
 
+@pytest.mark.parametrize("tripped", [True, False])
 def test_a_tripped_brake_exits_1_naming_the_counts_and_the_flag(
-        cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+        cli: Cli, monkeypatch: pytest.MonkeyPatch, tripped: bool) -> None:
     cli.seed([])
-    brake = SimpleNamespace(unsubscribes=31, customers=400, share=31 / 400, limit=0.05)
-    progress = SimpleNamespace(done=369, failed=0, held=31, total=400, elapsed=2.0, rate=200.0,
-                               cancelled=False, ok=False, brake=brake,
-                               to_json=lambda: {"done": 369, "held": 31})
+    # ENGINE's BrakeVerdict: share is the configured fraction, limit the minimum count.
+    brake = SimpleNamespace(unsubscribes=31, customers=400, share=0.05, limit=20,
+                            tripped=tripped)
+    held = 31 if tripped else 0
+    progress = SimpleNamespace(done=400 - held, failed=0, held=held, total=400, elapsed=2.0,
+                               rate=200.0, cancelled=False, ok=not tripped, brake=brake,
+                               to_json=lambda: {"done": 400 - held, "held": held})
 
     async def braked(self: Engine, ids: Any, **_: Any) -> Any:
         return progress
 
     monkeypatch.setattr(Engine, "sync", braked)
     code, out, err = cli.run("sync", "--all")
-    assert code == 1
-    assert "31 of 400 customers" in err and "--confirm unsubscribe" in err
-    assert "held 31" in out
+    if tripped:
+        assert code == 1
+        assert "31 of 400 customers (8%" in err and "above 5% and at least 20" in err
+        assert "--confirm unsubscribe" in err and "held 31" in out
+    else:
+        assert code == 0 and "brake" not in err
 
 
 def _spy_sync(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
