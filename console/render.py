@@ -329,10 +329,11 @@ def error_detail(record: ErrorRecord) -> RenderableType:
 
 
 def history_outcome(entry: HistoryEntry) -> Text:
-    """done, held or failed (with its error id), told apart."""
+    """done, held or failed, told apart, with the error record's id when there is one."""
     outcome = getattr(entry, "outcome", None) or ("done" if entry.ok else "failed")
     style = {"done": "green", "held": "yellow"}.get(outcome, "red")
-    label = outcome if outcome == "done" or not entry.error_id else f"{outcome}\n{entry.error_id}"
+    # A done push may still carry an error record: saved without its phone (a partial).
+    label = f"{outcome}\n{entry.error_id}" if entry.error_id else outcome
     return plain(label, style)
 
 
