@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=50, metavar="N",
                    help="show at most N entries, newest first (default 50)")
     p.add_argument("--prune", action="store_true",
-                   help="delete entries older than --older-than DAYS instead of listing")
+                   help="delete entries older than --older-than DAYS (default: [history] "
+                        "retention_days) instead of listing; open errors always stay")
     p.add_argument("--older-than", type=_positive, default=None, metavar="DAYS",
                    help="with --prune: the age in days beyond which entries go")
     p.add_argument("--json", action="store_true")
@@ -321,8 +322,6 @@ def _check_batch_args(ns: argparse.Namespace) -> None:
 
 
 def _check_history_args(ns: argparse.Namespace) -> None:
-    if ns.prune and ns.older_than is None:
-        raise UsageError("--prune needs --older-than DAYS")
     if ns.older_than is not None and not ns.prune:
         raise UsageError("--older-than goes with --prune")
     if ns.prune and ns.customer_id:

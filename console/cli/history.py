@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC, datetime, timedelta
 
 from console import render
-from console.cli.base import FAILED, OK, PROG
+from console.cli.base import FAILED, OK, PROG, UsageError
 from console.cli.common import out, print_json, say
 from core.engine import Engine
 from core.model import HistoryEntry
@@ -41,7 +41,11 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
 def prune(ns: argparse.Namespace, engine: Engine) -> int:
     """Delete history entries, and resolved error records, older than --older-than days
     through the stores; open error records always stay."""
-    cutoff = (datetime.now(UTC) - timedelta(days=ns.older_than)).isoformat()
+    days = ns.older_than or engine.config.history_retention_days
+    if days is None:
+        raise UsageError("--prune needs --older-than DAYS, or [history] retention_days in the "
+                         "config file")
+    cutoff = (datetime.now(UTC) - timedelta(days=days)).isoformat()
     prune_history = getattr(engine.history, "prune", None)
     if prune_history is None:
         say(f"{PROG}: this build's history store cannot prune yet; nothing was deleted")
@@ -52,9 +56,9 @@ def prune(ns: argparse.Namespace, engine: Engine) -> int:
     resolved = int(prune_errors(cutoff)) if prune_errors is not None else 0
     if ns.json:
         print_json({"pruned": removed, "pruned_resolved_errors": resolved,
-                    "older_than_days": ns.older_than, "before": cutoff})
+                    "older_than_days": days, "before": cutoff})
     else:
         out().print(f"pruned {removed} history entries and {resolved} resolved error records "
-                    f"older than {ns.older_than} days (before {cutoff[:19].replace('T', ' ')} "
+                    f"older than {days} days (before {cutoff[:19].replace('T', ' ')} "
                     "UTC); open error records stay")
     return OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -118,7 +119,8 @@ def test_limit_is_documented_in_help(command: str, capsys: pytest.CaptureFixture
 
 def test_prune_needs_older_than_and_applies_to_the_whole_history(cli: Cli) -> None:
     cli.seed([])
-    assert cli.run("history", "--prune")[0] == 2
+    code, _, err = cli.run("history", "--prune")
+    assert code == 2 and "--older-than DAYS" in err and "retention_days" in err
     assert cli.run("history", "--older-than", "30")[0] == 2
     assert cli.run("history", "1", "--prune", "--older-than", "30")[0] == 2
     assert cli.run("history", "--prune", "--older-than", "0")[0] == 2
@@ -149,6 +151,25 @@ def test_prune_hands_the_store_a_cutoff_days_ago(
     flat = " ".join(out.split())
     assert code == 0 and "pruned 7 history entries and 2 resolved error records" in flat
     assert "older than 30 days" in flat and "open error records stay" in flat
+
+
+def test_prune_takes_its_age_from_the_config_when_not_given(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    cli.seed([])
+    config = tmp_path / "config.toml"
+    config.write_text("[history]\nretention_days = 90\n", encoding="utf-8")
+    config.chmod(0o600)
+    cutoffs: list[str] = []
+
+    def prune(self: History, before: str) -> int:
+        cutoffs.append(before)
+        return 0
+
+    monkeypatch.setattr(History, "prune", prune, raising=False)
+    code, doc = cli.json("--config", str(config), "history", "--prune")
+    assert code == 0 and doc["older_than_days"] == 90
+    age = datetime.now(UTC) - datetime.fromisoformat(cutoffs[0])
+    assert abs(age - timedelta(days=90)) < timedelta(minutes=5)
 
 
 def test_prune_on_a_store_that_cannot_prune_says_so_and_deletes_nothing(
