@@ -3,9 +3,9 @@
 Run: .venv/bin/python bench/bulk.py [--customers 20000] [--rate-scale 0.05] [--bad 0.01]
      [--linked 0.5] [--cli]
 The sandbox runs in its own process (bench/served.py), so the figures are the engine's. With
---cli the run is the CLI's `sync --all --bulk` (configured from the environment, as the CLI is)
-in a process of its own against the served sandbox at Klaviyo's real limits, and the figures are
-that process's CPU (start-up included) and wall. A share
+--cli the run is `klaviyo-console sync --all --bulk --json` in a process of its own against the
+served sandbox at Klaviyo's real limits, and the figures are that process's CPU (start-up
+included) and wall. A share
 (--linked) of the customers is linked to existing profiles, the rest are new; a share (--bad)
 has an email Klaviyo refuses, which only the import job finds. Prints:
 - customers per minute of Klaviyo time the API limits allow: the requests the engine sent per
@@ -34,8 +34,6 @@ from common import clear_sandbox_env, customer_ids, seed_document
 from served import served_engine, server_cpu
 
 from core.clients.klaviyo import BUCKETS
-from core.config import Config
-from core.engine import Engine
 from core.model import ErrorKind, Stage
 
 
@@ -115,8 +113,10 @@ def cli_run(count: int, linked: float) -> None:
                 "XDG_CONFIG_HOME": str(Path(folder) / "config")})
             served0 = server_cpu(server.pid)
             wall0 = time.monotonic()
-            cli = subprocess.Popen([sys.executable, __file__, "--as-cli"],
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+            cli = subprocess.Popen(
+                [str(Path(sys.executable).parent / "klaviyo-console"), "sync", "--all",
+                 "--bulk", "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=env)
             out = cli.stdout.read() if cli.stdout is not None else b""
             _, status, usage = os.wait4(cli.pid, 0)
             wall = time.monotonic() - wall0
@@ -137,20 +137,7 @@ def cli_run(count: int, linked: float) -> None:
           f"sandbox CPU {served_cpu:.1f} s")
 
 
-async def as_cli() -> None:
-    """What `klaviyo-console sync --all --bulk --json` runs, configured from the environment
-    as the CLI is (its --bulk reaches Engine.sync(bulk=True) once the CLI passes it on)."""
-    config = Config.load(env=os.environ, config_file=None, state_dir=None, sandbox=False,
-                         sandbox_seed=None)
-    async with await Engine.open(config) as engine:
-        progress = await engine.sync(None, bulk=True)
-    print(json.dumps(progress.to_json()))
-
-
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--as-cli"]:
-        asyncio.run(as_cli())
-        sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--rate-scale", type=float, default=0.05)
