@@ -153,7 +153,7 @@ class Engine:
                 config.klaviyo_api_key, config.ipaas_token, config.ipaas_system_id)
             klaviyo_url, ipaas_url = config.klaviyo_base_url, config.ipaas_base_url
             secrets = config.secrets
-        policy = retry or RetryPolicy(max_attempts=max(1, config.retry_attempts))
+        policy = retry or RetryPolicy.from_settings(config)
         try:
             klaviyo = KlaviyoClient(klaviyo_key, base_url=klaviyo_url, revision=config.revision,
                                     transport=transport, retry=policy, rate_scale=rate_scale)
