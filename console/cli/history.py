@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC, datetime, timedelta
 
 from console import render
-from console.cli.base import FAILED, OK, PROG, UsageError
+from console.cli.base import OK, UsageError
 from console.cli.common import out, print_json, say
 from core.engine import Engine
 from core.model import HistoryEntry
@@ -46,14 +46,8 @@ def prune(ns: argparse.Namespace, engine: Engine) -> int:
         raise UsageError("--prune needs --older-than DAYS, or [history] retention_days in the "
                          "config file")
     cutoff = (datetime.now(UTC) - timedelta(days=days)).isoformat()
-    prune_history = getattr(engine.history, "prune", None)
-    if prune_history is None:
-        say(f"{PROG}: this build's history store cannot prune yet; nothing was deleted")
-        return FAILED
-    removed = int(prune_history(cutoff))
-    # The error log's own prune keeps every open record, whatever its age.
-    prune_errors = getattr(engine.errors, "prune", None)
-    resolved = int(prune_errors(cutoff)) if prune_errors is not None else 0
+    removed = engine.history.prune(cutoff)
+    resolved = engine.errors.prune(cutoff)  # open records stay, whatever their age
     if ns.json:
         print_json({"pruned": removed, "pruned_resolved_errors": resolved,
                     "older_than_days": days, "before": cutoff})

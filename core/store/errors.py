@@ -80,6 +80,15 @@ class ErrorLog:
                 (*changed.values(), raw, record.id),
             )
 
+    def prune(self, before: str) -> int:
+        """Delete RESOLVED records last touched before `before` (ISO 8601 UTC); open records
+        stay whatever their age. How many went."""
+        with self._db.writing() as connection:
+            return connection.execute(
+                "DELETE FROM errors WHERE status = ? AND json_extract(record, '$.updated_at') < ?",
+                (ErrorStatus.RESOLVED.value, before),
+            ).rowcount
+
     def get(self, error_id: str) -> ErrorRecord | None:
         """The record with this id; None for an unknown or malformed id."""
         found = self._db.rows("SELECT record FROM errors WHERE id = ?", (str(error_id),))

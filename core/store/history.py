@@ -56,6 +56,11 @@ class History:
                 except sqlite3.IntegrityError:
                     raise ValueError(f"history entry {row[0]} already exists") from None
 
+    def prune(self, before: str) -> int:
+        """Delete the entries pushed before `before` (ISO 8601 UTC); how many went."""
+        with self._db.writing() as connection:
+            return connection.execute("DELETE FROM history WHERE at < ?", (before,)).rowcount
+
     def get(self, entry_id: str) -> HistoryEntry | None:
         found = self._db.rows("SELECT entry FROM history WHERE id = ?", (str(entry_id),))
         return _entry(found[0][0]) if found else None
