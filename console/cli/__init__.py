@@ -26,9 +26,11 @@ if TYPE_CHECKING:
 __all__ = ["FAILED", "OK", "PROG", "USAGE", "UsageError", "build_parser", "main",
            "split_sandbox"]
 
-COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "listen", "sandbox")
+COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "listen", "sandbox", "undo",
+            "report")
 # The commands that run on an engine; each module's run(ns, engine) returns the exit code.
-ENGINE_COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "listen")
+ENGINE_COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "listen", "undo",
+                   "report")
 
 log = logging.getLogger("console.cli")
 
@@ -94,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=8787)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (loopback unless you say otherwise)")
+
+    from console.cli import undo
+
+    undo.add_parser(sub, common)
 
     p = sub.add_parser("sandbox", parents=[common], help="the sandbox emulators")
     sandbox_sub = p.add_subparsers(dest="sandbox_command", metavar="ACTION",
@@ -260,6 +266,10 @@ def _dispatch(ns: argparse.Namespace, config: Config) -> int:
         return asyncio.run(serve(ns, config))
     if command in ("sync", "retry"):
         _check_batch_args(ns)
+    if command == "undo":
+        from console.cli.undo import check_args
+
+        check_args(ns)
     run: Callable[[argparse.Namespace, Engine], Awaitable[int]] = importlib.import_module(
         f"console.cli.{command}").run
     return asyncio.run(_with_engine(config, ns, run))

@@ -19,6 +19,7 @@ from core.clients.klaviyo import KlaviyoClient
 from core.clients.limiter import RateLimitState
 from core.config import Config, ConfigError
 from core.engine import flow, records
+from core.engine import undo as undo_flow
 from core.engine.batch import (
     DEFAULT_WORKERS,
     BatchProgress,
@@ -41,6 +42,7 @@ from core.engine.listen import (
     start_server,
 )
 from core.engine.shared import BatchCalls
+from core.engine.undo import UndoResult
 from core.mapping import TemplateError, load_template
 from core.model import Customer, ErrorRecord, ErrorStatus, Plan
 from core.plan import PlanSettings
@@ -170,6 +172,14 @@ class Engine:
         """Push one customer on a fresh plan; failures come back recorded, never raised."""
         return await flow.push(self._ctx, customer_id.strip(), confirmed=confirmed,
                                trigger=trigger)
+
+    async def undo(self, history_ids: Sequence[str] = (), *, since: str | None = None,
+                   trigger: str | None = None, apply: bool = False, confirmed: bool = False,
+                   reverse_consent: bool = False) -> list[UndoResult]:
+        """Plan (and with `apply`, run) the reverse of pushes named by id or since a time."""
+        entries = undo_flow.entries_to_undo(self._ctx, history_ids, since=since, trigger=trigger)
+        return await undo_flow.undo_many(self._ctx, entries, confirmed=confirmed,
+                                         reverse_consent=reverse_consent, apply=apply)
 
     async def search_customers(self, query: str) -> list[Customer]:
         """Customers by id, email or name."""
