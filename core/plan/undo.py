@@ -13,6 +13,9 @@ from core.model import (
     ConsentAction,
     ConsentChange,
     FieldDiff,
+    Guard,
+    GuardKind,
+    GuardReason,
     HistoryEntry,
     ListAction,
     ListChange,
@@ -148,7 +151,7 @@ def plan_undo(entry: HistoryEntry, live: Profile | None, *,
     plan = Plan(
         customer_id=entry.customer_id, route=Route.UPDATE, reason=reason,
         profile_id=entry.profile_id, payload=payload, current=live.attributes,
-        diff=tuple(diff), consent=consent, lists=lists,
+        diff=tuple(diff), consent=consent, lists=lists, guard=_guard(consent),
         warnings=tuple(c.text() for c in conflicts) + tuple(notes),
     )
     return UndoPlan(history_id=entry.id, plan=plan, unset_properties=tuple(unset),
@@ -165,6 +168,13 @@ def blocked_undo(entry: HistoryEntry, why: str, live: Profile | None = None) -> 
 
 def _reason(entry: HistoryEntry) -> str:
     return f"undo of push {entry.id} ({entry.at}, {entry.trigger})"
+
+
+def _guard(consent: tuple[ConsentChange, ...]) -> Guard:
+    """Every consent reversal is held until the operator confirms it."""
+    reasons = tuple(GuardReason(c.guard_kind, c.note) for c in consent
+                    if c.guard_kind is not None)
+    return Guard(reasons=reasons, held=frozenset(r.kind for r in reasons))
 
 
 def _nothing_to_undo(entry: HistoryEntry, live: Profile | None) -> str | None:
@@ -227,8 +237,9 @@ def _reversal(raw: Mapping[str, Any], live: Profile,
               else ConsentAction.SUBSCRIBE)
     subject = live.email if channel is Channel.EMAIL else live.phone_number
     where = raw.get("list")
+    kind = GuardKind.UNSUBSCRIBE if action is ConsentAction.UNSUBSCRIBE else GuardKind.RESUBSCRIBE
     return ConsentChange(
-        channel=channel, action=action, list_name=where,
+        channel=channel, action=action, list_name=where, guard_kind=kind,
         list_id=list_ids.get(str(where)) if where else None,
         risky=True, subject=subject,
         note=f"undo: {action.value} {channel.value}" + (f" on list {where}" if where else ""))

@@ -103,6 +103,7 @@ def test_reversed_consent_is_an_unsubscribe_under_the_guard() -> None:
     assert change.action is ConsentAction.UNSUBSCRIBE and change.list_id == "L9"
     assert change.subject == "ann@example.com"
     assert undo.plan.guarded_consent == (change,)
+    assert undo.plan.guard.confirm_needed
 
 
 def test_a_created_profile_is_kept_with_its_identifiers() -> None:
