@@ -97,9 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (loopback unless you say otherwise)")
 
-    from console.cli import undo
+    from console.cli import report, undo
 
     undo.add_parser(sub, common)
+    report.add_parser(sub, common)
 
     p = sub.add_parser("sandbox", parents=[common], help="the sandbox emulators")
     sandbox_sub = p.add_subparsers(dest="sandbox_command", metavar="ACTION",
@@ -266,10 +267,8 @@ def _dispatch(ns: argparse.Namespace, config: Config) -> int:
         return asyncio.run(serve(ns, config))
     if command in ("sync", "retry"):
         _check_batch_args(ns)
-    if command == "undo":
-        from console.cli.undo import check_args
-
-        check_args(ns)
+    if command in ("undo", "report"):
+        importlib.import_module(f"console.cli.{command}").check_args(ns)
     run: Callable[[argparse.Namespace, Engine], Awaitable[int]] = importlib.import_module(
         f"console.cli.{command}").run
     return asyncio.run(_with_engine(config, ns, run))

@@ -41,6 +41,7 @@ from core.engine.listen import (
     sandbox_change_line,
     start_server,
 )
+from core.engine.report import ImpactReport, impact
 from core.engine.shared import BatchCalls
 from core.engine.undo import UndoResult
 from core.mapping import TemplateError, load_template
@@ -180,6 +181,20 @@ class Engine:
         entries = undo_flow.entries_to_undo(self._ctx, history_ids, since=since, trigger=trigger)
         return await undo_flow.undo_many(self._ctx, entries, confirmed=confirmed,
                                          reverse_consent=reverse_consent, apply=apply)
+
+    async def report(self, ids: Iterable[str] | None, *, template: Path | None = None,
+                     compare: Path | None = None,
+                     on_progress: ProgressCallback | None = None,
+                     cancel: asyncio.Event | None = None) -> ImpactReport:
+        """Plan the chosen customers (None: all) under a template and optionally a second one;
+        writes nothing anywhere. A bad template file raises ConfigError."""
+        try:
+            chosen = load_template(template) if template is not None else None
+            other = load_template(compare) if compare is not None else None
+        except TemplateError as exc:
+            raise ConfigError(str(exc)) from None
+        return await impact(self._ctx, ids, template=chosen, compare=other,
+                            on_progress=on_progress, cancel=cancel)
 
     async def search_customers(self, query: str) -> list[Customer]:
         """Customers by id, email or name."""
