@@ -258,9 +258,15 @@ class Engine:
                 if record.status is ErrorStatus.OPEN:
                     chosen.append(record)
         customers = flow.customers_of(r.customer_id for r in chosen)
+        # A failed undo is retried as an undo: a push would re-apply what it took back.
+        undos = {r.customer_id: r for r in chosen if undo_flow.undone_history_id(r)}
 
         async def push_one(customer_id: str, customer: Customer | None) -> PushResult:
-            result = await flow.push(self._ctx, customer_id, trigger="retry", customer=customer)
+            if customer_id in undos:
+                result = await undo_flow.retry(self._ctx, undos[customer_id])
+            else:
+                result = await flow.push(self._ctx, customer_id, trigger="retry",
+                                         customer=customer)
             if on_result is not None:
                 on_result(result)
             return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -13,12 +14,15 @@ from core.engine.context import Context, PushResult, StageFailure, staged
 from core.engine.lookups import ensure_lists
 from core.engine.recording import record_failure, record_history
 from core.engine.writes import consent_jobs, list_calls
-from core.model import JSON, ErrorKind, ErrorRecord, HistoryEntry, Stage
+from core.model import JSON, ErrorKind, ErrorRecord, HistoryEntry, Plan, Route, Stage
 from core.plan.undo import UndoPlan, blocked_undo, plan_undo
 
 log = logging.getLogger("core.engine")
 
 TRIGGER = "undo"
+# A failed undo's error message starts with this and the history id, so a retry undoes again.
+PREFIX = "undo of push "
+_UNDONE = re.compile(re.escape(PREFIX) + r"(\S+):")
 
 
 class UnknownHistoryId(LookupError):
@@ -152,16 +156,42 @@ def _failed(ctx: Context, planned: UndoPlan, record: ErrorRecord, *,
             after: JSON | None = None) -> PushResult:
     """Log the failed undo; its retry runs the undo again, which reverts only what is still as
     the push left it."""
-    record = replace(record, message=f"undo of push {planned.history_id}: {record.message}",
+    record = replace(record, message=f"{PREFIX}{planned.history_id}: {record.message}",
                      retry_action=retry_action(planned.history_id))
     return record_failure(ctx, planned.plan, record, TRIGGER,
                           profile_id=planned.plan.profile_id, after=after)
 
 
+def undone_history_id(record: ErrorRecord) -> str | None:
+    """The history id a failed undo's record names, or None for any other record."""
+    found = _UNDONE.match(record.message)
+    return found.group(1) if found else None
+
+
+async def retry(ctx: Context, record: ErrorRecord) -> PushResult:
+    """Run a failed undo again (never confirming consent); the record is resolved when the
+    undo is done or has nothing left to do."""
+    history_id = undone_history_id(record)
+    entry = ctx.history.get(history_id) if history_id else None
+    if entry is None:
+        # Pruned from the history: nothing to plan from; the record stays open and says why.
+        plan = Plan(customer_id=record.customer_id, route=Route.BLOCKED,
+                    reason=f"history entry {history_id} is no longer in the history")
+        return PushResult(plan=plan, ok=False, profile_id=record.profile_id, error=record)
+    done = await undo(ctx, entry)
+    if done.outcome in ("done", "nothing"):
+        current = ctx.errors.get(record.id)
+        if current is not None:
+            ctx.errors.update(records.resolved(current, attempted=True, at=ctx.now()))
+    if done.result is not None:
+        return done.result
+    return PushResult(plan=done.undo.plan, ok=True, profile_id=entry.profile_id)
+
+
 def retry_action(history_id: str) -> str:
     """What to do about a failed undo, in words."""
-    return (f"run `klaviyo-console undo {history_id} --yes` again: it re-reads the profile and "
-            "reverts only what is still as the push left it")
+    return (f"a retry (or `klaviyo-console undo {history_id} --yes`) runs the undo again: it "
+            "re-reads the profile and reverts only what is still as the push left it")
 
 
 async def undo_many(ctx: Context, entries: Iterable[HistoryEntry], *, confirmed: bool = False,

@@ -135,6 +135,24 @@ def test_a_failed_undo_is_logged_and_running_it_again_finishes_it(
     assert profile(cli, "ann@example.com")["attributes"]["first_name"] == "Anne"
 
 
+def test_retry_of_a_failed_undo_undoes_again_instead_of_pushing(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed(cli)
+    cli.json("push", "70", "--yes")
+    pushed = last_entry(cli, "70")
+    monkeypatch.setenv("SANDBOX_KLAVIYO_DOWN", "1")
+    assert cli.json("undo", pushed["id"], "--yes")[0] == 1
+    monkeypatch.delenv("SANDBOX_KLAVIYO_DOWN")
+
+    code, _, err = cli.run("retry", "--all")
+    assert code == 0, err
+    attributes = profile(cli, "ann@example.com")["attributes"]
+    assert attributes["first_name"] == "Anne" and "organization" not in attributes
+    assert last_entry(cli, "70")["trigger"] == "undo"
+    _, errors = cli.json("errors", "--status", "open")
+    assert errors == []
+
+
 def test_undo_since_a_time_of_one_trigger_unwinds_a_batch(cli: Cli) -> None:
     seed(cli)
     cli.json("push", "70", "--yes")
