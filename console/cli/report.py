@@ -42,11 +42,10 @@ def check_args(ns: argparse.Namespace) -> None:
 
 async def run(ns: argparse.Namespace, engine: Engine) -> int:
     """Plan every chosen customer and print the counts (or write the CSV)."""
-    from console.cli.common import out, print_json, sandbox_banner, say
+    from console.cli.common import out, print_json, say
     from console.cli.progress import ctrl_c, on_progress, progress_bar
 
     check_args(ns)
-    sandbox_banner(engine, ns.json)
     ids = None if ns.all else list(ns.ids)
     bar = progress_bar(not ns.json, "planning", None if ids is None else len(ids))
     import asyncio

@@ -55,11 +55,10 @@ def check_args(ns: argparse.Namespace) -> None:
 
 async def run(ns: argparse.Namespace, engine: Engine) -> int:
     """Preview (or with --yes run) the undo; exit 1 when one failed or the guard held it."""
-    from console.cli.common import out, print_json, sandbox_banner, say
+    from console.cli.common import out, print_json, say
     from core.engine.undo import UnknownHistoryId
 
     check_args(ns)
-    sandbox_banner(engine, ns.json)
     try:
         results = await engine.undo(ns.history_ids, since=ns.since, trigger=ns.trigger,
                                     apply=ns.yes, confirmed=ns.yes,
