@@ -136,6 +136,9 @@ def plan_undo(entry: HistoryEntry, live: Profile | None, *,
         notes.append(f"profile {entry.profile_id} was created by this push and is kept (the "
                      "product never deletes a profile); undo clears what it can"
                      + (f" and keeps its {', '.join(kept)}" if kept else ""))
+    if entry.route in (Route.CREATE, Route.LINK):
+        notes.append(f"the customer's link to profile {entry.profile_id} in iPaaS.com stays "
+                     "(undo writes only to Klaviyo)")
     lists = _list_removals(entry, live, list_ids or {}, notes)
     done = tuple(_consent_done(raw) for raw in entry.consent)
     consent = (tuple(_reversal(raw, live, list_ids or {}) for raw in entry.consent)

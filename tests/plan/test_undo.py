@@ -112,6 +112,7 @@ def test_a_created_profile_is_kept_with_its_identifiers() -> None:
     assert undo.attributes == {"first_name": None}
     assert any("created by this push and is kept" in note and "never deletes" in note
                for note in undo.notes)
+    assert any("link to profile" in note and "stays" in note for note in undo.notes)
 
 
 def test_a_push_that_wrote_nothing_or_a_gone_profile_has_nothing_to_undo() -> None:
