@@ -397,6 +397,11 @@ class SessionClient:
         """scheme://host[:port] this client's calls go to."""
         return self._session.base_url
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The attempts and timeouts every call of this client keeps to."""
+        return self._session.retry
+
     def on_retry(self, listener: RetryListener) -> Callable[[], None]:
         """Tell `listener` before every retry wait of any call; returns what unsubscribes it."""
         return self._session.on_retry(listener)

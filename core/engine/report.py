@@ -19,6 +19,7 @@ from core.engine.batch import (
 )
 from core.engine.context import Context, CustomerNotFound, PushResult, StageFailure
 from core.engine.list_cache import ListCache
+from core.engine.lookups import SharedLookups
 from core.engine.shared import BatchCalls
 from core.mapping import Template
 from core.model import JSON, Customer, CustomerDataError, ErrorKind, Plan, Route
@@ -46,18 +47,22 @@ class ImpactReport:
         return body
 
 
-def read_only(ctx: Context, template: Template | None = None) -> Context:
-    """A context for plans only: shared reads, and a list cache that is never saved."""
-    return replace(ctx, template=template or ctx.template, lists=ListCache(None),
-                   calls=BatchCalls(ctx.klaviyo))
+def read_only(ctx: Context, template: Template | None = None) -> tuple[Context, SharedLookups]:
+    """A context for plans only, with a batch's shared reads and a list cache never saved."""
+    planning = replace(ctx, template=template or ctx.template, lists=ListCache(None),
+                       calls=BatchCalls(ctx.klaviyo))
+    assert planning.calls is not None
+    return planning, SharedLookups(planning, planning.calls)
 
 
-async def plan_only(ctx: Context, customer_id: str, customer: Customer | None) -> Plan:
-    """The preview of one customer; one that cannot be planned is a blocked plan saying why."""
+async def plan_only(reader: tuple[Context, SharedLookups], customer_id: str,
+                    customer: Customer | None) -> Plan:
+    """The preview of one customer from the shared reads; one that cannot be planned is a
+    blocked plan saying why."""
+    ctx, lookups = reader
     try:
-        # Interactive: the batch mode of this engine skips list membership, which preview
-        # reads, and the report must say what preview says.
-        return await flow.preview(ctx, customer_id, customer=customer, interactive=True)
+        gathered = await lookups.gather(customer_id, customer)
+        return gathered.plan(ctx.template, ctx.settings)
     except CustomerNotFound as exc:
         return _blocked(customer_id, str(exc), ErrorKind.NOT_FOUND)
     except CustomerDataError as exc:

@@ -14,7 +14,16 @@ from core.engine.context import Context, PushResult, StageFailure, staged
 from core.engine.lookups import ensure_lists
 from core.engine.recording import record_failure, record_history
 from core.engine.writes import consent_jobs, list_calls
-from core.model import JSON, ErrorKind, ErrorRecord, HistoryEntry, Plan, Route, Stage
+from core.model import (
+    JSON,
+    ErrorKind,
+    ErrorRecord,
+    HistoryEntry,
+    Outcome,
+    Plan,
+    Route,
+    Stage,
+)
 from core.plan.undo import UndoPlan, blocked_undo, plan_undo
 
 log = logging.getLogger("core.engine")
@@ -121,11 +130,12 @@ async def _execute(ctx: Context, planned: UndoPlan) -> PushResult:
     profile_id = plan.profile_id
     assert profile_id is not None
     after: JSON | None = plan.current
+    wrote = False
     try:
         if plan.payload is not None:
             profile = await staged(Stage.WRITE, ctx.klaviyo.patch_profile(
                 profile_id, planned.attributes, unset_properties=planned.unset_properties))
-            after = profile.attributes
+            after, wrote = profile.attributes, True
         steps: list[Awaitable[None]] = []
         if plan.consent:
             steps.append(consent_jobs(ctx, plan, profile_id))
@@ -139,27 +149,27 @@ async def _execute(ctx: Context, planned: UndoPlan) -> PushResult:
         record = records.from_api_error(
             failure.error, record_id=ctx.errors.new_id(), customer_id=plan.customer_id,
             stage=failure.stage, route=plan.route, profile_id=profile_id, secrets=ctx.secrets)
-        return _failed(ctx, planned, record, after=after)
+        return _failed(ctx, planned, record, after=after, sent=wrote)
     except Exception as exc:
         log.exception("undo of %s failed unexpectedly", planned.history_id)
         record = records.simple(
             ErrorKind.INTERNAL, Stage.WRITE, f"internal error: {type(exc).__name__}: {exc}",
             record_id=ctx.errors.new_id(), customer_id=plan.customer_id, route=plan.route,
             profile_id=profile_id, secrets=ctx.secrets)
-        return _failed(ctx, planned, record, after=after)
-    record_history(ctx, plan, ok=True, profile_id=profile_id, after=after, error_id=None,
-                   trigger=TRIGGER)
+        return _failed(ctx, planned, record, after=after, sent=wrote)
+    record_history(ctx, plan, outcome=Outcome.DONE, profile_id=profile_id, after=after,
+                   error_id=None, trigger=TRIGGER, sent=wrote, ran_consent=bool(plan.consent))
     return PushResult(plan=plan, ok=True, profile_id=profile_id)
 
 
 def _failed(ctx: Context, planned: UndoPlan, record: ErrorRecord, *,
-            after: JSON | None = None) -> PushResult:
+            after: JSON | None = None, sent: bool = False) -> PushResult:
     """Log the failed undo; its retry runs the undo again, which reverts only what is still as
     the push left it."""
     record = replace(record, message=f"{PREFIX}{planned.history_id}: {record.message}",
                      retry_action=retry_action(planned.history_id))
     return record_failure(ctx, planned.plan, record, TRIGGER,
-                          profile_id=planned.plan.profile_id, after=after)
+                          profile_id=planned.plan.profile_id, after=after, sent=sent)
 
 
 def undone_history_id(record: ErrorRecord) -> str | None:
