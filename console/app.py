@@ -49,6 +49,12 @@ def batch_screen() -> Screen[Any]:
     return BatchScreen()
 
 
+def report_screen() -> Screen[Any]:
+    from console.screens.report import ReportScreen
+
+    return ReportScreen()
+
+
 def settings_screen() -> Screen[Any]:
     from console.screens.settings import SettingsScreen
 
@@ -84,6 +90,7 @@ class ConsoleApp(App[None]):
         "history": history_screen,
         "batch": batch_screen,
         "settings": settings_screen,
+        "report": report_screen,
     }
     DEFAULT_MODE = "lookup"
     COMMANDS = App.COMMANDS | {CustomerCommands}
@@ -93,6 +100,7 @@ class ConsoleApp(App[None]):
         binding("show-errors", "switch_mode('errors')", show=False),
         binding("show-history", "switch_mode('history')", show=False),
         binding("show-batch", "switch_mode('batch')", show=False),
+        binding("report", "switch_mode('report')", show=False),
     ]
 
     def __init__(
@@ -202,6 +210,8 @@ class ConsoleApp(App[None]):
                             lambda: self.switch_mode("history"))
         yield SystemCommand("Batch", "Sync many customers with progress (F8)",
                             lambda: self.switch_mode("batch"))
+        yield SystemCommand("Report", "A template's impact over many customers; writes nothing "
+                            "(F12)", lambda: self.switch_mode("report"))
         yield SystemCommand("Settings", "Active configuration, template, knobs (F2)",
                             lambda: self.switch_mode("settings"))
 

@@ -18,6 +18,7 @@ DEFAULT_KEYS: dict[str, tuple[str, str]] = {
     "show-errors": ("f6", "Errors"),
     "show-history": ("f7", "History"),
     "show-batch": ("f8", "Batch"),
+    "report": ("f12", "Report"),
     "refresh": ("f9", "Refresh"),
     "retry": ("r", "Retry"),
     "retry-all": ("a", "Retry all"),

@@ -152,6 +152,13 @@ async def history_steps(pilot: Pilot[Any]) -> None:
     await press(pilot, "f7")
 
 
+async def report_steps(pilot: Pilot[Any]) -> None:
+    await press(pilot, "f12")
+    pilot.app.screen.query_one("#report-ids", Input).focus()
+    await press(pilot, "enter")
+    await press(pilot, "down", "enter")  # route update: its customers
+
+
 SHOTS: dict[str, Step] = {
     "lookup": lookup_steps,
     "preview": preview_steps,
@@ -159,6 +166,7 @@ SHOTS: dict[str, Step] = {
     "errors": errors_steps,
     "batch": batch_steps,
     "history": history_steps,
+    "report": report_steps,
 }
 
 

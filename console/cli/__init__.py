@@ -27,9 +27,10 @@ __all__ = ["FAILED", "OK", "PROG", "USAGE", "UsageError", "build_parser", "main"
            "split_sandbox"]
 
 COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "check", "listen",
-            "sandbox")
+            "sandbox", "undo", "report")
 # The commands that run on an engine; each module's run(ns, engine) returns the exit code.
-ENGINE_COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "listen")
+ENGINE_COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "listen", "undo",
+                   "report")
 # What a command needs when it runs on real services (design §9: only the console falls back
 # to the sandbox).
 CREDENTIALS = ("KLAVIYO_API_KEY", "IPAAS_API_TOKEN", "IPAAS_SYSTEM_ID")
@@ -116,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=_port, default=8787)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (loopback unless you say otherwise)")
+
+    from console.cli import report, undo
+
+    undo.add_parser(sub, common)
+    report.add_parser(sub, common)
 
     p = sub.add_parser("sandbox", parents=[common], help="the sandbox emulators")
     sandbox_sub = p.add_subparsers(dest="sandbox_command", metavar="ACTION",
@@ -308,6 +314,8 @@ def _dispatch(ns: argparse.Namespace, config: Config) -> int:
         _check_batch_args(ns)
     if command == "history":
         _check_history_args(ns)
+    if command in ("undo", "report"):
+        importlib.import_module(f"console.cli.{command}").check_args(ns)
     run: Callable[[argparse.Namespace, Engine], Awaitable[int]] = importlib.import_module(
         f"console.cli.{command}").run
     return asyncio.run(_with_engine(config, ns, run))

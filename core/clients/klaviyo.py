@@ -250,11 +250,14 @@ class KlaviyoClient(SessionClient):
         )
         return self._profile(response)
 
-    async def patch_profile(self, profile_id: str, attributes: JSON) -> Profile:
-        """Partial update: omitted attributes are kept, null ones cleared."""
-        body = encode(
-            {"data": {"type": "profile", "id": profile_id, "attributes": dict(attributes)}}
-        )
+    async def patch_profile(self, profile_id: str, attributes: JSON, *,
+                            unset_properties: Sequence[str] = ()) -> Profile:
+        """Partial update: omitted attributes are kept, null ones cleared, `unset_properties`
+        removed (meta.patch_properties.unset)."""
+        data: JSON = {"type": "profile", "id": profile_id, "attributes": dict(attributes)}
+        if unset_properties:
+            data["meta"] = {"patch_properties": {"unset": list(unset_properties)}}
+        body = encode({"data": data})
         response = await self._session.request(
             "PATCH", f"/api/profiles/{profile_id}", buckets=[UPDATE_PROFILE], body=body,
             params={"additional-fields[profile]": "subscriptions"}, parse=True,

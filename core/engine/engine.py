@@ -19,6 +19,7 @@ from core.clients.klaviyo import KlaviyoClient
 from core.clients.limiter import RateLimitState
 from core.config import Config, ConfigError
 from core.engine import flow, guarding, records
+from core.engine import undo as undo_flow
 from core.engine.batch import (
     DEFAULT_WORKERS,
     BatchProgress,
@@ -42,7 +43,9 @@ from core.engine.listen import (
     start_server,
 )
 from core.engine.lookups import SharedLookups
+from core.engine.report import ImpactReport, impact
 from core.engine.shared import BatchCalls
+from core.engine.undo import UndoResult
 from core.mapping import TemplateError, load_template
 from core.model import (
     Customer,
@@ -219,6 +222,28 @@ class Engine:
             raise RuntimeError("a push without a brake was deferred")
         return result
 
+    async def undo(self, history_ids: Sequence[str] = (), *, since: str | None = None,
+                   trigger: str | None = None, apply: bool = False, confirmed: bool = False,
+                   reverse_consent: bool = False) -> list[UndoResult]:
+        """Plan (and with `apply`, run) the reverse of pushes named by id or since a time."""
+        entries = undo_flow.entries_to_undo(self._ctx, history_ids, since=since, trigger=trigger)
+        return await undo_flow.undo_many(self._ctx, entries, confirmed=confirmed,
+                                         reverse_consent=reverse_consent, apply=apply)
+
+    async def report(self, ids: Iterable[str] | None, *, template: Path | None = None,
+                     compare: Path | None = None,
+                     on_progress: ProgressCallback | None = None,
+                     cancel: asyncio.Event | None = None) -> ImpactReport:
+        """Plan the chosen customers (None: all) under a template and optionally a second one;
+        writes nothing anywhere. A bad template file raises ConfigError."""
+        try:
+            chosen = load_template(template) if template is not None else None
+            other = load_template(compare) if compare is not None else None
+        except TemplateError as exc:
+            raise ConfigError(str(exc)) from None
+        return await impact(self._ctx, ids, template=chosen, compare=other,
+                            on_progress=on_progress, cancel=cancel)
+
     async def search_customers(self, query: str) -> list[Customer]:
         """Customers by id, email or name."""
         text = query.strip()
@@ -356,10 +381,15 @@ class Engine:
                     chosen.append(record)
         carried = {r.customer_id: r.confirmed for r in chosen}
         customers = flow.customers_of(r.customer_id for r in chosen)
+        # A failed undo is retried as an undo: a push would re-apply what it took back.
+        undos = {r.customer_id: r for r in chosen if undo_flow.undone_history_id(r)}
 
         async def push_one(customer_id: str, customer: Customer | None) -> PushResult | None:
-            result = await flow.push(self._ctx, customer_id, trigger="retry", customer=customer,
-                                     carried=carried.get(customer_id))
+            if customer_id in undos:
+                result: PushResult | None = await undo_flow.retry(self._ctx, undos[customer_id])
+            else:
+                result = await flow.push(self._ctx, customer_id, trigger="retry",
+                                         customer=customer, carried=carried.get(customer_id))
             if result is not None and on_result is not None:
                 on_result(result)
             return result
