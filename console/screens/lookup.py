@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
+from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from console.keymap import binding
+from console.keymap import binding, key_name
 from console.screens.base import say, wait_engine
 from console.screens.recent import PickCustomerScreen
 from console.widgets.field import CustomerField
@@ -20,6 +22,8 @@ from console.widgets.screenbar import ScreenBar
 from console.widgets.status import StatusLine
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
     from console.widgets.preview import PreviewPane
     from core.model import Plan
 
@@ -27,10 +31,28 @@ if TYPE_CHECKING:
 class PlanReady(Message):
     """A preview finished (or a kept one is shown while it refreshes: `age` in seconds)."""
 
-    def __init__(self, plan: Plan, age: float | None = None) -> None:
+    def __init__(self, plan: Plan, age: float | None = None, *, focus: bool = False) -> None:
         super().__init__()
         self.plan = plan
         self.age = age
+        self.focus = focus  # the operator asked for it: focus the preview so paging works
+
+
+class LookupFailed(Message):
+    """A lookup found nothing or failed: the earlier preview must go."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class PushPlanReady(Message):
+    """A fresh plan of the customer on screen, to confirm before a push."""
+
+    def __init__(self, plan: Plan, resend: bool) -> None:
+        super().__init__()
+        self.plan = plan
+        self.resend = resend
 
 
 def age_words(seconds: float) -> str:
@@ -57,6 +79,10 @@ def looks_like_id(query: str) -> bool:
 
 HINT = ("Enter a customer to preview what a push would send.  "
         "F3 recent lookups · ctrl+p search customers · F6 errors · F8 batch")
+EMPTY_FIELD = ("Type a customer id (such as 55260), an email or a name in the field, "
+               "then press Enter.")
+NO_MATCH = ("No customer matches {query!r}. Search takes an id, a complete email address, or a "
+            "first or last name.")
 KEPT_PANES = 8  # customers whose drawn preview is kept for an instant switch back
 
 
@@ -71,6 +97,7 @@ class LookupScreen(Screen[None]):
     )
     BINDINGS = [
         binding("push", "push"),
+        binding("resend_consent", "resend_consent"),
         binding("recent", "recent"),
         binding("show-lookup", "focus_lookup", show=False),
         binding("refresh", "refresh"),
@@ -100,9 +127,17 @@ class LookupScreen(Screen[None]):
     def lookup_submitted(self, event: Input.Submitted) -> None:
         query = event.value.strip()
         if not query:
-            self.notify("Type a customer id, an email or a name first.", severity="warning")
+            self.set_status(EMPTY_FIELD)
+            self.notify(EMPTY_FIELD, severity="warning", markup=False)
             return
         self.preview_from(query)
+
+    @on(Input.Changed, "#customer")
+    def field_changed(self) -> None:
+        self.refresh_bindings()  # F5 says whether it acts on the customer in the field
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        self.action_focus_lookup()
 
     def preview_from(self, query: str) -> None:
         """A kept plan at once, its refresh after that frame is drawn; else a plain lookup."""
@@ -118,13 +153,27 @@ class LookupScreen(Screen[None]):
         if kept is None:
             return False
         plan, at = kept
-        self.on_plan_ready(PlanReady(plan, age=time.monotonic() - at))
+        self.on_plan_ready(PlanReady(plan, age=time.monotonic() - at, focus=True))
         return True
 
     def set_status(self, text: str, *, busy: bool = False) -> None:
         status = self.query_one("#status", StatusLine)
-        status.update(text)
+        status.update(Content(text))  # customer data in the words is never markup
         status.busy = busy
+
+    def key(self, binding_id: str) -> str:
+        """The key in force for a binding, for the words on screen."""
+        return key_name(getattr(self.app, "keymap", {}), binding_id)
+
+    def on_lookup_failed(self, message: LookupFailed) -> None:
+        """Nothing of an earlier customer stays on screen once the field asks for another."""
+        self.plan = None
+        self.stale = False
+        for pane in self.panes.values():
+            pane.display = False
+        app: Any = self.app
+        app.current_customer = None
+        self.set_status(message.text)
 
     @work(exclusive=True, group="lookup", exit_on_error=False)
     async def lookup(self, query: str, *, kept: bool = False) -> None:
@@ -137,8 +186,8 @@ class LookupScreen(Screen[None]):
             if not looks_like_id(query):
                 found = await engine.search_customers(query)
                 if not found:
-                    self.set_status(f"No customer matches {query!r}.")
-                    self.notify(f"No customer matches {query!r}.", severity="warning",
+                    self.post_message(LookupFailed(NO_MATCH.format(query=query)))
+                    self.notify(NO_MATCH.format(query=query), severity="warning",
                                 markup=False)
                     return
                 if len(found) == 1:
@@ -150,17 +199,17 @@ class LookupScreen(Screen[None]):
                         PickCustomerScreen(f"{len(found)} customers match {query!r}", choices)
                     )
                     if picked is None:
-                        self.set_status("")
+                        self.post_message(LookupFailed("No customer picked: nothing shown."))
                         return
                     customer_id = picked
             if not kept:
                 self.set_status(f"Previewing customer {customer_id}…", busy=True)
             plan = await engine.preview(customer_id)
         except Exception as exc:  # an engine failure is a message, never a crash
-            self.set_status(f"Preview failed: {say(exc)}")
+            self.post_message(LookupFailed(f"Preview of {query} failed: {say(exc)}"))
             self.notify(say(exc), title="Preview failed", severity="error", markup=False)
             return
-        self.post_message(PlanReady(plan))
+        self.post_message(PlanReady(plan, focus=not kept))
 
     def on_plan_ready(self, message: PlanReady) -> None:
         # The preview's modules load with the first plan, not before the lookup is drawn.
@@ -181,11 +230,13 @@ class LookupScreen(Screen[None]):
         else:
             self.set_status(f"Preview of customer {plan.customer_id}: {route_title(plan)}. "
                             + ("Blocked: nothing can be sent." if plan.blocked
-                               else "F5 to push."))
+                               else f"{self.key('push')} to push."))
             app.remember(plan)
         customer = self.query_one("#customer", Input)
         if customer.value != plan.customer_id:
             customer.value = plan.customer_id
+        if message.focus:
+            self.panes[plan.customer_id].focus()  # PageDown pages the preview at once
 
     def show_pane(self, plan: Plan) -> None:
         """Display the customer's own pane, drawn already if the customer was shown before.
@@ -225,7 +276,10 @@ class LookupScreen(Screen[None]):
             self.lookup(self.plan.customer_id)
 
     def action_focus_lookup(self) -> None:
-        self.query_one("#customer", Input).focus()
+        """The field, its old text selected so typing replaces it."""
+        field = self.query_one("#customer", Input)
+        field.focus()
+        field.select_all()
 
     def action_recent(self) -> None:
         app: Any = self.app
@@ -246,34 +300,98 @@ class LookupScreen(Screen[None]):
     # ----------------------------------------------------------------------------- push
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "push" and (
-            self.pushing or self.stale or self.plan is None or self.plan.blocked
-        ):
-            return None  # shown dimmed: the key exists but cannot run now
-        if action == "refresh" and self.plan is None:
+        plan = self.plan
+        if action in ("push", "resend_consent"):
+            if plan is None:
+                return False  # hidden: nothing on screen to push
+            if action == "resend_consent" and not wants_consent_email(plan):
+                return False
+            if self.pushing or self.stale:
+                return None  # shown dimmed: the key exists but cannot run now
+            return True  # a blocked plan or an edited field: the key says why
+        if action == "refresh" and plan is None:
             return None
         return True
 
-    def action_push(self) -> None:
+    def push_refusal(self) -> str:
+        """Why a push cannot start now ("" when it can)."""
         plan = self.plan
-        if plan is None or plan.blocked or self.pushing or self.stale:
-            return  # a kept plan is never confirmed: its refresh may differ
+        if plan is None:
+            return "Nothing to push: look a customer up first."
+        if self.pushing:
+            return f"A push of customer {plan.customer_id} is still running."
+        if self.stale:
+            return f"Customer {plan.customer_id} is being refreshed; push once it is shown."
+        field = self.query_one("#customer", Input).value.strip()
+        if field and field != plan.customer_id:
+            return (f"The field asks for {field!r} but customer {plan.customer_id} is shown: "
+                    "press Enter to preview it first.")
+        if plan.blocked:
+            return (f"Customer {plan.customer_id} is BLOCKED, so nothing can be pushed: "
+                    f"{plan.errors[0] if plan.errors else plan.reason}")
+        return ""
+
+    def action_push(self) -> None:
+        self.start_push(resend=False)
+
+    def action_resend_consent(self) -> None:
+        self.start_push(resend=True)
+
+    def start_push(self, *, resend: bool) -> None:
+        refusal = self.push_refusal()
+        if refusal:
+            self.set_status(refusal)
+            self.notify(refusal, severity="warning", markup=False)
+            return
+        assert self.plan is not None
+        self.fresh_plan(self.plan.customer_id, resend)
+
+    @work(exclusive=True, group="lookup", exit_on_error=False)
+    async def fresh_plan(self, customer_id: str, resend: bool) -> None:
+        """Plan the customer on screen again, so the dialog confirms what the push will do."""
+        self.set_status(f"Checking customer {customer_id} before the push…", busy=True)
+        try:
+            engine = await wait_engine(self.app)
+            plan = await engine.preview(customer_id)
+        except Exception as exc:
+            self.set_status(f"Push not started: preview of {customer_id} failed: {say(exc)}")
+            self.notify(say(exc), title="Push not started", severity="error", markup=False)
+            return
+        self.post_message(PushPlanReady(plan, resend))
+
+    def on_push_plan_ready(self, message: PushPlanReady) -> None:
+        plan = message.plan
+        self.on_plan_ready(PlanReady(plan))
+        if plan.blocked:
+            self.start_push(resend=message.resend)  # says why, in the same words as F5
+            return
         from console.screens.confirm import PushConfirmScreen
 
-        self.app.push_screen(PushConfirmScreen(plan), self.push_confirmed)
+        def answered(confirmed: bool | None) -> None:
+            self.push_confirmed(plan, bool(confirmed), message.resend)
 
-    def push_confirmed(self, confirmed: bool | None) -> None:
-        if confirmed and self.plan is not None and not self.pushing:
-            self.pushing = True
-            self.push(self.plan.customer_id)
+        self.app.push_screen(PushConfirmScreen(plan, resend=message.resend), answered)
+
+    def push_confirmed(self, plan: Plan, confirmed: bool, resend: bool) -> None:
+        if not confirmed:
+            text = f"Push of customer {plan.customer_id} cancelled: nothing was sent."
+            self.set_status(text)
+            self.notify(text, title="Push cancelled", markup=False)
+            return
+        if self.pushing:
+            return
+        from console.widgets.words import held_kinds
+
+        self.pushing = True
+        self.push(plan.customer_id, held_kinds(plan), resend)
 
     @work(group="push", exit_on_error=False)
-    async def push(self, customer_id: str) -> None:
+    async def push(self, customer_id: str, kinds: frozenset[Any], resend: bool) -> None:
         """Push one customer; never exclusive, so a key press cannot cancel a write."""
         self.set_status(f"Pushing customer {customer_id}…", busy=True)
         try:
             engine = await wait_engine(self.app)
-            result = await engine.push(customer_id, confirmed=True)
+            result = await engine.push(customer_id, **confirmation(engine, kinds, resend))
         except Exception as exc:
             self.pushing = False
             self.set_status(f"Push failed: {say(exc)}")
@@ -282,20 +400,10 @@ class LookupScreen(Screen[None]):
         self.post_message(PushFinished(result))
 
     def on_push_finished(self, message: PushFinished) -> None:
-        result = message.result
         self.pushing = False
-        cid = result.plan.customer_id
-        if result.ok:
-            text = f"Pushed customer {cid} to profile {result.profile_id}."
-            self.notify(text, title="Push done")
-        elif result.held:
-            text = f"Customer {cid} held by the consent guard; nothing was sent."
-            self.notify(text, title="Push held", severity="warning")
-        else:
-            error = result.error
-            detail = error.message if error is not None else "see the error log (F6)"
-            text = f"Push of customer {cid} failed: {detail}"
-            self.notify(text, title="Push failed", severity="error", markup=False)
+        cid = message.result.plan.customer_id
+        title, text, severity = push_outcome(message.result, self.key("show-errors"))
+        self.notify(text, title=title, severity=severity, markup=False)
         self.set_status(text)
         self.refresh_after_push(cid, text)
 
@@ -312,3 +420,44 @@ class LookupScreen(Screen[None]):
 
         self.post_message(PlanReady(plan))
         self.call_after_refresh(self.set_status, f"{outcome}  Now: {route_title(plan)}.")
+
+
+def wants_consent_email(plan: Plan) -> bool:
+    """Whether a push of this plan could ask Klaviyo for a double opt-in consent email."""
+    from console.widgets.words import pending_since
+
+    return any(change.double_opt_in or pending_since(change) for change in plan.consent)
+
+
+def confirmation(engine: Any, kinds: frozenset[Any], resend: bool) -> dict[str, Any]:
+    """The push's keywords: the guard kinds the operator saw and confirmed, and the re-send.
+
+    An engine from before the Guard takes only `confirmed`; it confirms what the dialog named.
+    """
+    if "confirm" in inspect.signature(engine.push).parameters:
+        return {"confirm": kinds or frozenset(), "resend_consent_email": resend}
+    return {"confirmed": True}
+
+
+def push_outcome(result: Any, errors_key: str) -> tuple[str, str, SeverityLevel]:
+    """Toast title, status words and severity for a push: done, partial, held or failed."""
+    from console.widgets.words import FIXES
+    from core.model import ErrorKind
+
+    cid = result.plan.customer_id
+    error = result.error
+    partial = tuple(getattr(result, "partial", ()) or ())
+    if partial or (not result.ok and result.profile_id and error is not None
+                   and error.kind is ErrorKind.PHONE_REJECTED):
+        fields = ", ".join(partial) or "phone_number"
+        return ("Push partly done", f"Partial success: profile {result.profile_id} of customer "
+                f"{cid} was saved without {fields}. {FIXES[ErrorKind.PHONE_REJECTED]}",
+                "warning")
+    if result.ok:
+        return "Push done", f"Pushed customer {cid} to profile {result.profile_id}.", "information"
+    if result.held:
+        return ("Push held", f"Customer {cid} held by the consent guard; nothing was sent. "
+                f"{errors_key} shows the record.", "warning")
+    detail = error.message if error is not None else f"see the error log ({errors_key})"
+    fix = FIXES.get(error.kind, "") if error is not None else ""
+    return "Push failed", f"Push of customer {cid} failed: {detail}. {fix}".strip(), "error"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from core.model import (
@@ -24,29 +26,30 @@ RICH_CHANGE_STYLE = {
     Change.KEPT: "italic cyan",
 }
 
+# Per error kind: what the operator must fix, then what a retry does once it is fixed.
 FIXES = {
-    ErrorKind.NO_IDENTIFIER: "Give the customer an email address or a phone number in "
-    "iPaaS.com, then retry.",
-    ErrorKind.PHONE_REJECTED: "Correct the phone number in iPaaS.com (Klaviyo needs a valid "
-    "E.164 number), or clear it, then retry.",
-    ErrorKind.API_UNAVAILABLE: "The service did not answer. Nothing to fix on the record: "
-    "retry when it is reachable again.",
-    ErrorKind.RATE_LIMITED: "Klaviyo asked us to slow down. Retry later; the batch paces "
-    "itself from the rate-limit headers.",
-    ErrorKind.VALIDATION: "Klaviyo refused a field. Fix the value named in the message in "
-    "iPaaS.com or in the mapping template, then retry.",
-    ErrorKind.CONFLICT: "Another profile already holds this email or phone. Retry links "
-    "to that profile.",
-    ErrorKind.LIST_NOT_FOUND: "Create the named list in Klaviyo, or change the LIST_/UCLIST_ "
-    "field in the template, then retry.",
-    ErrorKind.CONSENT_GUARD: "The push would change consent (unsubscribe or double opt-in). "
-    "Open the customer, check the consent changes and push with confirmation.",
-    ErrorKind.NOT_FOUND: "The customer or profile no longer exists. Check the id; retry "
+    ErrorKind.NO_IDENTIFIER: "Fix: give the customer an email address or a phone number in "
+    "iPaaS.com. Retry then pushes the customer again.",
+    ErrorKind.PHONE_REJECTED: "Fix: correct the phone number in iPaaS.com (Klaviyo needs a "
+    "valid E.164 number) or clear it. Retry then sends the profile again with that number.",
+    ErrorKind.API_UNAVAILABLE: "Nothing to fix on the record: the service did not answer. "
+    "Retry sends the same push once it is reachable again.",
+    ErrorKind.RATE_LIMITED: "Nothing to fix: Klaviyo asked us to slow down. Retry later sends "
+    "the same push; the batch paces itself from the rate-limit headers.",
+    ErrorKind.VALIDATION: "Fix: correct the value named in the message in iPaaS.com or in the "
+    "mapping template. Retry then sends the corrected profile.",
+    ErrorKind.CONFLICT: "Nothing to fix: another profile already holds this email or phone. "
+    "Retry links the customer to that profile.",
+    ErrorKind.LIST_NOT_FOUND: "Fix: create the named list in Klaviyo, or change the LIST_/"
+    "UCLIST_ field in the template. Retry then adds the profile to the list.",
+    ErrorKind.CONSENT_GUARD: "Fix: open the customer, check the consent changes and push with "
+    "confirmation. A retry alone holds the same changes again.",
+    ErrorKind.NOT_FOUND: "Fix: check the id; the customer or profile no longer exists. Retry "
     "creates the profile again if the customer still exists.",
-    ErrorKind.AUTH: "A key or token was refused. Fix the credentials in the environment or "
-    "config file, restart, then retry.",
-    ErrorKind.INTERNAL: "Something unexpected happened. Retry once; if it fails again, "
-    "report it with the error id.",
+    ErrorKind.AUTH: "Fix: the key or token in the environment or config file, then restart. "
+    "Retry then sends the same push.",
+    ErrorKind.INTERNAL: "Nothing the operator can fix: something unexpected happened. Retry "
+    "once; if it fails again, report it with the error id.",
 }
 
 
@@ -61,26 +64,114 @@ def route_title(plan: Plan) -> str:
 
 
 def consent_words(change: ConsentChange) -> str:
-    """One line naming the consent job a push would run."""
+    """One line naming the consent job a push would run, and which opt-in process applies."""
     verb = "Subscribe" if change.action is ConsentAction.SUBSCRIBE else "Unsubscribe"
     text = f"{verb} {change.channel.value} marketing"
     if change.list_name:
         text += f" via list {change.list_name!r}"
-    if change.double_opt_in:
-        text += " (double opt-in: Klaviyo emails a confirmation, consent stays pending)"
-    if change.note:
-        text += f": {change.note}"
+    pending = pending_since(change)
+    if pending:
+        text += f": consent email sent {short_time(pending)}, awaiting confirmation; nothing sent"
+    elif change.action is ConsentAction.SUBSCRIBE:
+        text += (" (double opt-in: Klaviyo emails a confirmation, consent stays pending)"
+                 if change.double_opt_in else " (single opt-in)")
+    note = without_opt_in_words(change.note) if change.double_opt_in else change.note
+    if note:
+        text += f": {note}"
     return text
 
 
+def without_opt_in_words(note: str) -> str:
+    """The planner's note minus its own double opt-in clause, which the line already says."""
+    parts = [p for p in re.split(r";\s*", note) if "double opt-in" not in p and p.strip()]
+    return "; ".join(parts)
+
+
+def pending_since(change: ConsentChange) -> str | None:
+    """When a consent email went out for this change, if one is awaiting confirmation."""
+    stamp = getattr(change, "pending_since", None)
+    return stamp if isinstance(stamp, str) and stamp else None
+
+
+@dataclass(frozen=True)
+class GuardLine:
+    """One guarded change of a plan: its kind, the planner's words, held or applied."""
+
+    kind: str
+    text: str
+    held: bool
+
+
+def guard_lines(plan: Plan) -> list[GuardLine]:
+    """The plan's guard verdict, one line per guarded change."""
+    guard = getattr(plan, "guard", None)
+    if guard is None:  # a plan without a Guard: its risky consent changes are the held ones
+        return [GuardLine("consent", consent_words(c), True) for c in plan.consent if c.risky]
+    held = {str(kind) for kind in guard.held}
+    return [GuardLine(str(r.kind), r.text, str(r.kind) in held) for r in guard.reasons]
+
+
+def has_guard(plan: Plan) -> bool:
+    """Whether the planner attached its guard verdict to the plan."""
+    return getattr(plan, "guard", None) is not None
+
+
+def held_kinds(plan: Plan) -> frozenset[Any]:
+    """The guard kinds this plan's push needs the operator to confirm."""
+    guard = getattr(plan, "guard", None)
+    return frozenset(guard.held) if guard is not None else frozenset()
+
+
+def unknown_facts(plan: Plan) -> tuple[str, ...]:
+    """Facts the plan was made without (list membership, consent state, ...)."""
+    return tuple(getattr(plan, "unknown", ()) or ())
+
+
+# Klaviyo refuses an address without a dotted domain ending in letters (ethan@example).
+EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)*\.[A-Za-z]{2,}$")
+
+
+def email_problem(address: object) -> str:
+    """Why Klaviyo will refuse this email address ("" when it looks deliverable)."""
+    if not isinstance(address, str) or not address:
+        return ""
+    if EMAIL_SHAPE.match(address):
+        return ""
+    if "@" not in address:
+        return f"email {address!r} has no @: Klaviyo will refuse it"
+    if " " in address.strip():
+        return f"email {address!r} contains a space: Klaviyo will refuse it"
+    return f"email {address!r} has no domain ending such as .com: Klaviyo will refuse it"
+
+
+def plan_email(plan: Plan) -> object:
+    """The email the plan would send, if any."""
+    data = (plan.payload or {}).get("data", {})
+    return data.get("attributes", {}).get("email") if isinstance(data, dict) else None
+
+
+def stale_link_notes(plan: Plan) -> list[str]:
+    """The plan's warnings about a link to a profile Klaviyo no longer has."""
+    return [w for w in plan.warnings if w.startswith("stale link")]
+
+
 def consent_is_risky(change: ConsentChange) -> bool:
-    """Risky changes are the ones the consent guard holds, plus any double opt-in email."""
-    return change.risky or change.double_opt_in
+    """Risky changes are the ones the consent guard holds, plus any double opt-in email sent."""
+    return change.risky or (change.double_opt_in and pending_since(change) is None)
 
 
 def list_words(change: ListChange) -> str:
     verb = "Add to" if change.action is ListAction.ADD else "Remove from"
     return f"{verb} list {change.list_name!r} (membership only, consent untouched)"
+
+
+def customer_label(plan: Plan) -> str:
+    """The customer's name and email as the plan would send them (for recent lookups)."""
+    data = (plan.payload or {}).get("data", {})
+    attributes = data.get("attributes", {}) if isinstance(data, dict) else {}
+    name = " ".join(str(attributes[k]) for k in ("first_name", "last_name") if attributes.get(k))
+    email = attributes.get("email")
+    return " ".join(part for part in (name, f"<{email}>" if email else "") if part) or "-"
 
 
 def pretty_json(value: Any) -> str:
