@@ -83,7 +83,7 @@ class PushConfirmScreen(ModalScreen[bool]):
     SCOPED_CSS = False
     DEFAULT_CSS = DIALOG_CSS + """
     PushConfirmScreen { align: center middle; }
-    PushConfirmScreen .dialog { padding: 0 1; max-height: 100%; }
+    PushConfirmScreen .dialog { width: 90%; padding: 0 1; max-height: 100%; }
     #confirm-body { height: auto; }
     #confirm-summary { height: auto; }
     .buttons { height: auto; margin-top: 1; align-horizontal: right; }

@@ -229,8 +229,7 @@ class LookupScreen(Screen[None]):
             self.call_after_refresh(self.show_refreshing)
         else:
             self.set_status(f"Preview of customer {plan.customer_id}: {route_title(plan)}. "
-                            + ("Blocked: nothing can be sent." if plan.blocked
-                               else f"{self.key('push')} to push."))
+                            + ("" if plan.blocked else f"{self.key('push')} to push."))
             app.remember(plan)
         customer = self.query_one("#customer", Input)
         if customer.value != plan.customer_id:
@@ -327,8 +326,8 @@ class LookupScreen(Screen[None]):
             return (f"The field asks for {field!r} but customer {plan.customer_id} is shown: "
                     "press Enter to preview it first.")
         if plan.blocked:
-            return (f"Customer {plan.customer_id} is BLOCKED, so nothing can be pushed: "
-                    f"{plan.errors[0] if plan.errors else plan.reason}")
+            return (f"Customer {plan.customer_id} is BLOCKED: nothing can be pushed until the "
+                    "reason shown is fixed in iPaaS.com.")
         return ""
 
     def action_push(self) -> None:

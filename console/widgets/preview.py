@@ -83,9 +83,9 @@ def verdict(plan: Plan) -> tuple[str, str]:
     if not held:
         return ("\n✓ No consent change needs confirmation.", "$success")
     noun = "change needs" if len(held) == 1 else "changes need"
-    kinds = ", ".join(dict.fromkeys(line.kind for line in held))
-    return (f"\n⚠ {len(held)} consent {noun} confirmation ({kinds}): see Consent below",
-            "bold $error")
+    kinds = ", ".join(dict.fromkeys(line.kind for line in held)) if has_guard(plan) else ""
+    return (f"\n⚠ {len(held)} consent {noun} confirmation{f' ({kinds})' if kinds else ''}: "
+            "see Consent below", "bold $error")
 
 
 class JsonView(Static):
@@ -122,16 +122,19 @@ class DiffTable(Static):
 
     def show(self, plan: Plan) -> None:
         table = Table(expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        table.add_column("field", ratio=2, style="bold", overflow="fold")
+        width = max((len(d.field) for d in plan.diff), default=5)
+        table.add_column("field", width=min(width, 24), style="bold", overflow="fold")
         table.add_column("change", width=9, no_wrap=True)
-        table.add_column("Klaviyo now", ratio=3, overflow="fold")
-        table.add_column("will send", ratio=3, overflow="fold")
-        for diff in plan.diff:
+        table.add_column("Klaviyo now", ratio=1, overflow="fold")
+        table.add_column("will send", ratio=1, overflow="fold")
+        # What changes first: at 80x24 the first screen shows it, unchanged rows below.
+        for diff in sorted(plan.diff, key=lambda d: CHANGE_ORDER[d.change]):
             table.add_row(*diff_row(diff))
         self.update(table)
 
 
 COLUMNS = ("field", "change", "current", "mapped")
+CHANGE_ORDER = {Change.CHANGED: 0, Change.ADDED: 1, Change.KEPT: 2, Change.UNCHANGED: 3}
 
 
 def diff_row(diff: FieldDiff) -> tuple[Text, Text, Text, Text]:
