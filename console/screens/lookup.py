@@ -81,7 +81,7 @@ HINT = ("Enter a customer to preview what a push would send.  "
         "F3 recent lookups · ctrl+p search customers · F6 errors · F8 batch")
 EMPTY_FIELD = ("Type a customer id (such as 55260), an email or a name in the field, "
                "then press Enter.")
-NO_MATCH = ("No customer matches {query!r}. Search takes an id, a complete email address, or a "
+NO_MATCH = ("No customer matches '{query}'. Search takes an id, a complete email address, or a "
             "first or last name.")
 KEPT_PANES = 8  # customers whose drawn preview is kept for an instant switch back
 
@@ -196,7 +196,7 @@ class LookupScreen(Screen[None]):
                     choices = [(c.id, f"{c.display_name} <{c.email_address or '-'}>")
                                for c in found[:50]]
                     picked = await self.app.push_screen_wait(
-                        PickCustomerScreen(f"{len(found)} customers match {query!r}", choices)
+                        PickCustomerScreen(f"{len(found)} customers match '{query}'", choices)
                     )
                     if picked is None:
                         self.post_message(LookupFailed("No customer picked: nothing shown."))
@@ -323,7 +323,7 @@ class LookupScreen(Screen[None]):
             return f"Customer {plan.customer_id} is being refreshed; push once it is shown."
         field = self.query_one("#customer", Input).value.strip()
         if field and field != plan.customer_id:
-            return (f"The field asks for {field!r} but customer {plan.customer_id} is shown: "
+            return (f"The field asks for '{field}' but customer {plan.customer_id} is shown: "
                     "press Enter to preview it first.")
         if plan.blocked:
             return (f"Customer {plan.customer_id} is BLOCKED: nothing can be pushed until the "

@@ -120,6 +120,8 @@ def coloured_json(text: str) -> Content:
 class DiffTable(Static):
     """Field | change | current | mapped, one row per mapped field; long values wrap."""
 
+    table: Table | None = None
+
     def show(self, plan: Plan) -> None:
         table = Table(expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         width = max((len(d.field) for d in plan.diff), default=5)
@@ -130,6 +132,7 @@ class DiffTable(Static):
         # What changes first: at 80x24 the first screen shows it, unchanged rows below.
         for diff in sorted(plan.diff, key=lambda d: CHANGE_ORDER[d.change]):
             table.add_row(*diff_row(diff))
+        self.table = table
         self.update(table)
 
 

@@ -68,7 +68,7 @@ def consent_words(change: ConsentChange) -> str:
     verb = "Subscribe" if change.action is ConsentAction.SUBSCRIBE else "Unsubscribe"
     text = f"{verb} {change.channel.value} marketing"
     if change.list_name:
-        text += f" via list {change.list_name!r}"
+        text += f" via list '{change.list_name}'"
     pending = pending_since(change)
     if pending:
         text += f": consent email sent {short_time(pending)}, awaiting confirmation; nothing sent"
@@ -138,10 +138,10 @@ def email_problem(address: object) -> str:
     if EMAIL_SHAPE.match(address):
         return ""
     if "@" not in address:
-        return f"email {address!r} has no @: Klaviyo will refuse it"
+        return f"email '{address}' has no @: Klaviyo will refuse it"
     if " " in address.strip():
-        return f"email {address!r} contains a space: Klaviyo will refuse it"
-    return f"email {address!r} has no domain ending such as .com: Klaviyo will refuse it"
+        return f"email '{address}' contains a space: Klaviyo will refuse it"
+    return f"email '{address}' has no domain ending such as .com: Klaviyo will refuse it"
 
 
 def plan_email(plan: Plan) -> object:
@@ -162,7 +162,7 @@ def consent_is_risky(change: ConsentChange) -> bool:
 
 def list_words(change: ListChange) -> str:
     verb = "Add to" if change.action is ListAction.ADD else "Remove from"
-    return f"{verb} list {change.list_name!r} (membership only, consent untouched)"
+    return f"{verb} list '{change.list_name}' (membership only, consent untouched)"
 
 
 def customer_label(plan: Plan) -> str:
