@@ -28,25 +28,25 @@ RICH_CHANGE_STYLE = {
 
 # Per error kind: what the operator must fix, then what a retry does once it is fixed.
 FIXES = {
-    ErrorKind.NO_IDENTIFIER: "Fix: give the customer an email address or a phone number in "
+    ErrorKind.NO_IDENTIFIER: "Give the customer an email address or a phone number in "
     "iPaaS.com. Retry then pushes the customer again.",
-    ErrorKind.PHONE_REJECTED: "Fix: correct the phone number in iPaaS.com (Klaviyo needs a "
+    ErrorKind.PHONE_REJECTED: "Correct the phone number in iPaaS.com (Klaviyo needs a "
     "valid E.164 number) or clear it. Retry then sends the profile again with that number.",
     ErrorKind.API_UNAVAILABLE: "Nothing to fix on the record: the service did not answer. "
     "Retry sends the same push once it is reachable again.",
     ErrorKind.RATE_LIMITED: "Nothing to fix: Klaviyo asked us to slow down. Retry later sends "
     "the same push; the batch paces itself from the rate-limit headers.",
-    ErrorKind.VALIDATION: "Fix: correct the value named in the message in iPaaS.com or in the "
+    ErrorKind.VALIDATION: "Correct the value named in the message in iPaaS.com or in the "
     "mapping template. Retry then sends the corrected profile.",
     ErrorKind.CONFLICT: "Nothing to fix: another profile already holds this email or phone. "
     "Retry links the customer to that profile.",
-    ErrorKind.LIST_NOT_FOUND: "Fix: create the named list in Klaviyo, or change the LIST_/"
+    ErrorKind.LIST_NOT_FOUND: "Create the named list in Klaviyo, or change the LIST_/"
     "UCLIST_ field in the template. Retry then adds the profile to the list.",
-    ErrorKind.CONSENT_GUARD: "Fix: open the customer, check the consent changes and push with "
-    "confirmation. A retry alone holds the same changes again.",
-    ErrorKind.NOT_FOUND: "Fix: check the id; the customer or profile no longer exists. Retry "
+    ErrorKind.CONSENT_GUARD: "Open the customer, check the consent changes and push with "
+    "confirmation. A retry holds them again unless you confirmed these same changes before.",
+    ErrorKind.NOT_FOUND: "Check the id; the customer or profile no longer exists. Retry "
     "creates the profile again if the customer still exists.",
-    ErrorKind.AUTH: "Fix: the key or token in the environment or config file, then restart. "
+    ErrorKind.AUTH: "Correct the key or token in the environment or config file, then restart. "
     "Retry then sends the same push.",
     ErrorKind.INTERNAL: "Nothing the operator can fix: something unexpected happened. Retry "
     "once; if it fails again, report it with the error id.",
