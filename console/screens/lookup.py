@@ -448,7 +448,7 @@ def push_outcome(result: Any, errors_key: str) -> tuple[str, str, SeverityLevel]
     partial = tuple(getattr(result, "partial", ()) or ())
     if partial or (not result.ok and result.profile_id and error is not None
                    and error.kind is ErrorKind.PHONE_REJECTED):
-        fields = ", ".join(partial) or "phone_number"
+        fields = ", ".join(name.replace("_", " ") for name in partial or ("phone_number",))
         return ("Push partly done", f"Partial success: profile {result.profile_id} of customer "
                 f"{cid} was saved without {fields}. {FIXES[ErrorKind.PHONE_REJECTED]}",
                 "warning")

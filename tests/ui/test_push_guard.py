@@ -132,7 +132,7 @@ async def test_a_push_saved_without_the_phone_is_a_partial_success(engine, tmp_p
         await pilot.press("y")
         await settle(pilot)
         status = text_of(pilot, "#status")
-        assert "Partial success" in status and "without phone_number" in status
+        assert "Partial success" in status and "without phone number" in status
         assert "failed" not in status
         assert "Correct the phone number in iPaaS.com" in status
         assert "Retry then sends the profile again" in status
