@@ -78,7 +78,7 @@ def looks_like_id(query: str) -> bool:
 
 
 HINT = ("Enter a customer to preview what a push would send.  "
-        "F3 recent lookups · ctrl+p search customers · F6 errors · F8 batch")
+        "{recent} recent lookups · ctrl+p find customers · {errors} errors · {batch} batch")
 EMPTY_FIELD = ("Type a customer id (such as 55260), an email or a name in the field, "
                "then press Enter.")
 NO_MATCH = ("No customer matches '{query}'. Search takes an id, a complete email address, or a "
@@ -118,7 +118,9 @@ class LookupScreen(Screen[None]):
         # A preview pane mounts with its first plan.
         yield ScreenBar("lookup")
         yield CustomerField(placeholder="Customer id, email or name, then Enter", id="customer")
-        yield StatusLine(id="status", hint=HINT)
+        hint = HINT.format(recent=self.key("recent"), errors=self.key("show-errors"),
+                           batch=self.key("show-batch"))
+        yield StatusLine(id="status", hint=hint)
         yield Footer()
 
     # ----------------------------------------------------------------- lookup and preview

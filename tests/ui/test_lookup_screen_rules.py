@@ -239,11 +239,14 @@ async def test_a_refused_binding_is_named_at_start_and_a_remap_is_named_everywhe
                                                                                    tmp_path):
     said: list[str] = []
     app = ConsoleApp(stub.config, engine_factory=stub_factory(stub),
-                     keymap={"push": "f12", "recent": "f55"},
+                     keymap={"push": "f12", "recent": "f55", "show-batch": "f1"},
                      recent_path=tmp_path / "recent.json")
     notify = app.notify
     app.notify = lambda message, **kw: said.append(message) or notify(message, **kw)
     async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        hint = text_of(pilot, "#status")
+        assert "F3 recent lookups" in hint and "F1 batch" in hint  # f55 refused: F3 kept
         await lookup(pilot, "55260")
         assert any("recent" in line and "f55" in line for line in said)
         assert "F12 to push" in text_of(pilot, "#status")
