@@ -12,6 +12,7 @@ from core.model import (
     ConsentAction,
     ConsentChange,
     ErrorKind,
+    GuardKind,
     ListAction,
     ListChange,
     MatchedBy,
@@ -89,8 +90,7 @@ def without_opt_in_words(note: str) -> str:
 
 def pending_since(change: ConsentChange) -> str | None:
     """When a consent email went out for this change, if one is awaiting confirmation."""
-    stamp = getattr(change, "pending_since", None)
-    return stamp if isinstance(stamp, str) and stamp else None
+    return change.pending_since or None
 
 
 @dataclass(frozen=True)
@@ -104,27 +104,25 @@ class GuardLine:
 
 def guard_lines(plan: Plan) -> list[GuardLine]:
     """The plan's guard verdict, one line per guarded change."""
-    guard = getattr(plan, "guard", None)
-    if guard is None:  # a plan without a Guard: its risky consent changes are the held ones
-        return [GuardLine("consent", consent_words(c), True) for c in plan.consent if c.risky]
-    held = {str(kind) for kind in guard.held}
-    return [GuardLine(str(r.kind), r.text, str(r.kind) in held) for r in guard.reasons]
+    if not has_guard(plan):  # a plan built without reasons: its held changes speak for it
+        return [GuardLine("consent", consent_words(c), True) for c in plan.guarded_consent]
+    held = plan.guard.held
+    return [GuardLine(r.kind.value, r.text, r.kind in held) for r in plan.guard.reasons]
 
 
 def has_guard(plan: Plan) -> bool:
-    """Whether the planner attached its guard verdict to the plan."""
-    return getattr(plan, "guard", None) is not None
+    """Whether the planner named the guarded changes of the plan in its verdict."""
+    return bool(plan.guard.reasons)
 
 
-def held_kinds(plan: Plan) -> frozenset[Any]:
+def held_kinds(plan: Plan) -> frozenset[GuardKind]:
     """The guard kinds this plan's push needs the operator to confirm."""
-    guard = getattr(plan, "guard", None)
-    return frozenset(guard.held) if guard is not None else frozenset()
+    return plan.guard.held
 
 
 def unknown_facts(plan: Plan) -> tuple[str, ...]:
     """Facts the plan was made without (list membership, consent state, ...)."""
-    return tuple(getattr(plan, "unknown", ()) or ())
+    return plan.unknown
 
 
 # Klaviyo refuses an address without a dotted domain ending in letters (ethan@example).

@@ -2,36 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
-from core.model import ConsentChange, Plan
+from core.model import Guard, GuardKind, GuardReason, Plan
 from tests.ui.stub_engine import Result, StubEngine
-
-
-@dataclass(frozen=True)
-class Reason:
-    kind: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Duck-typed as core.model's Guard: reasons, and the kinds the policy holds."""
-
-    reasons: tuple[Reason, ...] = ()
-    held: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class GuardedPlan(Plan):
-    guard: Verdict = field(default_factory=Verdict)
-    unknown: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Pending(ConsentChange):
-    pending_since: str | None = None
 
 
 @dataclass(frozen=True)
@@ -39,9 +14,13 @@ class PartialResult(Result):
     partial: tuple[str, ...] = ()
 
 
-def guarded(plan: Plan, verdict: Verdict, unknown: tuple[str, ...] = ()) -> GuardedPlan:
-    values = {name: getattr(plan, name) for name in Plan.__dataclass_fields__}
-    return GuardedPlan(**values, guard=verdict, unknown=unknown)
+def reason(kind: str, text: str) -> GuardReason:
+    return GuardReason(GuardKind(kind), text)
+
+
+def verdict(reasons: tuple[GuardReason, ...] = (),
+            held: frozenset[str] = frozenset()) -> Guard:
+    return Guard(reasons, frozenset(GuardKind(kind) for kind in held))
 
 
 class GuardEngine(StubEngine):
@@ -49,7 +28,7 @@ class GuardEngine(StubEngine):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.verdicts: dict[str, Verdict] = {}
+        self.verdicts: dict[str, Guard] = {}
         self.unknown: dict[str, tuple[str, ...]] = {}
         self.partial_ids: set[str] = set()
         self.calls: list[dict[str, Any]] = []
@@ -57,7 +36,8 @@ class GuardEngine(StubEngine):
     def plan(self, cid: str) -> Plan:
         plan = super().plan(cid)
         if cid in self.verdicts or cid in self.unknown:
-            return guarded(plan, self.verdicts.get(cid, Verdict()), self.unknown.get(cid, ()))
+            return replace(plan, guard=self.verdicts.get(cid, Guard()),
+                           unknown=self.unknown.get(cid, ()))
         return plan
 
     async def push(self, customer_id: str, *, confirm: frozenset[Any] | bool = False,

@@ -10,20 +10,21 @@ from textual.widgets import Button
 from console.app import ConsoleApp
 from console.screens.confirm import PushConfirmScreen
 from console.screens.lookup import LookupScreen
+from core.model import GuardKind
 from tests.ui.helpers import lookup, settle, text_of
 from tests.ui.stub_engine import CUSTOMERS, StubConfig, stub_factory
-from tests.ui.stub_guard import GuardEngine, Reason, Verdict
+from tests.ui.stub_guard import GuardEngine, reason, verdict
 
-UNSUBSCRIBE = Reason("unsubscribe", "unsubscribes fay@example.com from email: SubscribeProfile "
+UNSUBSCRIBE = reason("unsubscribe", "unsubscribes fay@example.com from email: SubscribeProfile "
                      "is unmapped, not the customer's own choice")
-CONSENT_EMAIL = Reason("consent-email", "Klaviyo emails fay@example.com a double opt-in consent "
+CONSENT_EMAIL = reason("consent-email", "Klaviyo emails fay@example.com a double opt-in consent "
                        "request for list 'Sms Subscribers'")
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> GuardEngine:
     engine = GuardEngine(StubConfig(state_dir=tmp_path))
-    engine.verdicts["1005"] = Verdict((UNSUBSCRIBE, CONSENT_EMAIL), frozenset({"unsubscribe"}))
+    engine.verdicts["1005"] = verdict((UNSUBSCRIBE, CONSENT_EMAIL), frozenset({"unsubscribe"}))
     return engine
 
 
@@ -54,7 +55,7 @@ async def test_preview_shows_what_needs_confirmation_and_what_is_applied(engine,
 
 
 async def test_a_plan_with_nothing_held_says_so(engine, tmp_path):
-    engine.verdicts["55260"] = Verdict()
+    engine.verdicts["55260"] = verdict()
     app = app_on(engine, tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
         await lookup(pilot, "55260")
@@ -75,7 +76,7 @@ async def test_push_dialog_lists_the_reasons_and_confirms_only_the_kinds_shown(e
         assert app.focused.id == "cancel-push"
         await pilot.press("y")
         await settle(pilot)
-        assert engine.calls == [{"id": "1005", "confirm": frozenset({"unsubscribe"}),
+        assert engine.calls == [{"id": "1005", "confirm": frozenset({GuardKind.UNSUBSCRIBE}),
                                  "resend": False}]
 
 
