@@ -141,6 +141,21 @@ class LookupScreen(Screen[None]):
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         self.action_focus_lookup()
 
+    def on_key(self, event: events.Key) -> None:
+        # Typing while the preview has focus starts a new lookup rather than vanishing.
+        field = self.query_one("#customer", Input)
+        if field.has_focus or not event.is_printable or not (event.character or "").strip():
+            return
+        event.stop()
+        self.set_focus(field)
+        # Behind the field's focus event, whose select-on-focus would select the typed key.
+        field.call_next(self.start_typing, event.character or "")
+
+    def start_typing(self, text: str) -> None:
+        field = self.query_one("#customer", Input)
+        field.value = text
+        field.cursor_position = len(text)
+
     def preview_from(self, query: str) -> None:
         """A kept plan at once, its refresh after that frame is drawn; else a plain lookup."""
         if self.show_kept(query):

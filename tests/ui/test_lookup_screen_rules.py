@@ -96,6 +96,16 @@ async def test_enter_focuses_the_preview_and_f4_the_field_with_its_text_selected
         assert field_of(app).value == "1001"
 
 
+async def test_typing_while_the_preview_has_focus_starts_a_new_lookup(make_app, stub):
+    app = make_app(stub)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await lookup(pilot, "55260")
+        assert app.focused is shown_panes(app)[0]
+        await pilot.press(*"1002", "enter")
+        await settle(pilot)
+        assert app.screen.plan.customer_id == "1002"
+
+
 async def test_returning_to_the_lookup_focuses_the_field_with_its_text_selected(make_app, stub):
     app = make_app(stub)
     async with app.run_test(size=(80, 24)) as pilot:
