@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from core.clients.http import RetryNotice
 from core.model import Guard, GuardKind, GuardReason, Plan
 from tests.ui.stub_engine import Result, StubEngine
 
@@ -32,6 +35,20 @@ class GuardEngine(StubEngine):
         self.unknown: dict[str, tuple[str, ...]] = {}
         self.partial_ids: set[str] = set()
         self.calls: list[dict[str, Any]] = []
+        self.retry_listeners: list[Callable[[RetryNotice], None]] = []
+        self.slow_ids: set[str] = set()
+
+    def on_retry(self, listener: Callable[[RetryNotice], None]) -> Callable[[], None]:
+        self.retry_listeners.append(listener)
+        return lambda: self.retry_listeners.remove(listener)
+
+    async def preview(self, customer_id: str) -> Plan:
+        if customer_id in self.slow_ids:  # Klaviyo did not answer once: the engine waits
+            notice = RetryNotice("Klaviyo", "https://a.klaviyo.com", 2, 5, 4.0, "not answering")
+            for listener in self.retry_listeners:
+                listener(notice)
+            await asyncio.sleep(0.2)
+        return await super().preview(customer_id)
 
     def plan(self, cid: str) -> Plan:
         plan = super().plan(cid)

@@ -11,7 +11,7 @@ from console.app import ConsoleApp
 from console.screens.confirm import PushConfirmScreen
 from console.screens.lookup import LookupScreen
 from core.model import GuardKind
-from tests.ui.helpers import lookup, settle, text_of
+from tests.ui.helpers import lookup, settle, text_of, until
 from tests.ui.stub_engine import CUSTOMERS, StubConfig, stub_factory
 from tests.ui.stub_guard import GuardEngine, reason, verdict
 
@@ -166,3 +166,16 @@ async def test_a_push_that_fails_says_what_to_fix_and_what_retry_does(engine, tm
         assert "Push of customer 55260 failed: Klaviyo answered 503" in status
         assert "Retry sends the same push" in status
         assert CUSTOMERS["55260"].first_name == "Ann"
+
+
+async def test_a_slow_service_is_named_while_the_lookup_waits(engine, tmp_path):
+    engine.slow_ids.add("55260")
+    app = app_on(engine, tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press(*"55260", "enter")
+        await until(pilot, lambda: "not answering" in text_of(pilot, "#status"))
+        assert ("Klaviyo at https://a.klaviyo.com not answering; attempt 2/5 in 4 s"
+                in text_of(pilot, "#status"))
+        await settle(pilot)
+        assert "Preview of customer 55260" in text_of(pilot, "#status")
