@@ -23,8 +23,6 @@ from console.widgets.screenbar import ScreenBar
 from console.widgets.status import StatusLine
 
 if TYPE_CHECKING:
-    from textual.notifications import SeverityLevel
-
     from console.widgets.preview import PreviewPane
     from core.model import Plan
 
@@ -357,6 +355,8 @@ class LookupScreen(Screen[None]):
         if action in ("push", "resend_consent"):
             if plan is None:
                 return False  # hidden: nothing on screen to push
+            from console.widgets.words import wants_consent_email
+
             if action == "resend_consent" and not wants_consent_email(plan):
                 return False
             if self.pushing or self.stale:
@@ -455,6 +455,8 @@ class LookupScreen(Screen[None]):
     def on_push_finished(self, message: PushFinished) -> None:
         self.pushing = False
         cid = message.result.plan.customer_id
+        from console.widgets.words import push_outcome
+
         title, text, severity = push_outcome(message.result, self.key("show-errors"))
         self.notify(text, title=title, severity=severity, markup=False)
         self.set_status(text)
@@ -475,13 +477,6 @@ class LookupScreen(Screen[None]):
         self.call_after_refresh(self.set_status, f"{outcome}  Now: {route_title(plan)}.")
 
 
-def wants_consent_email(plan: Plan) -> bool:
-    """Whether a push of this plan could ask Klaviyo for a double opt-in consent email."""
-    from console.widgets.words import pending_since
-
-    return any(change.double_opt_in or pending_since(change) for change in plan.consent)
-
-
 def confirmation(engine: Any, kinds: frozenset[Any], resend: bool) -> dict[str, Any]:
     """The push's keywords: the guard kinds the operator saw and confirmed, and the re-send.
 
@@ -490,27 +485,3 @@ def confirmation(engine: Any, kinds: frozenset[Any], resend: bool) -> dict[str, 
     if "confirm" in inspect.signature(engine.push).parameters:
         return {"confirm": kinds or frozenset(), "resend_consent_email": resend}
     return {"confirmed": True}
-
-
-def push_outcome(result: Any, errors_key: str) -> tuple[str, str, SeverityLevel]:
-    """Toast title, status words and severity for a push: done, partial, held or failed."""
-    from console.widgets.words import FIXES
-    from core.model import ErrorKind
-
-    cid = result.plan.customer_id
-    error = result.error
-    partial = tuple(getattr(result, "partial", ()) or ())
-    if partial or (not result.ok and result.profile_id and error is not None
-                   and error.kind is ErrorKind.PHONE_REJECTED):
-        fields = ", ".join(name.replace("_", " ") for name in partial or ("phone_number",))
-        return ("Push partly done", f"Partial success: profile {result.profile_id} of customer "
-                f"{cid} was saved without {fields}. {FIXES[ErrorKind.PHONE_REJECTED]}",
-                "warning")
-    if result.ok:
-        return "Push done", f"Pushed customer {cid} to profile {result.profile_id}.", "information"
-    if result.held:
-        return ("Push held", f"Customer {cid} held by the consent guard; nothing was sent. "
-                f"{errors_key} shows the record.", "warning")
-    detail = error.message if error is not None else f"see the error log ({errors_key})"
-    fix = FIXES.get(error.kind, "") if error is not None else ""
-    return "Push failed", f"Push of customer {cid} failed: {detail}. {fix}".strip(), "error"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.model import (
     Change,
@@ -19,6 +19,9 @@ from core.model import (
     Plan,
     Route,
 )
+
+if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
 
 RICH_CHANGE_STYLE = {
     Change.ADDED: "bold green",
@@ -190,3 +193,30 @@ def cell(value: Any, missing: str = "") -> str:
 def short_time(stamp: str) -> str:
     """'2026-07-01T09:30:12.123+00:00' -> '2026-07-01 09:30:12'."""
     return stamp.replace("T", " ")[:19]
+
+
+def wants_consent_email(plan: Plan) -> bool:
+    """Whether a push of this plan could ask Klaviyo for a double opt-in consent email."""
+    return any(change.double_opt_in or pending_since(change) for change in plan.consent)
+
+
+def push_outcome(result: Any, errors_key: str) -> tuple[str, str, SeverityLevel]:
+    """Toast title, status words and severity for a push: done, partial, held or failed."""
+
+    cid = result.plan.customer_id
+    error = result.error
+    partial = tuple(getattr(result, "partial", ()) or ())
+    if partial or (not result.ok and result.profile_id and error is not None
+                   and error.kind is ErrorKind.PHONE_REJECTED):
+        fields = ", ".join(name.replace("_", " ") for name in partial or ("phone_number",))
+        return ("Push partly done", f"Partial success: profile {result.profile_id} of customer "
+                f"{cid} was saved without {fields}. {FIXES[ErrorKind.PHONE_REJECTED]}",
+                "warning")
+    if result.ok:
+        return "Push done", f"Pushed customer {cid} to profile {result.profile_id}.", "information"
+    if result.held:
+        return ("Push held", f"Customer {cid} held by the consent guard; nothing was sent. "
+                f"{errors_key} shows the record.", "warning")
+    detail = error.message if error is not None else f"see the error log ({errors_key})"
+    fix = FIXES.get(error.kind, "") if error is not None else ""
+    return "Push failed", f"Push of customer {cid} failed: {detail}. {fix}".strip(), "error"
