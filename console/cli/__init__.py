@@ -148,8 +148,9 @@ def _error_kind(text: str) -> str:
 
 
 def _guard_kinds(text: str) -> frozenset[str]:
-    from console.cli.contract import GUARD_KINDS
+    from core.model import GuardKind
 
+    GUARD_KINDS = tuple(kind.value for kind in GuardKind)
     kinds = {part.strip() for part in text.split(",") if part.strip()}
     if "all" in kinds:
         return frozenset(GUARD_KINDS)

@@ -6,9 +6,8 @@ import argparse
 import logging
 
 from console import render
-from console.cli.base import FAILED, OK, PROG, UsageError
+from console.cli.base import FAILED, OK, PROG
 from console.cli.common import out, print_json, say
-from console.cli.contract import push, supports_resend
 from core.engine import CustomerNotFound, Engine, PushResult
 
 HELD_LINE = "held by the consent guard: rerun with --yes to confirm"
@@ -18,16 +17,14 @@ log = logging.getLogger("console.cli")
 
 async def run(ns: argparse.Namespace, engine: Engine) -> int:
     """Push and print the result; exit 1 when it failed or the consent guard held it."""
-    if ns.resend_consent_email and not supports_resend(engine):
-        raise UsageError("--resend-consent-email needs an engine that remembers consent emails")
     try:
-        result = await push(engine, ns.customer_id, confirm=ns.yes,
-                            resend_consent_email=ns.resend_consent_email)
+        result = await engine.push(ns.customer_id, confirm=ns.yes,
+                                   resend_consent_email=ns.resend_consent_email)
     except CustomerNotFound as exc:
         say(f"{PROG}: {exc}; nothing was pushed or recorded")
         return FAILED
     # The exit code is the push's; nothing printed below may turn a done push into a failure.
-    code = OK if result.ok or getattr(result, "outcome", None) == "done" else FAILED
+    code = OK if result.ok or result.outcome == "done" else FAILED
     try:
         show(ns, result)
     except Exception:

@@ -6,15 +6,15 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from typing import Any
 
 from console import render
 from console.cli.base import FAILED, OK, PROG
 from console.cli.common import out, print_json, say
-from console.cli.contract import GUARD_KINDS, brake_of, bulk_supported, sync
 from console.cli.progress import ctrl_c, on_progress, progress_bar
 from core.clients.http import ApiError
 from core.engine import Engine, StageFailure
+from core.engine.guarding import BrakeVerdict
+from core.model import GuardKind
 
 DEPRECATED = ("warning: --allow-unsubscribe is deprecated and confirms every kind; "
               "use --confirm unsubscribe (or resubscribe, consent-email, all)")
@@ -25,19 +25,15 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
     confirm: frozenset[str] = ns.confirm
     if ns.allow_unsubscribe:
         say(DEPRECATED, style="yellow")
-        confirm = frozenset(GUARD_KINDS)
-    if ns.bulk and not bulk_supported(engine):
-        # Goes with console/cli/contract.py once the engine takes `confirm`.
-        say("note: this build runs --bulk customer by customer (same plans, same guard)",
-            style="yellow")
+        confirm = frozenset(kind.value for kind in GuardKind)
     ids = None if ns.all else list(ns.ids)
     cancel = asyncio.Event()
     bar = progress_bar(not ns.json and sys.stderr.isatty(), "sync",
                        None if ids is None else len(ids))
     with ctrl_c(cancel), bar or contextlib.nullcontext():
         try:
-            progress = await sync(engine, ids, bulk=ns.bulk, confirm=confirm,
-                                  on_progress=on_progress(bar), cancel=cancel)
+            progress = await engine.sync(ids, bulk=ns.bulk, confirm=confirm,
+                                         on_progress=on_progress(bar), cancel=cancel)
         except StageFailure as exc:
             say(f"{PROG}: could not list customers: {exc.error}")
             return FAILED
@@ -45,7 +41,7 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
             # Reading the customer pages failed; pushes already taken finished and were logged.
             say(f"{PROG}: could not list customers: {exc}")
             return FAILED
-    brake = brake_of(progress)
+    brake = progress.brake if progress.brake is not None and progress.brake.tripped else None
     if ns.json:
         print_json(progress.to_json())
     else:
@@ -56,7 +52,7 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
     return OK if progress.ok else FAILED
 
 
-def brake_line(brake: Any) -> str:
+def brake_line(brake: BrakeVerdict) -> str:
     """What the tripped brake held, in counts, and the flag that lets the run go on."""
     customers = max(1, int(brake.customers))
     return (f"{PROG}: brake: this run would unsubscribe {brake.unsubscribes} of "

@@ -48,7 +48,7 @@ def detail_text(record: ErrorRecord) -> Content:
     parts: list[str | tuple[str, str]] = [
         (f"{record.status.value.upper()}", status_style),
         f"  {record.kind.value.replace('_', ' ')} at {record.stage.value}"
-        f" · customer {record.customer_id} · {record.attempts} attempt(s)\n\n",
+        f" · customer {record.customer_id} · {len(record.attempts)} attempt(s)\n\n",
         ("What happened: ", "bold"), f"{record.message}\n\n",
         ("How to fix: ", "bold"), f"{FIXES[record.kind]}\n\n",
         ("Retry will: ", "bold"), f"{record.retry_action or 'run the push again'}\n",
@@ -188,7 +188,7 @@ class ErrorsScreen(Screen[None]):
                 record.kind.value,
                 record.stage.value,
                 Text(record.status.value, style="green" if resolved else "bold red"),
-                str(record.attempts),
+                str(len(record.attempts)),
                 short_time(record.updated_at),
                 record.message,
                 key=record.id,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,7 +10,6 @@ import pytest
 from rich.console import Console
 
 from console.cli import build_parser
-from console.cli.contract import GUARD_KINDS, push
 from console.render import plan_view
 from core.engine import CustomerNotFound, Engine
 from core.model import (
@@ -28,6 +25,7 @@ from core.model import (
 from tests.e2e.conftest import Cli, customer
 
 ANN = "01JGFJK6QFB96KRART17WEJVYY"
+GUARD_KINDS = tuple(kind.value for kind in GuardKind)
 
 
 def _guarded(cli: Cli) -> None:
@@ -94,23 +92,24 @@ def test_push_with_yes_does_not_also_say_confirmation_is_needed(
     assert "confirmed (--yes)" in out and "pushed: profile" in out
 
 
-def test_resend_consent_email_is_a_push_flag_handed_to_the_engine() -> None:
+def test_resend_consent_email_is_a_push_flag_handed_to_the_engine(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     ns = build_parser().parse_args(["push", "7", "--resend-consent-email", "--yes"])
     assert ns.resend_consent_email is True and ns.yes is True
     assert build_parser().parse_args(["push", "7"]).resend_consent_email is False
 
-    calls: list[dict[str, Any]] = []
+    cli.seed([customer(7, email="resend@example.com")])
+    seen: list[Any] = []
+    real = Engine.push
 
-    class ContractEngine:
-        async def push(self, customer_id: str, *, confirm: bool = False,
-                       resend_consent_email: bool = False, trigger: str = "manual") -> str:
-            calls.append({"id": customer_id, "confirm": confirm,
-                          "resend": resend_consent_email})
-            return "result"
+    async def spy(self: Engine, customer_id: str, **kwargs: Any) -> Any:
+        seen.append((customer_id, kwargs.get("confirm"), kwargs.get("resend_consent_email")))
+        return await real(self, customer_id, **kwargs)
 
-    engine: Any = ContractEngine()
-    assert asyncio.run(push(engine, "7", confirm=True, resend_consent_email=True)) == "result"
-    assert calls == [{"id": "7", "confirm": True, "resend": True}]
+    monkeypatch.setattr(Engine, "push", spy)
+    code, _, err = cli.run("push", "7", "--resend-consent-email", "--yes")
+    assert code == 0, err
+    assert seen == [("7", True, True)]
 
 
 def test_a_manual_push_of_an_unknown_id_exits_1_and_records_nothing(
@@ -185,7 +184,8 @@ def test_bulk_calls_the_engine_with_bulk_and_says_nothing_stale(
                             confirm: frozenset[Any] = frozenset(), **_: Any) -> Any:
         seen.append({"ids": ids, "bulk": bulk, "confirm": frozenset(map(str, confirm))})
         return SimpleNamespace(done=2, failed=0, held=0, total=None, elapsed=1.0, rate=2.0,
-                               cancelled=False, ok=True, to_json=lambda: {"done": 2})
+                               cancelled=False, ok=True, brake=None,
+                               to_json=lambda: {"done": 2})
 
     monkeypatch.setattr(Engine, "sync", contract_sync)
     code, out, err = cli.run("sync", "--all", "--bulk", "--confirm", "all")
@@ -225,11 +225,8 @@ def _spy_sync(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
     real = Engine.sync
 
-    @functools.wraps(real)  # the CLI reads the engine's keywords from its signature
     async def spy(self: Engine, ids: Any, **kwargs: Any) -> Any:
-        confirm = kwargs.get("confirm")
-        if confirm is None:  # an engine from before issue 14: all or nothing
-            confirm = frozenset(GUARD_KINDS) if kwargs.get("allow_unsubscribe") else frozenset()
+        confirm = kwargs.get("confirm", frozenset())
         seen.append({"bulk": kwargs.get("bulk"), "confirm": frozenset(map(str, confirm))})
         return await real(self, ids, **kwargs)
 
