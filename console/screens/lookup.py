@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -444,7 +443,9 @@ class LookupScreen(Screen[None]):
         self.set_status(f"Pushing customer {customer_id}…", busy=True)
         try:
             engine = await wait_engine(self.app)
-            result = await engine.push(customer_id, **confirmation(engine, kinds, resend))
+            # Only the kinds the dialog showed: a plan that changed since is held, not pushed.
+            result = await engine.push(customer_id, confirm=kinds,
+                                       resend_consent_email=resend)
         except Exception as exc:
             self.pushing = False
             self.set_status(f"Push failed: {say(exc)}")
@@ -475,13 +476,3 @@ class LookupScreen(Screen[None]):
 
         self.post_message(PlanReady(plan))
         self.call_after_refresh(self.set_status, f"{outcome}  Now: {route_title(plan)}.")
-
-
-def confirmation(engine: Any, kinds: frozenset[Any], resend: bool) -> dict[str, Any]:
-    """The push's keywords: the guard kinds the operator saw and confirmed, and the re-send.
-
-    An engine from before the Guard takes only `confirmed`; it confirms what the dialog named.
-    """
-    if "confirm" in inspect.signature(engine.push).parameters:
-        return {"confirm": kinds or frozenset(), "resend_consent_email": resend}
-    return {"confirmed": True}

@@ -202,20 +202,19 @@ def wants_consent_email(plan: Plan) -> bool:
 
 def push_outcome(result: Any, errors_key: str) -> tuple[str, str, SeverityLevel]:
     """Toast title, status words and severity for a push: done, partial, held or failed."""
-
     cid = result.plan.customer_id
     error = result.error
-    partial = tuple(getattr(result, "partial", ()) or ())
-    if partial or (not result.ok and result.profile_id and error is not None
-                   and error.kind is ErrorKind.PHONE_REJECTED):
-        fields = ", ".join(name.replace("_", " ") for name in partial or ("phone_number",))
+    partial = tuple(getattr(result, "partial", ()))  # the engine's PushResult, or a stand-in
+    if partial:
+        fields = ", ".join(name.replace("_", " ") for name in partial)
         return ("Push partly done", f"Partial success: profile {result.profile_id} of customer "
                 f"{cid} was saved without {fields}. {FIXES[ErrorKind.PHONE_REJECTED]}",
                 "warning")
     if result.ok:
         return "Push done", f"Pushed customer {cid} to profile {result.profile_id}.", "information"
     if result.held:
-        return ("Push held", f"Customer {cid} held by the consent guard; nothing was sent. "
+        why = f": {error.message}" if error is not None and error.message else ""
+        return ("Push held", f"Customer {cid} held by the consent guard{why}. Nothing was sent; "
                 f"{errors_key} shows the record.", "warning")
     detail = error.message if error is not None else f"see the error log ({errors_key})"
     fix = FIXES.get(error.kind, "") if error is not None else ""

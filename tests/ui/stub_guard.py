@@ -61,8 +61,7 @@ class GuardEngine(StubEngine):
                    resend_consent_email: bool = False, trigger: str = "manual") -> Result:
         self.calls.append({"id": customer_id, "confirm": confirm,
                            "resend": resend_consent_email})
-        result = await super().push(customer_id, confirmed=bool(confirm) or True,
-                                    trigger=trigger)
+        result = await super().push(customer_id, confirm=confirm, trigger=trigger)
         if customer_id in self.partial_ids:
             return PartialResult(result.plan, True, result.profile_id, None, False,
                                  partial=("phone_number",))
