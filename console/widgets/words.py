@@ -79,15 +79,20 @@ def consent_words(change: ConsentChange) -> str:
     elif change.action is ConsentAction.SUBSCRIBE:
         text += (" (double opt-in: Klaviyo emails a confirmation, consent stays pending)"
                  if change.double_opt_in else " (single opt-in)")
-    note = without_opt_in_words(change.note) if change.double_opt_in else change.note
+    # The line already says these; the planner's note says them again in its own words.
+    said = ("double opt-in",) if change.double_opt_in else ()
+    if pending:
+        said += ("consent email sent",)
+    note = without_clauses(change.note, said)
     if note:
         text += f": {note}"
     return text
 
 
-def without_opt_in_words(note: str) -> str:
-    """The planner's note minus its own double opt-in clause, which the line already says."""
-    parts = [p for p in re.split(r";\s*", note) if "double opt-in" not in p and p.strip()]
+def without_clauses(note: str, said: tuple[str, ...]) -> str:
+    """The planner's note minus the clauses that repeat what the line already says."""
+    parts = [p for p in re.split(r";\s*", note)
+             if p.strip() and not any(phrase in p for phrase in said)]
     return "; ".join(parts)
 
 

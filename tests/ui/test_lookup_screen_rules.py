@@ -215,6 +215,11 @@ def test_consent_lines_say_double_opt_in_once():
                                 "NEVER_SUBSCRIBED")
     words = consent_words(change)
     assert words.count("double opt-in") == 1 and "NEVER_SUBSCRIBED" in words
+    pending = consent_words(ConsentChange(
+        Channel.EMAIL, ConsentAction.SUBSCRIBE, double_opt_in=True,
+        pending_since="2026-07-01T09:30:00+00:00",
+        note="currently NEVER_SUBSCRIBED; consent email sent 2026-07-01, awaiting confirmation"))
+    assert pending.count("consent email sent") == 1 and "2026-07-01 09:30:00" in pending
     single = consent_words(ConsentChange(Channel.EMAIL, ConsentAction.SUBSCRIBE))
     assert "(single opt-in)" in single
 
