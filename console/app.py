@@ -11,10 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App, SystemCommand
+from textual.command import CommandPalette
 from textual.screen import Screen
 
-from console.commands import CustomerCommands
-from console.keymap import KeymapError, binding, keymap_from_file, parse_keymap
+from console.commands import PALETTE_PLACEHOLDER, CustomerCommands
+from console.keymap import (
+    KeymapError,
+    binding,
+    check_keymap,
+    key_name,
+    keymap_table_from_file,
+)
 from console.screens.base import EngineFailed, EnginePort, EngineReady, say
 from console.screens.recent import RecentLookups
 
@@ -69,13 +76,13 @@ async def open_engine(config: Any) -> EnginePort:
     return engine
 
 
-def config_keymap(config: Any) -> dict[str, str]:
-    """The [keymap] overrides: from config.keymap if the Config carries it, else its file."""
+def config_keymap(config: Any) -> Mapping[str, object]:
+    """The [keymap] table as written: config.keymap if the Config carries it, else its file."""
     table = getattr(config, "keymap", None)
     if isinstance(table, Mapping):
-        return parse_keymap(table)
+        return table
     path = getattr(config, "config_file", None)
-    return keymap_from_file(Path(path)) if path else {}
+    return keymap_table_from_file(Path(path)) if path else {}
 
 
 class ConsoleApp(App[None]):
@@ -101,6 +108,7 @@ class ConsoleApp(App[None]):
         binding("show-history", "switch_mode('history')", show=False),
         binding("show-batch", "switch_mode('batch')", show=False),
         binding("report", "switch_mode('report')", show=False),
+        binding("quit", "quit", priority=True),
     ]
 
     def __init__(
@@ -122,11 +130,13 @@ class ConsoleApp(App[None]):
         # The last plan shown per customer, with when it came: shown at once on a repeat
         # lookup while a fresh preview runs (the engine stays the source of truth).
         self.plans: dict[str, tuple[Plan, float]] = {}
-        self.keymap_error: str | None = None
+        # Each refused binding keeps its default and is named in a notice at start.
+        self.keymap_refusals: list[str] = []
         try:
-            self.keymap = keymap if keymap is not None else config_keymap(config)
+            table = keymap if keymap is not None else config_keymap(config)
+            self.keymap, self.keymap_refusals = check_keymap(table)
         except KeymapError as exc:
-            self.keymap, self.keymap_error = {}, str(exc)
+            self.keymap, self.keymap_refusals = {}, [str(exc)]
         if recent_path is None and state_dir is not None:
             recent_path = Path(state_dir) / "console-recent.json"
         self.recent = RecentLookups(recent_path)
@@ -136,9 +146,9 @@ class ConsoleApp(App[None]):
     def on_mount(self) -> None:
         self.recent.load()
         self.set_keymap(self.keymap)
-        if self.keymap_error:
-            self.notify(self.keymap_error, title="Keymap ignored", severity="error",
-                        markup=False, timeout=15)
+        for refusal in self.keymap_refusals:
+            self.notify(refusal, title="Key binding refused", severity="error",
+                        markup=False, timeout=20)
         # The lookup screen is drawn first; the engine and its imports load after that frame.
         self.call_after_refresh(self.start_engine)
 
@@ -171,14 +181,10 @@ class ConsoleApp(App[None]):
 
     def remember(self, plan: Plan) -> None:
         """Keep the plan for a repeat lookup and put its customer atop the recent lookups."""
-        from console.widgets.words import route_title
+        from console.widgets.words import customer_label
 
         self.plans[plan.customer_id] = (plan, time.monotonic())
-        label = route_title(plan)
-        email = (plan.payload or {}).get("data", {}).get("attributes", {}).get("email")
-        if email:
-            label = f"{email} · {label}"
-        self.persist_recent(plan.customer_id, label)
+        self.persist_recent(plan.customer_id, customer_label(plan))
 
     @work(group="recent", exit_on_error=False, thread=True)
     def persist_recent(self, customer_id: str, label: str) -> None:
@@ -200,20 +206,38 @@ class ConsoleApp(App[None]):
         if isinstance(screen, LookupScreen):
             screen.preview_customer(customer_id)
 
+    def action_command_palette(self) -> None:
+        """The palette, its placeholder saying it finds customers as well as commands."""
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(placeholder=PALETTE_PLACEHOLDER,
+                                            id="--command-palette"))
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Lookup", "Look up and preview a customer (F4)",
+
+        def key(binding_id: str) -> str:
+            return key_name(self.keymap, binding_id)
+
+        yield SystemCommand("Lookup", f"Look up and preview a customer ({key('show-lookup')})",
                             lambda: self.switch_mode("lookup"))
-        yield SystemCommand("Errors", "Browse and retry the error log (F6)",
+        yield SystemCommand("Errors", f"Browse and retry the error log ({key('show-errors')})",
                             lambda: self.switch_mode("errors"))
-        yield SystemCommand("History", "What was pushed, when, before and after (F7)",
-                            lambda: self.switch_mode("history"))
-        yield SystemCommand("Batch", "Sync many customers with progress (F8)",
+        yield SystemCommand("History", "What was pushed, when, before and after "
+                            f"({key('show-history')})", lambda: self.switch_mode("history"))
+        yield SystemCommand("Batch", f"Sync many customers with progress ({key('show-batch')})",
                             lambda: self.switch_mode("batch"))
         yield SystemCommand("Report", "A template's impact over many customers; writes nothing "
-                            "(F12)", lambda: self.switch_mode("report"))
-        yield SystemCommand("Settings", "Active configuration, template, knobs (F2)",
-                            lambda: self.switch_mode("settings"))
+                            f"({key('report')})", lambda: self.switch_mode("report"))
+        yield SystemCommand("Settings", "Active configuration, template, knobs, keys "
+                            f"({key('show-settings')})", lambda: self.switch_mode("settings"))
+        if screen.check_action("push", ()):
+            yield SystemCommand("Push", f"Push the customer on screen, after a confirmation "
+                                f"({key('push')})", lambda: screen.run_action("push"))
+        if screen.check_action("resend_consent", ()):
+            yield SystemCommand("Re-send consent email", "Push the customer on screen and ask "
+                                "Klaviyo to send the double opt-in email again "
+                                f"({key('resend_consent')})",
+                                lambda: screen.run_action("resend_consent"))
 
 
 def run_console(config: Any) -> None:

@@ -6,9 +6,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.markup import escape
 
 if TYPE_CHECKING:
     from core.model import Customer
+
+PALETTE_PLACEHOLDER = "Find a customer (id, email or name) or a command…"
 
 
 def customer_label(customer: Customer) -> str:
@@ -23,7 +27,7 @@ class CustomerCommands(Provider):
         app: Any = self.app
         for customer_id, label in app.recent.items:
             yield DiscoveryHit(
-                f"preview: {customer_id} {label}",
+                Content(f"preview: {customer_id} {label}"),
                 partial(app.preview_customer, customer_id),
                 help="Recent lookup",
             )
@@ -42,5 +46,6 @@ class CustomerCommands(Provider):
             text = f"preview: {customer_label(customer)}"
             # The engine already matched; keep every hit, ranked by how well the text matches.
             score = max(matcher.match(text), 0.1)
-            yield Hit(score, matcher.highlight(text), partial(app.preview_customer, customer.id),
-                      help="Preview this customer")
+            # Escaped: the highlighter reads markup, and a customer's name is never markup.
+            yield Hit(score, matcher.highlight(escape(text)),
+                      partial(app.preview_customer, customer.id), help="Preview this customer")

@@ -1,33 +1,62 @@
-"""The push confirmation: what will change, with every consent change named."""
+"""The push confirmation: the guard's reasons first, then what will change."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 from console.keymap import binding
 from console.screens.recent import DIALOG_CSS
-from console.widgets.words import cell, consent_is_risky, consent_words, list_words, route_title
+from console.widgets.words import (
+    cell,
+    consent_words,
+    email_problem,
+    guard_lines,
+    has_guard,
+    list_words,
+    plan_email,
+    route_title,
+)
 from core.model import Change, Plan, Route
 
+# Rows the dialog needs around its scrolling summary: footer, border, title, buttons.
+DIALOG_FRAME_ROWS = 10
 
-def summary(plan: Plan) -> Content:
-    """The dialog's body: route, field counts, changed fields, lists and consent."""
+
+def summary(plan: Plan, *, resend: bool = False) -> Content:
+    """The dialog's body: guard reasons, route, field counts, changed fields, lists, consent."""
     target = f"profile {plan.profile_id}" if plan.profile_id else "a new profile"
     verb = "Create" if plan.route is Route.CREATE else "Update"
-    parts: list[str | tuple[str, str]] = [
+    parts: list[str | tuple[str, str]] = []
+    lines = guard_lines(plan)
+    held = [line for line in lines if line.held]
+    if held:
+        parts.append(("Needs your confirmation:\n", "bold $error"))
+        parts += [(f"⚠ {line.text}\n", "bold $error") for line in held]
+    parts += [(f"✓ {line.text} (applied without asking)\n", "$success")
+              for line in lines if not line.held]
+    if resend:
+        parts.append(("Klaviyo is asked to send the double opt-in consent email again, even "
+                      "if one is awaiting confirmation.\n", "bold $warning"))
+    if parts:
+        parts.append("\n")
+    parts += [
         (f"{route_title(plan)}", "bold"),
         f": {verb} {target} for customer {plan.customer_id}.\n",
-        (f"{plan.reason}\n\n", "$text-muted"),
+        (f"{plan.reason}\n", "$text-muted"),
     ]
+    problem = email_problem(plan_email(plan))
+    if problem:
+        parts.append((f"✖ {problem}\n", "bold $error"))
     counts = Counter(d.change for d in plan.diff)
     parts.append(
-        f"Fields: {counts[Change.ADDED]} added, {counts[Change.CHANGED]} changed, "
+        f"\nFields: {counts[Change.ADDED]} added, {counts[Change.CHANGED]} changed, "
         f"{counts[Change.UNCHANGED]} unchanged, {counts[Change.KEPT]} kept by Klaviyo.\n"
     )
     for diff in plan.diff:
@@ -37,15 +66,12 @@ def summary(plan: Plan) -> Content:
             parts.append(f"  {diff.field}: + {cell(diff.mapped)}\n")
     for item in plan.lists:
         parts.append(f"• {list_words(item)}\n")
-    risky = [c for c in plan.consent if consent_is_risky(c)]
-    safe = [c for c in plan.consent if not consent_is_risky(c)]
-    if plan.consent:
-        parts.append("\nConsent changes:\n")
-    for change in risky:
-        parts.append((f"⚠ {consent_words(change)}\n", "bold $error"))
-    for change in safe:
-        parts.append(f"• {consent_words(change)}\n")
-    if risky:
+    # Without a Guard on the plan its held lines above are the risky changes themselves.
+    shown = plan.consent if has_guard(plan) else [c for c in plan.consent if not c.risky]
+    if shown:
+        parts.append("\nConsent operations:\n")
+    parts += [f"• {consent_words(change)}\n" for change in shown]
+    if held:
         parts.append(("\nThese consent changes happen only because you confirm them here.",
                       "bold $error"))
     return Content.assemble(*parts).rstrip()
@@ -57,7 +83,8 @@ class PushConfirmScreen(ModalScreen[bool]):
     SCOPED_CSS = False
     DEFAULT_CSS = DIALOG_CSS + """
     PushConfirmScreen { align: center middle; }
-    #confirm-body { height: auto; max-height: 60vh; }
+    PushConfirmScreen .dialog { width: 90%; padding: 0 1; max-height: 100%; }
+    #confirm-body { height: auto; }
     #confirm-summary { height: auto; }
     .buttons { height: auto; margin-top: 1; align-horizontal: right; }
     .buttons Button { margin-left: 2; }
@@ -65,16 +92,19 @@ class PushConfirmScreen(ModalScreen[bool]):
 
     BINDINGS = [binding("confirm", "confirm"), binding("cancel", "cancel")]
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, *, resend: bool = False) -> None:
         super().__init__()
         self.plan = plan
-        self.risky = any(consent_is_risky(c) for c in plan.consent)
+        self.resend = resend
+        self.risky = any(line.held for line in guard_lines(plan)) or resend
 
     def compose(self) -> ComposeResult:
+        title = (f"Push customer {self.plan.customer_id} and re-send the consent email?"
+                 if self.resend else f"Push customer {self.plan.customer_id}?")
         with Vertical(id="confirm", classes="dialog"):
-            yield Label(f"Push customer {self.plan.customer_id}?", classes="dialog-title")
+            yield Label(Content(title), classes="dialog-title")
             with VerticalScroll(id="confirm-body"):
-                yield Static(summary(self.plan), id="confirm-summary")
+                yield Static(summary(self.plan, resend=self.resend), id="confirm-summary")
             with Horizontal(classes="buttons"):
                 yield Button(
                     "Push with consent changes" if self.risky else "Push",
@@ -82,9 +112,15 @@ class PushConfirmScreen(ModalScreen[bool]):
                     id="do-push",
                 )
                 yield Button("Cancel", id="cancel-push")
+        yield Footer()  # the dialog's own keys, not the screen's beneath
 
     def on_mount(self) -> None:
         self.query_one("#cancel-push" if self.risky else "#do-push", Button).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # The summary scrolls inside what the buttons leave, so they stay on screen at 80x24.
+        body = self.query_one("#confirm-body")
+        body.styles.max_height = max(3, event.size.height - DIALOG_FRAME_ROWS)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "do-push")

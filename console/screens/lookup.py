@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
+from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from console.keymap import binding
+from console.keymap import binding, key_name
 from console.screens.base import say, wait_engine
 from console.screens.recent import PickCustomerScreen
 from console.widgets.field import CustomerField
@@ -27,10 +29,36 @@ if TYPE_CHECKING:
 class PlanReady(Message):
     """A preview finished (or a kept one is shown while it refreshes: `age` in seconds)."""
 
-    def __init__(self, plan: Plan, age: float | None = None) -> None:
+    def __init__(self, plan: Plan, age: float | None = None, *, focus: bool = False) -> None:
         super().__init__()
         self.plan = plan
         self.age = age
+        self.focus = focus  # the operator asked for it: focus the preview so paging works
+
+
+class LookupFailed(Message):
+    """A lookup found nothing or failed: the earlier preview must go."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class RetryWaiting(Message):
+    """A call of this screen waits to try again: what it waits for and the next attempt."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class PushPlanReady(Message):
+    """A fresh plan of the customer on screen, to confirm before a push."""
+
+    def __init__(self, plan: Plan, resend: bool) -> None:
+        super().__init__()
+        self.plan = plan
+        self.resend = resend
 
 
 def age_words(seconds: float) -> str:
@@ -56,7 +84,11 @@ def looks_like_id(query: str) -> bool:
 
 
 HINT = ("Enter a customer to preview what a push would send.  "
-        "F3 recent lookups · ctrl+p search customers · F6 errors · F8 batch")
+        "{recent} recent lookups · ctrl+p find customers · {errors} errors · {batch} batch")
+EMPTY_FIELD = ("Type a customer id (such as 55260), an email or a name in the field, "
+               "then press Enter.")
+NO_MATCH = ("No customer matches '{query}'. Search takes an id, a complete email address, or a "
+            "first or last name.")
 KEPT_PANES = 8  # customers whose drawn preview is kept for an instant switch back
 
 
@@ -71,6 +103,7 @@ class LookupScreen(Screen[None]):
     )
     BINDINGS = [
         binding("push", "push"),
+        binding("resend_consent", "resend_consent"),
         binding("recent", "recent"),
         binding("show-lookup", "focus_lookup", show=False),
         binding("refresh", "refresh"),
@@ -91,7 +124,9 @@ class LookupScreen(Screen[None]):
         # A preview pane mounts with its first plan.
         yield ScreenBar("lookup")
         yield CustomerField(placeholder="Customer id, email or name, then Enter", id="customer")
-        yield StatusLine(id="status", hint=HINT)
+        hint = HINT.format(recent=self.key("recent"), errors=self.key("show-errors"),
+                           batch=self.key("show-batch"))
+        yield StatusLine(id="status", hint=hint)
         yield Footer()
 
     # ----------------------------------------------------------------- lookup and preview
@@ -100,9 +135,60 @@ class LookupScreen(Screen[None]):
     def lookup_submitted(self, event: Input.Submitted) -> None:
         query = event.value.strip()
         if not query:
-            self.notify("Type a customer id, an email or a name first.", severity="warning")
+            self.set_status(EMPTY_FIELD)
+            self.notify(EMPTY_FIELD, severity="warning", markup=False)
             return
         self.preview_from(query)
+
+    @on(Input.Changed, "#customer")
+    def field_changed(self) -> None:
+        self.refresh_bindings()  # F5 says whether it acts on the customer in the field
+
+    def on_mount(self) -> None:
+        self.retries_off: Callable[[], None] | None = None
+        self.follow_retries()
+
+    @work(group="retries", exit_on_error=False)
+    async def follow_retries(self) -> None:
+        """Hear the engine's retry waits, so a slow service is named while the status is busy."""
+        try:
+            engine = await wait_engine(self.app)
+        except Exception:
+            return  # the engine's failure is reported where it opens
+        on_retry = getattr(engine, "on_retry", None)
+        if on_retry is not None:
+            self.retries_off = on_retry(self.heard_retry)
+
+    def heard_retry(self, notice: Any) -> None:
+        from core.clients.http import retry_message
+
+        self.post_message(RetryWaiting(retry_message(notice)))
+
+    def on_retry_waiting(self, message: RetryWaiting) -> None:
+        if self.query_one("#status", StatusLine).busy:
+            self.set_status(message.text, busy=True)
+
+    def on_unmount(self) -> None:
+        if self.retries_off is not None:
+            self.retries_off()
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        self.action_focus_lookup()
+
+    def on_key(self, event: events.Key) -> None:
+        # Typing while the preview has focus starts a new lookup rather than vanishing.
+        field = self.query_one("#customer", Input)
+        if field.has_focus or not event.is_printable or not (event.character or "").strip():
+            return
+        event.stop()
+        self.set_focus(field)
+        # Behind the field's focus event, whose select-on-focus would select the typed key.
+        field.call_next(self.start_typing, event.character or "")
+
+    def start_typing(self, text: str) -> None:
+        field = self.query_one("#customer", Input)
+        field.value = text
+        field.cursor_position = len(text)
 
     def preview_from(self, query: str) -> None:
         """A kept plan at once, its refresh after that frame is drawn; else a plain lookup."""
@@ -118,13 +204,27 @@ class LookupScreen(Screen[None]):
         if kept is None:
             return False
         plan, at = kept
-        self.on_plan_ready(PlanReady(plan, age=time.monotonic() - at))
+        self.on_plan_ready(PlanReady(plan, age=time.monotonic() - at, focus=True))
         return True
 
     def set_status(self, text: str, *, busy: bool = False) -> None:
         status = self.query_one("#status", StatusLine)
-        status.update(text)
+        status.update(Content(text))  # customer data in the words is never markup
         status.busy = busy
+
+    def key(self, binding_id: str) -> str:
+        """The key in force for a binding, for the words on screen."""
+        return key_name(getattr(self.app, "keymap", {}), binding_id)
+
+    def on_lookup_failed(self, message: LookupFailed) -> None:
+        """Nothing of an earlier customer stays on screen once the field asks for another."""
+        self.plan = None
+        self.stale = False
+        for pane in self.panes.values():
+            pane.display = False
+        app: Any = self.app
+        app.current_customer = None
+        self.set_status(message.text)
 
     @work(exclusive=True, group="lookup", exit_on_error=False)
     async def lookup(self, query: str, *, kept: bool = False) -> None:
@@ -137,8 +237,8 @@ class LookupScreen(Screen[None]):
             if not looks_like_id(query):
                 found = await engine.search_customers(query)
                 if not found:
-                    self.set_status(f"No customer matches {query!r}.")
-                    self.notify(f"No customer matches {query!r}.", severity="warning",
+                    self.post_message(LookupFailed(NO_MATCH.format(query=query)))
+                    self.notify(NO_MATCH.format(query=query), severity="warning",
                                 markup=False)
                     return
                 if len(found) == 1:
@@ -147,20 +247,20 @@ class LookupScreen(Screen[None]):
                     choices = [(c.id, f"{c.display_name} <{c.email_address or '-'}>")
                                for c in found[:50]]
                     picked = await self.app.push_screen_wait(
-                        PickCustomerScreen(f"{len(found)} customers match {query!r}", choices)
+                        PickCustomerScreen(f"{len(found)} customers match '{query}'", choices)
                     )
                     if picked is None:
-                        self.set_status("")
+                        self.post_message(LookupFailed("No customer picked: nothing shown."))
                         return
                     customer_id = picked
             if not kept:
                 self.set_status(f"Previewing customer {customer_id}…", busy=True)
             plan = await engine.preview(customer_id)
         except Exception as exc:  # an engine failure is a message, never a crash
-            self.set_status(f"Preview failed: {say(exc)}")
+            self.post_message(LookupFailed(f"Preview of {query} failed: {say(exc)}"))
             self.notify(say(exc), title="Preview failed", severity="error", markup=False)
             return
-        self.post_message(PlanReady(plan))
+        self.post_message(PlanReady(plan, focus=not kept))
 
     def on_plan_ready(self, message: PlanReady) -> None:
         # The preview's modules load with the first plan, not before the lookup is drawn.
@@ -180,12 +280,13 @@ class LookupScreen(Screen[None]):
             self.call_after_refresh(self.show_refreshing)
         else:
             self.set_status(f"Preview of customer {plan.customer_id}: {route_title(plan)}. "
-                            + ("Blocked: nothing can be sent." if plan.blocked
-                               else "F5 to push."))
+                            + ("" if plan.blocked else f"{self.key('push')} to push."))
             app.remember(plan)
         customer = self.query_one("#customer", Input)
         if customer.value != plan.customer_id:
             customer.value = plan.customer_id
+        if message.focus:
+            self.panes[plan.customer_id].focus()  # PageDown pages the preview at once
 
     def show_pane(self, plan: Plan) -> None:
         """Display the customer's own pane, drawn already if the customer was shown before.
@@ -225,7 +326,10 @@ class LookupScreen(Screen[None]):
             self.lookup(self.plan.customer_id)
 
     def action_focus_lookup(self) -> None:
-        self.query_one("#customer", Input).focus()
+        """The field, its old text selected so typing replaces it."""
+        field = self.query_one("#customer", Input)
+        field.focus()
+        field.select_all()
 
     def action_recent(self) -> None:
         app: Any = self.app
@@ -246,34 +350,102 @@ class LookupScreen(Screen[None]):
     # ----------------------------------------------------------------------------- push
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "push" and (
-            self.pushing or self.stale or self.plan is None or self.plan.blocked
-        ):
-            return None  # shown dimmed: the key exists but cannot run now
-        if action == "refresh" and self.plan is None:
+        plan = self.plan
+        if action in ("push", "resend_consent"):
+            if plan is None:
+                return False  # hidden: nothing on screen to push
+            from console.widgets.words import wants_consent_email
+
+            if action == "resend_consent" and not wants_consent_email(plan):
+                return False
+            if self.pushing or self.stale:
+                return None  # shown dimmed: the key exists but cannot run now
+            return True  # a blocked plan or an edited field: the key says why
+        if action == "refresh" and plan is None:
             return None
         return True
 
-    def action_push(self) -> None:
+    def push_refusal(self) -> str:
+        """Why a push cannot start now ("" when it can)."""
         plan = self.plan
-        if plan is None or plan.blocked or self.pushing or self.stale:
-            return  # a kept plan is never confirmed: its refresh may differ
+        if plan is None:
+            return "Nothing to push: look a customer up first."
+        if self.pushing:
+            return f"A push of customer {plan.customer_id} is still running."
+        if self.stale:
+            return f"Customer {plan.customer_id} is being refreshed; push once it is shown."
+        field = self.query_one("#customer", Input).value.strip()
+        if field and field != plan.customer_id:
+            return (f"The field asks for '{field}' but customer {plan.customer_id} is shown: "
+                    "press Enter to preview it first.")
+        if plan.blocked:
+            return (f"Customer {plan.customer_id} is BLOCKED: nothing can be pushed until the "
+                    "reason shown is fixed in iPaaS.com.")
+        return ""
+
+    def action_push(self) -> None:
+        self.start_push(resend=False)
+
+    def action_resend_consent(self) -> None:
+        self.start_push(resend=True)
+
+    def start_push(self, *, resend: bool) -> None:
+        refusal = self.push_refusal()
+        if refusal:
+            self.set_status(refusal)
+            self.notify(refusal, severity="warning", markup=False)
+            return
+        assert self.plan is not None
+        self.fresh_plan(self.plan.customer_id, resend)
+
+    @work(exclusive=True, group="lookup", exit_on_error=False)
+    async def fresh_plan(self, customer_id: str, resend: bool) -> None:
+        """Plan the customer on screen again, so the dialog confirms what the push will do."""
+        self.set_status(f"Checking customer {customer_id} before the push…", busy=True)
+        try:
+            engine = await wait_engine(self.app)
+            plan = await engine.preview(customer_id)
+        except Exception as exc:
+            self.set_status(f"Push not started: preview of {customer_id} failed: {say(exc)}")
+            self.notify(say(exc), title="Push not started", severity="error", markup=False)
+            return
+        self.post_message(PushPlanReady(plan, resend))
+
+    def on_push_plan_ready(self, message: PushPlanReady) -> None:
+        plan = message.plan
+        self.on_plan_ready(PlanReady(plan))
+        if plan.blocked:
+            self.start_push(resend=message.resend)  # says why, in the same words as F5
+            return
         from console.screens.confirm import PushConfirmScreen
 
-        self.app.push_screen(PushConfirmScreen(plan), self.push_confirmed)
+        def answered(confirmed: bool | None) -> None:
+            self.push_confirmed(plan, bool(confirmed), message.resend)
 
-    def push_confirmed(self, confirmed: bool | None) -> None:
-        if confirmed and self.plan is not None and not self.pushing:
-            self.pushing = True
-            self.push(self.plan.customer_id)
+        self.app.push_screen(PushConfirmScreen(plan, resend=message.resend), answered)
+
+    def push_confirmed(self, plan: Plan, confirmed: bool, resend: bool) -> None:
+        if not confirmed:
+            text = f"Push of customer {plan.customer_id} cancelled: nothing was sent."
+            self.set_status(text)
+            self.notify(text, title="Push cancelled", markup=False)
+            return
+        if self.pushing:
+            return
+        from console.widgets.words import held_kinds
+
+        self.pushing = True
+        self.push(plan.customer_id, held_kinds(plan), resend)
 
     @work(group="push", exit_on_error=False)
-    async def push(self, customer_id: str) -> None:
+    async def push(self, customer_id: str, kinds: frozenset[Any], resend: bool) -> None:
         """Push one customer; never exclusive, so a key press cannot cancel a write."""
         self.set_status(f"Pushing customer {customer_id}…", busy=True)
         try:
             engine = await wait_engine(self.app)
-            result = await engine.push(customer_id, confirmed=True)
+            # Only the kinds the dialog showed: a plan that changed since is held, not pushed.
+            result = await engine.push(customer_id, confirm=kinds,
+                                       resend_consent_email=resend)
         except Exception as exc:
             self.pushing = False
             self.set_status(f"Push failed: {say(exc)}")
@@ -282,20 +454,12 @@ class LookupScreen(Screen[None]):
         self.post_message(PushFinished(result))
 
     def on_push_finished(self, message: PushFinished) -> None:
-        result = message.result
         self.pushing = False
-        cid = result.plan.customer_id
-        if result.ok:
-            text = f"Pushed customer {cid} to profile {result.profile_id}."
-            self.notify(text, title="Push done")
-        elif result.held:
-            text = f"Customer {cid} held by the consent guard; nothing was sent."
-            self.notify(text, title="Push held", severity="warning")
-        else:
-            error = result.error
-            detail = error.message if error is not None else "see the error log (F6)"
-            text = f"Push of customer {cid} failed: {detail}"
-            self.notify(text, title="Push failed", severity="error", markup=False)
+        cid = message.result.plan.customer_id
+        from console.widgets.words import push_outcome
+
+        title, text, severity = push_outcome(message.result, self.key("show-errors"))
+        self.notify(text, title=title, severity=severity, markup=False)
         self.set_status(text)
         self.refresh_after_push(cid, text)
 

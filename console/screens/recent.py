@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
@@ -27,8 +29,17 @@ DIALOG_CSS = """
 """
 
 
+# Labels saved by earlier versions ended in the route then, which a later push makes stale.
+ROUTE_SUFFIX = re.compile(r"(^| · )(CREATE|UPDATE|BLOCKED|LINK by (email|phone|external id))$")
+
+
+def without_route(label: str) -> str:
+    return ROUTE_SUFFIX.sub("", label)
+
+
 class RecentLookups:
-    """The last customers looked up, newest first, as (id, label) pairs."""
+    """The last customers looked up, newest first, as (id, label) pairs; labels name the
+    customer, never the route, which a push or a batch would make stale."""
 
     def __init__(self, path: Path | None, limit: int = 12) -> None:
         self.path = path
@@ -40,7 +51,8 @@ class RecentLookups:
             return self.items
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
-            self.items = [(str(i), str(label)) for i, label in raw][: self.limit]
+            self.items = [(str(i), without_route(str(label)))
+                          for i, label in raw][: self.limit]
         except (ValueError, TypeError):
             self.items = []  # a damaged file only costs the list, never the console
         return self.items
@@ -76,10 +88,10 @@ class PickCustomerScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker", classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(Content(self.title_text), classes="dialog-title")
             if self.choices:
                 yield OptionList(
-                    *[Option(f"{cid}  {label}", id=cid) for cid, label in self.choices],
+                    *[Option(Content(f"{cid}  {label}"), id=cid) for cid, label in self.choices],
                     id="choices",
                 )
             else:

@@ -2,30 +2,39 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import lru_cache
 from typing import Any
 
+from rich import box
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
-from core.model import FieldDiff, Plan, Route
+from core.model import Change, FieldDiff, Plan, Route
 
 from .words import (
     RICH_CHANGE_STYLE,
     cell,
-    consent_is_risky,
     consent_words,
+    email_problem,
+    guard_lines,
+    has_guard,
     list_words,
+    pending_since,
+    plan_email,
     pretty_json,
     route_title,
+    stale_link_notes,
+    unknown_facts,
 )
 
 
 class RouteBanner(Static):
-    """CREATE / UPDATE / LINK / BLOCKED with the reason, coloured by route."""
+    """Route and reason, what changes, and the consent verdict: the first screen's lines."""
 
     def show(self, plan: Plan) -> None:
         for route in Route:
@@ -37,14 +46,46 @@ class RouteBanner(Static):
         if plan.profile_id:
             parts.append(f" → profile {plan.profile_id}")
         parts.append(f"\n{plan.reason}")
-        risky = [c for c in plan.consent if consent_is_risky(c)]
-        if risky:
-            noun = "change needs" if len(risky) == 1 else "changes need"
-            parts.append((f"\n⚠ {len(risky)} consent {noun} confirmation (see below)",
+        for note in stale_link_notes(plan):
+            parts.append((f"\n⚠ {note}", "bold $warning"))
+        if plan.blocked:
+            parts += [(f"\n✖ {error}", "bold $error") for error in plan.errors
+                      if error not in plan.reason]
+            parts.append(("\nNothing can be sent until this is fixed in iPaaS.com.",
                           "bold $error"))
-        if plan.errors:
-            parts.append((f"\n✖ {plan.errors[0]}", "bold $error"))
+            self.update(Content.assemble(*parts))
+            return
+        problem = email_problem(plan_email(plan))
+        if problem:
+            parts.append((f"\n✖ {problem}", "bold $error"))
+        parts.append(f"\n{change_summary(plan)}")
+        parts.append(verdict(plan))
+        unknown = unknown_facts(plan)
+        if unknown:
+            parts.append((f"\n? Not known to this preview: {', '.join(unknown)}", "$warning"))
         self.update(Content.assemble(*parts))
+
+
+def change_summary(plan: Plan) -> str:
+    """Counts of field, list and consent changes, on one line."""
+    counts = Counter(d.change for d in plan.diff)
+    text = (f"Fields: {counts[Change.CHANGED]} changed, {counts[Change.ADDED]} added, "
+            f"{counts[Change.UNCHANGED]} unchanged")
+    if counts[Change.KEPT]:
+        text += f", {counts[Change.KEPT]} kept"
+    text += f" · lists: {len(plan.lists)} · consent: {len(plan.consent)}"
+    return text
+
+
+def verdict(plan: Plan) -> tuple[str, str]:
+    """The guard's verdict: what needs confirmation, in red, or that nothing does."""
+    held = [line for line in guard_lines(plan) if line.held]
+    if not held:
+        return ("\n✓ No consent change needs confirmation.", "$success")
+    noun = "change needs" if len(held) == 1 else "changes need"
+    kinds = ", ".join(dict.fromkeys(line.kind for line in held)) if has_guard(plan) else ""
+    return (f"\n⚠ {len(held)} consent {noun} confirmation{f' ({kinds})' if kinds else ''}: "
+            "see Consent below", "bold $error")
 
 
 class JsonView(Static):
@@ -76,64 +117,75 @@ def coloured_json(text: str) -> Content:
     return Content.from_rich_text(highlighted)
 
 
-class DiffTable(DataTable[Text]):
-    """Field | current | mapped | change, one row per mapped field."""
+class DiffTable(Static):
+    """Field | change | current | mapped, one row per mapped field; long values wrap."""
 
-    def on_mount(self) -> None:
-        self.cursor_type = "row"
-        self.zebra_stripes = True
-        for label in COLUMNS:
-            self.add_column(label, key=label)
+    table: Table | None = None
 
     def show(self, plan: Plan) -> None:
-        rows = [diff_row(diff) for diff in plan.diff]
-        if [key.value for key in self.rows] == [diff.field for diff in plan.diff]:
-            # Same fields as shown: change only the cells that differ, since clearing and
-            # refilling the table re-measures every row (a switch between customers).
-            for diff, row in zip(plan.diff, rows, strict=True):
-                for label, value in zip(COLUMNS, row, strict=True):
-                    if self.get_cell(diff.field, label) != value:
-                        self.update_cell(diff.field, label, value, update_width=True)
-            return
-        self.clear()
-        for diff, row in zip(plan.diff, rows, strict=True):
-            self.add_row(*row, key=diff.field)
+        table = Table(expand=True, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        width = max((len(d.field) for d in plan.diff), default=5)
+        table.add_column("field", width=min(width, 24), style="bold", overflow="fold")
+        table.add_column("change", width=9, no_wrap=True)
+        table.add_column("Klaviyo now", ratio=1, overflow="fold")
+        table.add_column("will send", ratio=1, overflow="fold")
+        # What changes first: at 80x24 the first screen shows it, unchanged rows below.
+        for diff in sorted(plan.diff, key=lambda d: CHANGE_ORDER[d.change]):
+            table.add_row(*diff_row(diff))
+        self.table = table
+        self.update(table)
 
 
-COLUMNS = ("field", "current", "mapped", "change")
+COLUMNS = ("field", "change", "current", "mapped")
+CHANGE_ORDER = {Change.CHANGED: 0, Change.ADDED: 1, Change.KEPT: 2, Change.UNCHANGED: 3}
 
 
 def diff_row(diff: FieldDiff) -> tuple[Text, Text, Text, Text]:
-    """One diff table row: field, current, mapped and the kind of change."""
+    """One diff table row: field, the kind of change, current and mapped."""
     style = RICH_CHANGE_STYLE[diff.change]
-    return (Text(diff.field, style="bold"), Text(cell(diff.current)),
-            Text(cell(diff.mapped), style=style), Text(diff.change.value, style=style))
+    return (Text(diff.field), Text(diff.change.value, style=style), Text(cell(diff.current)),
+            Text(cell(diff.mapped), style=style))
 
 
 class ConsentPanel(Static):
-    """Consent and list changes set apart; risky ones in red."""
+    """The guard verdict, then the consent and list operations; held ones in red."""
 
     def show(self, plan: Plan) -> None:
         parts: list[str | tuple[str, str]] = []
-        if not plan.consent and not plan.lists:
-            parts.append(("No consent or list changes.", "$text-muted"))
-        for change in plan.consent:
-            if consent_is_risky(change):
-                parts.append((f"⚠ {consent_words(change)}\n", "bold $error"))
-            else:
-                parts.append((f"• {consent_words(change)}\n", "$success"))
+        lines = guard_lines(plan)
+        held = [line for line in lines if line.held]
+        if held:
+            parts.append(("Needs your confirmation before a push (the push dialog asks):\n",
+                          "bold $error"))
+            parts += [(f"⚠ {line.text}\n", "bold $error") for line in held]
+        for line in lines:
+            if not line.held:
+                parts.append((f"✓ {line.text} (applied without asking)\n", "$success"))
+        # Without a Guard on the plan its held lines are the risky changes themselves.
+        shown = plan.consent if has_guard(plan) else [c for c in plan.consent if not c.risky]
+        if shown or plan.lists:
+            parts.append(("Operations:\n", "bold") if lines else "")
+        for change in shown:
+            style = "$error" if change.risky else ("$text-muted" if pending_since(change)
+                                                   else "")
+            parts.append((f"• {consent_words(change)}\n", style))
         for item in plan.lists:
             parts.append(f"• {list_words(item)}\n")
+        if not parts:
+            parts.append(("No consent or list changes.", "$text-muted"))
         self.update(Content.assemble(*parts).rstrip())
 
 
 class NotesPanel(Static):
-    """Warnings in yellow, blocking errors in red."""
+    """Warnings in yellow and blocking errors in red, each said once on screen."""
 
     def show(self, plan: Plan) -> None:
+        shown = {*stale_link_notes(plan), plan.reason}
         parts: list[tuple[str, str]] = []
-        parts += [(f"✖ {error}\n", "bold $error") for error in plan.errors]
-        parts += [(f"! {warning}\n", "$warning") for warning in plan.warnings]
+        parts += [(f"✖ {error}\n", "bold $error") for error in plan.errors
+                  if not plan.blocked and error not in plan.reason]
+        parts += [(f"! {warning}\n", "$warning") for warning in plan.warnings
+                  if warning not in shown]
         self.display = bool(parts)
         self.update(Content.assemble(*parts).rstrip())
 
@@ -164,7 +216,6 @@ class PreviewPane(VerticalScroll):
 
     RouteBanner {
         padding: 0 1;
-        margin-bottom: 1;
         border-left: outer $primary;
         background: $primary 10%;
     }
@@ -175,9 +226,9 @@ class PreviewPane(VerticalScroll):
 
     #diff {
         height: auto;
-        max-height: 24;
         border: round $panel-lighten-2;
         border-title-color: $text-muted;
+        padding: 0 1;
     }
     #consent, #notes {
         height: auto;
@@ -196,13 +247,15 @@ class PreviewPane(VerticalScroll):
         self.drawn = False
 
     def compose(self) -> ComposeResult:
+        # The order an operator reads in: route and verdict, what changes, consent, notes;
+        # the full documents last, so at 80x24 the first screen holds the decision.
         yield RouteBanner(id="route")
-        with Horizontal(id="sides"):
-            yield JsonView(id="payload", classes="side")
-            yield JsonView(id="current", classes="side")
         yield DiffTable(id="diff")
         yield ConsentPanel(id="consent")
         yield NotesPanel(id="notes")
+        with Horizontal(id="sides"):
+            yield JsonView(id="payload", classes="side")
+            yield JsonView(id="current", classes="side")
 
     def on_mount(self) -> None:
         self.query_one("#payload").border_title = "Mapped payload (will be sent)"
@@ -221,10 +274,16 @@ class PreviewPane(VerticalScroll):
             self.first_plan = plan
             return
         self.query_one(RouteBanner).show(plan)
+        notes = self.query_one(NotesPanel)
+        notes.show(plan)
+        # A blocked plan sends nothing: no payload, diff or consent to show beside its reason.
+        for part in ("#sides", "#diff", "#consent"):
+            self.query_one(part).display = not plan.blocked
+        if plan.blocked:
+            return
         self.query_one("#payload", JsonView).show(plan.payload)
         self.query_one("#current", JsonView).show(plan.current)
         table = self.query_one(DiffTable)
         table.show(plan)
         table.display = bool(plan.diff)
         self.query_one(ConsentPanel).show(plan)
-        self.query_one(NotesPanel).show(plan)

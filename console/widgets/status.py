@@ -17,7 +17,7 @@ INDICATOR_WIDTH = 6  # cells in front of the words while busy, as LoadingIndicat
 
 
 class StatusLine(Static):
-    """One line of status words; while `busy` the dots of a LoadingIndicator pulse before them.
+    """Status words, wrapped when long; while `busy` LoadingIndicator's dots pulse before them.
 
     Until the first preview the hint is drawn under it, after a blank line (as the hint's own
     Static with `padding: 1 2` was). One widget where there were four (a Horizontal, a
@@ -26,7 +26,7 @@ class StatusLine(Static):
     """
 
     def __init__(self, text: str = "", *, hint: str = "", id: str | None = None) -> None:
-        super().__init__(text, id=id)
+        super().__init__(Content(text), id=id)
         self.busy_since: float | None = None
         self.hint_content = Content(hint) if hint else None
 
@@ -40,10 +40,15 @@ class StatusLine(Static):
         self.refresh(layout=True)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        if self.hint_content is None:
-            return 1  # the status is one line, cropped
         rules: Any = self.styles  # what Widget.get_content_height hands a visual
-        return 1 + 1 + self.hint_content.get_height(rules, width) + 1
+        words = self.visual
+        lines = 1
+        if isinstance(words, Content) and words.cell_length > width - INDICATOR_WIDTH:
+            # Long words wrap rather than lose their end (the fix an operator must read).
+            lines = Content.assemble(" " * INDICATOR_WIDTH, words).get_height(rules, width)
+        if self.hint_content is None:
+            return lines
+        return lines + 1 + self.hint_content.get_height(rules, width) + 1
 
     @property
     def busy(self) -> bool:
@@ -79,5 +84,4 @@ class StatusLine(Static):
             words = Content.assemble(self.indicator(), words)
         if self.hint_content is None or not isinstance(words, Content):
             return words
-        status = words.truncate(self.size.width) if self.size.width else words
-        return Content.assemble(status, "\n\n", self.hint_content, "\n")
+        return Content.assemble(words, "\n\n", self.hint_content, "\n")

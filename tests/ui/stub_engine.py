@@ -235,9 +235,12 @@ class StubEngine:
         self.errors.add(record)
         return record
 
-    async def push(self, customer_id: str, *, confirmed: bool = False,
-                   trigger: str = "manual") -> Result:
+    async def push(self, customer_id: str, *, confirm: frozenset[Any] | bool = False,
+                   resend_consent_email: bool = False, trigger: str = "manual",
+                   confirmed: bool | None = None) -> Result:
         await asyncio.sleep(0)
+        # Engine.push's confirm: the console passes the kinds its dialog showed (maybe none).
+        confirmed = (confirm is not False) if confirmed is None else confirmed
         plan = self.plan(customer_id)
         self.pushes.append((customer_id, confirmed))
         if plan.blocked or customer_id in self.fail_ids:

@@ -74,17 +74,17 @@ async def test_sandbox_customer_changes_show_while_listening(tmp_path: Path):
 async def test_keymap_from_the_config_file_remaps_push(tmp_path: Path):
     config_dir = tmp_path / "no-config" / "klaviyo-console"
     config_dir.mkdir(parents=True)
-    (config_dir / "config.toml").write_text('[keymap]\npush = "f12"\n', encoding="utf-8")
+    (config_dir / "config.toml").write_text('[keymap]\npush = "f11"\n', encoding="utf-8")
     state = tmp_path / "state"
     config = Config.load(env={"XDG_CONFIG_HOME": str(tmp_path / "no-config")},
                          state_dir=state, sandbox=True)
-    assert dict(config.keymap) == {"push": "f12"}
+    assert dict(config.keymap) == {"push": "f11"}
     app = sandbox_app(state, config=config)
     async with app.run_test(size=(120, 40)) as pilot:
         await lookup(pilot, "55268")
         await pilot.press("f5")  # the default key no longer pushes
         await settle(pilot)
         assert not isinstance(app.screen, PushConfirmScreen)
-        await pilot.press("f12")
+        await pilot.press("f11")
         await settle(pilot)
         assert isinstance(app.screen, PushConfirmScreen)

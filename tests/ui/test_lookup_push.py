@@ -56,7 +56,9 @@ async def test_blocked_plan_cannot_be_pushed(make_app, stub):
         await settle(pilot)
         assert not isinstance(app.screen, PushConfirmScreen)
         assert stub.pushes == []
-        assert "no valid identifier" in text_of(pilot, "#notes")
+        # The reason is said once, in the banner, not again under the warnings.
+        assert "no valid identifier" in text_of(pilot, "#route")
+        assert "no valid identifier" not in text_of(pilot, "#notes")
 
 
 async def test_email_search_with_one_match_previews_it(make_app, stub):
