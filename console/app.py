@@ -15,6 +15,7 @@ from textual.screen import Screen
 
 from console.commands import CustomerCommands
 from console.keymap import KeymapError, binding, keymap_from_file, parse_keymap
+from console.retry_notices import watch_retries
 from console.screens.base import EngineFailed, EnginePort, EngineReady, say
 from console.screens.recent import RecentLookups
 
@@ -144,6 +145,7 @@ class ConsoleApp(App[None]):
             self.engine_ready.set()
             self.post_message(EngineFailed(self.engine_error))
             return
+        watch_retries(self, self.engine)  # console/retry_notices.py: "attempt 2/5 in 4 s" toasts
         self.engine_ready.set()
         self.post_message(EngineReady())
 

@@ -211,8 +211,10 @@ class BatchScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         if self.sampler is not None:
             self.sampler.resume()
-        # Focus selects the old ids, so typing replaces them.
-        self.query_one("#batch-ids", Input).focus()
+        # The old ids selected, so typing replaces them.
+        field = self.query_one("#batch-ids", Input)
+        field.focus()
+        field.select_all()
 
     # ------------------------------------------------------------------ figures
 

@@ -143,7 +143,8 @@ class HistoryScreen(Screen[None]):
             field.value = current
         self.opened_for = current
         self.load(field.value.strip() or None)
-        field.focus()  # selects the old id, so typing replaces it
+        field.focus()
+        field.select_all()  # so typing replaces the old id
 
     @on(Input.Submitted, "#history-customer")
     def customer_submitted(self, event: Input.Submitted) -> None:
