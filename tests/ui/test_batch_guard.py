@@ -8,9 +8,9 @@ import pytest
 from textual.widgets import Checkbox, ProgressBar
 
 from console.app import ConsoleApp
+from console.screens.base import Counts
 from console.screens.batch import BatchScreen, counts_line
 from console.screens.batch_dialogs import BrakeScreen, SurveyScreen
-from console.screens.base import Counts
 from console.widgets.tickbox import TickBox
 from tests.ui.guard_stub import GuardStub
 from tests.ui.helpers import settle, text_of, until
