@@ -162,6 +162,7 @@ class BatchScreen(Screen[None]):
         self.started = time.monotonic()
         self.rate = 0.0
         self.known_total: int | None = None
+        self.speed: float | None = None  # customers/s since the run started, as last sampled
         self.listener: Any = None  # core.engine.listen.Listening while listen is on
         self.sampler: Timer | None = None
         self.run_ids: list[str] | None = None
@@ -241,19 +242,21 @@ class BatchScreen(Screen[None]):
         self.query_one("#throughput", Sparkline).data = list(self.throughput)
         self.query_one("#headroom", Sparkline).data = list(self.headroom)
         if self.running and self.cancel_event is not None and not self.cancel_event.is_set():
+            self.speed = self.average_rate()
             self.show_counts()
 
     def show_counts(self, suffix: str = "") -> None:
         self.query_one("#batch-counts", Static).update(
-            counts_line(self.counts, self.average_rate()) + suffix)
+            counts_line(self.counts, self.speed) + suffix)
 
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "start" and self.running:
-            return None
-        if action == "cancel_batch" and not (self.running and self.cancel_event is not None):
-            return None
+        # Hidden, not greyed: the footer lists only what a key does now.
+        if action == "start":
+            return not self.running
+        if action == "cancel_batch":
+            return self.running and self.cancel_event is not None
         return True
 
     def action_toggle_all(self) -> None:
@@ -273,6 +276,7 @@ class BatchScreen(Screen[None]):
             self.notify("Type customer ids or tick All customers.", severity="warning")
             return
         self.running = True
+        self.cancel_event = None  # F10 waits for the run itself, not for the survey
         self.run_ids = None if everyone else ids
         self.bulk = self.query_one("#batch-bulk", TickBox).value
         self.known_total = None if everyone else len(ids)
@@ -327,6 +331,7 @@ class BatchScreen(Screen[None]):
         self.counts = Counts(total, 0, 0, 0)
         self.last_finished = 0
         self.started = time.monotonic()
+        self.speed = None
         bar = self.query_one("#batch-progress", ProgressBar)
         bar.display = True
         bar.update(total=total, progress=0)
@@ -372,7 +377,6 @@ class BatchScreen(Screen[None]):
 
     def on_batch_finished(self, message: BatchFinished) -> None:
         self.running = False
-        self.cancel_event = None
         self.refresh_bindings()
         bar = self.query_one("#batch-progress", ProgressBar)
         if message.counts is not None:

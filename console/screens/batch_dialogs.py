@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Label, Static
+from textual.widgets import Button, Checkbox, Footer, Label, Static
 
 from console.keymap import binding
 from console.screens.recent import DIALOG_CSS
@@ -14,7 +14,7 @@ from console.widgets.outcomes import GUARD_KINDS
 from console.widgets.tickbox import TickBox
 
 BUTTONS_CSS = """
-    #survey-body, #brake-body { height: auto; max-height: 60vh; }
+    #survey-body, #brake-body { height: auto; max-height: 45vh; }
     .dialog .buttons { height: auto; margin-top: 1; align-horizontal: right; }
     .dialog .buttons Button { margin-left: 2; }
     .dialog TickBox { border: none; padding: 0; height: auto; }
@@ -40,21 +40,26 @@ class SurveyScreen(ModalScreen[frozenset[str] | None]):
             yield Label("Consent changes in this run", classes="dialog-title")
             with VerticalScroll(id="survey-body"):
                 yield Static(self.intro(), id="survey-intro")
-                for kind, words in GUARD_KINDS.items():
+                for kind, (name, _meaning) in GUARD_KINDS.items():
                     if self.counts.get(kind):
-                        yield TickBox(f"{self.counts[kind]} customer(s): {words}",
+                        yield TickBox(f"{name}: {self.counts[kind]} customer(s)",
                                       id=f"confirm-{kind}")
+                yield Static(self.meanings(), id="survey-meanings")
             with Horizontal(classes="buttons"):
                 yield Button("Run", variant="primary", id="survey-run")
                 yield Button("Cancel", id="survey-cancel")
+        yield Footer()  # the dialog's keys, not the batch screen's
 
     def intro(self) -> Content:
-        lines = [f"Of the {self.customers} customer(s) planned, some need a confirmation. "
-                 "Tick what this run may do; the customers needing anything left unticked "
-                 "are held as consent_guard errors (F6)."]
+        return Content(f"{self.customers} customer(s) planned. Tick what this run may do; "
+                       "customers needing anything unticked are held as errors (F6).\n")
+
+    def meanings(self) -> Content:
+        lines = [f"• {name}: {meaning}" for kind, (name, meaning) in GUARD_KINDS.items()
+                 if self.counts.get(kind)]
         if self.unsubscribes:
             lines.append(f"{self.unsubscribes} customer(s) would be unsubscribed in all.")
-        return Content("\n".join(lines) + "\n")
+        return Content("\n" + "\n".join(lines))
 
     def on_mount(self) -> None:
         self.query_one("#survey-run", Button).focus()
@@ -89,6 +94,7 @@ class BrakeScreen(ModalScreen[bool]):
             with Horizontal(classes="buttons"):
                 yield Button("Apply the unsubscribes", variant="error", id="brake-apply")
                 yield Button("Keep them held", id="brake-keep")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#brake-keep", Button).focus()

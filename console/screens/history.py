@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from console.keymap import binding
 from console.screens.base import say, wait_engine
-from console.widgets.outcomes import OUTCOME_STYLE, outcome_of
+from console.widgets.outcomes import OUTCOME_STYLE, outcome_of, table_time
 from console.widgets.preview import SIDES_CSS, JsonView
 from console.widgets.screenbar import ScreenBar
 from console.widgets.words import short_time
@@ -98,7 +98,7 @@ class HistoryScreen(Screen[None]):
     # the rules read exactly as they did there.
     SCOPED_CSS = False
     DEFAULT_CSS = SIDES_CSS + """
-        #history-table { height: 1fr; min-height: 5; border: round $panel-lighten-2; }
+        #history-table { height: 1fr; min-height: 7; border: round $panel-lighten-2; }
         #history-detail { height: 2fr; padding: 0 1; }
         #history-summary { padding: 0 1; height: auto; }
     """
@@ -176,7 +176,7 @@ class HistoryScreen(Screen[None]):
             outcome = outcome_of(entry, self.held_errors)
             # Text cells: a DataTable reads plain strings as markup, and these are data.
             table.add_row(
-                Text(short_time(entry.at)),
+                Text(table_time(entry.at)),  # the full time is in the summary
                 Text(entry.customer_id),
                 Text(entry.route.value.upper()),
                 Text(outcome, style=ROW_STYLE.get(outcome, "")),

@@ -105,5 +105,8 @@ class SettingsScreen(Screen[None]):
         keys = effective_keys(getattr(app, "keymap", {}))
         section = self.query_one("#settings-keys", Static)
         section.border_title = Content("Keys ([keymap] in the config file remaps these ids)")
-        section.update(pairs_table(
-            [(f"{bid}", f"{keys[bid]}  ({DEFAULT_KEYS[bid][1]})") for bid in DEFAULT_KEYS]))
+        rows = [(f"{bid}", f"{keys[bid]}  ({DEFAULT_KEYS[bid][1]})") for bid in DEFAULT_KEYS]
+        # Textual's own keys, fixed: listed so every key is named somewhere.
+        rows += [("(palette)", "ctrl+p  (screens, commands and customers by id, email, name)"),
+                 ("(quit)", "ctrl+q  (quit the console)")]
+        section.update(pairs_table(rows))

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 # The guard kinds of design §6, in the order the batch dialog asks about them.
-GUARD_KINDS: dict[str, str] = {
-    "unsubscribe": "unsubscribe (an unsubscribe that is not the customer's own opt-out)",
-    "resubscribe": "re-subscribe (someone UNSUBSCRIBED or suppressed in Klaviyo)",
-    "consent-email": "consent email (the first double opt-in email for a list)",
+GUARD_KINDS: dict[str, tuple[str, str]] = {
+    "unsubscribe": ("unsubscribe", "an unsubscribe that is not the customer's own opt-out"),
+    "resubscribe": ("re-subscribe", "a subscribe of someone UNSUBSCRIBED or suppressed in "
+                    "Klaviyo"),
+    "consent-email": ("consent email", "the first double opt-in email for a (profile, list)"),
 }
 UNSUBSCRIBE = "unsubscribe"
 

@@ -77,7 +77,9 @@ class GuardStub(StubEngine):
         # The engine streams "all customers" without knowing how many there are.
         progress = RunProgress(total=None if ids is None else len(chosen))
         braked = self.trip_brake and "unsubscribe" not in kinds
-        for cid in chosen:
+        for index, cid in enumerate(chosen):
+            if cancel is not None and self.hold_after is not None and index >= self.hold_after:
+                await cancel.wait()  # a run that stays in flight until F10
             if cancel is not None and cancel.is_set():
                 progress.cancelled = True
                 break

@@ -44,7 +44,7 @@ async def test_survey_dialog_counts_kinds_and_unticked_kinds_stay_held(guard, tm
         dialog = pilot.app.screen
         assert isinstance(dialog, SurveyScreen)
         box = dialog.query_one("#confirm-unsubscribe", Checkbox)
-        assert "1 customer(s): unsubscribe" in str(box.label)
+        assert "unsubscribe: 1 customer(s)" in str(box.label)
         assert not box.value  # nothing is confirmed unless the operator ticks it
         assert dialog.query_one("#survey-run").region.bottom <= 24  # buttons on screen
         await pilot.click("#survey-run")
