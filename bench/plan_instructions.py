@@ -1,4 +1,4 @@
-"""Figure 4, counted in instructions: what one `plan_push` costs, whatever the box's load.
+"""Figure 4, counted in instructions: what one `plan_customer` costs, whatever the box's load.
 
 Run (valgrind's callgrind counts instructions, so two runs on a busy machine still agree):
 
@@ -32,19 +32,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from planning import batch
 
 from core.mapping import load_template
-from core.plan import PlanSettings, plan_push
+from core.plan import PlanSettings, plan_customer
 
 
 def main(count: int, mode: str) -> None:
     template, settings = load_template(), PlanSettings()
-    for customer, found in zip(*batch(2000, seed=7), strict=True):
-        plan_push(customer, template, found, settings)
+    for facts in batch(2000, seed=7)[1]:
+        plan_customer(facts, template, settings)
     counted = batch(count, seed=8)
     gc.collect()
     gc.freeze()
     if mode == "run":
-        for customer, found in zip(*counted, strict=True):
-            plan_push(customer, template, found, settings)
+        for facts in counted[1]:
+            plan_customer(facts, template, settings)
 
 
 if __name__ == "__main__":

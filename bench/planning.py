@@ -2,11 +2,13 @@
 
 Run: .venv/bin/python bench/planning.py [--customers 10000] [--repeats 5]
 
-The pure part of a push, as `plan_push` does it: each generated Customer (bench/mapping.py's
-varied countries and messy numbers) is mapped through the one collection its route needs
-(phone normalized on the way), routed against what the lookups found and diffed against the
-current profile. The mix of routes: a third linked (Update), a third matched by email (Link),
-a third new (Create); the current profiles are the customers' own, partly out of date.
+The pure part of a push, as `plan_customer` does it in every mode: each generated Customer
+(bench/mapping.py's varied countries and messy numbers) is mapped through the one collection
+its route needs (phone normalized on the way), routed by the design §4 table against the facts
+the lookups gathered (list membership and consent emails sent included), diffed against the
+current profile and judged by the consent policy. The mix of routes: a third linked (Update),
+a third matched by email (Link), a third new (Create); the current profiles are the customers'
+own, partly out of date.
 
 Every timed run plans customers it has never seen (its own generated set): a real batch does
 not repeat phone numbers, so the per-number normalization cache must not answer for a repeat.
@@ -15,10 +17,9 @@ long-running process has.
 
 Printed per component (CPU microseconds per customer, median and best of the runs: the box is
 shared, and contention only ever adds time): mapping, planning
-(routing, consent, lists and the diff), the diff alone, and the whole `plan_push`; the engine's
-own path (`flow.map_customer`, which maps the collection the link selects, then `flow.plan_of`),
-and, for comparison, both collections mapped before `plan_from_mapped` (the engine until it
-mapped only what the route needs).
+(routing, consent, lists, the guard and the diff), the diff alone, and the whole
+`plan_customer`; and, for comparison, both collections mapped before `plan_mapped` (the engine
+until it mapped only what the route needs).
 Budget: at least 5,000 customers per CPU-second (Klaviyo's bulk ceiling is ~1,900/s).
 """
 
@@ -32,14 +33,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import SimpleNamespace
-from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mapping import generate
 
-from core.engine.flow import Context, map_customer, plan_of
 from core.mapping import Template, apply, load_template
 from core.model import (
     Collection,
@@ -52,13 +50,12 @@ from core.model import (
     Subscriptions,
 )
 from core.plan import (
+    Facts,
     PlanSettings,
-    Resolution,
-    collection_for,
     field_diff,
     payload_attributes,
-    plan_from_mapped,
-    plan_push,
+    plan_customer,
+    plan_mapped,
 )
 
 LISTS = {"Sms Subscribers": KlaviyoList("L1", "Sms Subscribers", OptIn.SINGLE),
@@ -76,37 +73,46 @@ def current(index: int, customer: Customer) -> Profile:
                      "timezone": "America/Chicago"},
         "properties": {"tier": "gold", "$source": "API"},
         "created": "2024-01-01T00:00:00+00:00", "updated": "2025-01-01T00:00:00+00:00"},
-        subscriptions=Subscriptions(email=ConsentState.SUBSCRIBED), list_ids=frozenset({"L2"}))
+        subscriptions=Subscriptions(email=ConsentState.SUBSCRIBED))
 
 
-def resolutions(customers: Sequence[Customer]) -> list[Resolution]:
-    """What the lookups found, by thirds: linked, matched by email, nothing (new)."""
+NOW = "2026-12-07T12:00:00+00:00"
+
+
+def gathered(customers: Sequence[Customer]) -> list[Facts]:
+    """What the lookups found, by thirds: linked, matched by email, nothing (new); every
+    profile is in the Preview List, and every tenth was sent a consent email last week."""
     found = []
     for index, customer in enumerate(customers):
         kind = index % 3
         profile = current(index, customer)
-        found.append(Resolution(
+        sent = {(profile.id, ""): "2026-12-01T10:00:00+00:00"} if index % 10 == 0 else {}
+        found.append(Facts(
+            customer=customer,
             link=profile.id if kind == 0 else None,
             linked_profile=profile if kind == 0 else None,
             email_match=profile if kind == 1 else None,
-            lists=LISTS))
+            phone_match=None,
+            lists=LISTS,
+            memberships={"L1": frozenset(), "L2": frozenset({profile.id})},
+            consent_emails=sent, now=NOW))
     return found
 
 
-Batch = tuple[list[Customer], list[Resolution]]
+Batch = tuple[list[Customer], list[Facts]]
 
 
 def batch(count: int, seed: int) -> Batch:
     customers = generate(count, seed=seed)
-    return customers, resolutions(customers)
+    return customers, gathered(customers)
 
 
-def mapped_for_route(customers: Sequence[Customer], found: Sequence[Resolution],
+def mapped_for_route(customers: Sequence[Customer], found: Sequence[Facts],
                      template: Template) -> list[MappedProfile]:
     out = []
-    for customer, resolution in zip(customers, found, strict=True):
-        collection = collection_for(resolution)
-        link = resolution.link if collection is Collection.UPDATE else None
+    for customer, facts in zip(customers, found, strict=True):
+        collection = Collection.UPDATE if facts.linked else Collection.ADD
+        link = facts.link if collection is Collection.UPDATE else None
         out.append(apply(customer, template, collection, link=link))
     return out
 
@@ -128,8 +134,8 @@ def main(count: int, repeats: int) -> None:
     warm, *batches = [batch(count, seed) for seed in range(7, 8 + repeats)]
 
     def whole(item: Batch) -> None:
-        for customer, resolution in zip(*item, strict=True):
-            plan_push(customer, template, resolution, settings)
+        for facts in item[1]:
+            plan_customer(facts, template, settings)
 
     def mapping(item: Batch) -> None:
         mapped_for_route(item[0], item[1], template)
@@ -139,45 +145,37 @@ def main(count: int, repeats: int) -> None:
     prepared = {id(item): mapped_for_route(item[0], item[1], template) for item in batches}
 
     def planning(item: Batch) -> None:
-        for mapped, resolution in zip(prepared[id(item)], item[1], strict=True):
-            if resolution.linked:
-                plan_from_mapped(None, mapped, resolution, settings)
+        for mapped, facts in zip(prepared[id(item)], item[1], strict=True):
+            if facts.linked:
+                plan_mapped(facts, None, mapped, settings)
             else:
-                plan_from_mapped(mapped, None, resolution, settings, on_match=on_match)
+                plan_mapped(facts, mapped, None, settings, on_match)
 
     payloads = {id(item): [payload_attributes(m) for m in prepared[id(item)]]
                 for item in batches}
 
     def diffing(item: Batch) -> None:
-        for payload, resolution in zip(payloads[id(item)], item[1], strict=True):
-            target = resolution.linked_profile or resolution.email_match
+        for payload, facts in zip(payloads[id(item)], item[1], strict=True):
+            target = facts.linked_profile or facts.email_match
             field_diff(target.attributes if target else None, payload)
 
-    engine = cast(Context, SimpleNamespace(template=template, settings=settings))
-
-    def engine_path(item: Batch) -> None:
-        for customer, resolution in zip(*item, strict=True):
-            plan_of(engine, map_customer(engine, customer, resolution.link), resolution)
-
     def both_collections(item: Batch) -> None:
-        for customer, resolution in zip(*item, strict=True):
+        for customer, facts in zip(*item, strict=True):
             add = apply(customer, template, Collection.ADD, link=None)
-            update = apply(customer, template, Collection.UPDATE, link=resolution.link)
-            plan_from_mapped(add, update, resolution, settings, on_match=on_match)
+            update = apply(customer, template, Collection.UPDATE, link=facts.link)
+            plan_mapped(facts, add, update, settings, on_match)
 
     whole(warm)
     # The fixtures (every batch, profile and prepared input) stay alive for the whole run;
     # frozen, the collector stops re-scanning them, so the figures are the planning's own.
     gc.collect()
     gc.freeze()
-    routes = Counter(plan_push(customer, template, resolution, settings).route.value
-                     for customer, resolution in zip(*warm, strict=True))
+    routes = Counter(plan_customer(facts, template, settings).route.value for facts in warm[1])
     figures = {
         "mapping (one collection)": cpu_us(mapping, batches),
-        "plan (route, consent, diff)": cpu_us(planning, batches),
+        "plan (route, consent, guard)": cpu_us(planning, batches),
         "  of which the diff": cpu_us(diffing, batches),
-        "plan_push (the figure)": cpu_us(whole, batches),
-        "engine (map_customer, plan_of)": cpu_us(engine_path, batches),
+        "plan_customer (the figure)": cpu_us(whole, batches),
         "both collections mapped": cpu_us(both_collections, batches),
     }
     print(f"planning: {count} customers per run, default template, {repeats} runs, "
@@ -185,7 +183,7 @@ def main(count: int, repeats: int) -> None:
     print(f"  {'CPU us/customer':<31} {'median':>7} {'best':>7}  customers/CPU-second (median)")
     for name, (median, best) in figures.items():
         print(f"  {name:<31} {median:7.1f} {best:7.1f}  {1e6 / median:9,.0f}")
-    median, best = figures["plan_push (the figure)"]
+    median, best = figures["plan_customer (the figure)"]
     print(f"  figure 4: {1e6 / median:,.0f} customers/CPU-second, best run {1e6 / best:,.0f} "
           "(budget >= 5,000)")
 

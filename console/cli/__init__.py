@@ -250,9 +250,9 @@ def _setup_logging(state_dir: Path) -> Path | None:
 def _dispatch(ns: argparse.Namespace, config: Config) -> int:
     command = ns.command
     if command is None:
-        from console.app import ConsoleApp
+        from console.app import run_console
 
-        ConsoleApp(config).run()
+        run_console(config)
         return OK
     if command == "sandbox":
         from console.cli.sandbox import serve

@@ -43,4 +43,5 @@ def apply(
         warnings=tuple(evaluation.warnings),
         errors=tuple(errors),
         profile_id=evaluation.profile_id,
+        subscribe_from_customer=evaluation.subscribe_from_customer,
     )

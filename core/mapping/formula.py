@@ -58,7 +58,8 @@ class Evaluation:
 
     __slots__ = (
         "attributes", "billing", "customer", "default_region", "errors", "link", "list_intents",
-        "location", "phone", "phone_valid", "profile_id", "properties", "subscribe", "warnings",
+        "location", "phone", "phone_valid", "profile_id", "properties", "subscribe",
+        "subscribe_from_customer", "warnings",
     )
 
     def __init__(self, customer: Customer, link: str | None, default_region: str) -> None:
@@ -74,6 +75,7 @@ class Evaluation:
         self.location: dict[str, Value] = {}
         self.properties: dict[str, Value] = {}
         self.subscribe: bool | None = None
+        self.subscribe_from_customer = False
         self.list_intents: list[ListIntent] = []
         self.profile_id: str | None = None
         self.phone_valid: bool | None = None
@@ -448,6 +450,29 @@ def compile_node(node: Node) -> Compiled:
 
 def _literal_placeholder(evaluation: Evaluation) -> Value:
     return None
+
+
+# Functions whose value is read from the Customer record itself.
+_CUSTOMER_READERS = frozenset({"custom_field", "primary_billing", "primary_shipping"})
+
+
+def reads_customer(node: Node) -> bool:
+    """True when the formula's value can come from the Customer's own fields."""
+    if isinstance(node, FieldRef):
+        return True
+    if isinstance(node, Call):
+        return node.name.lower() in _CUSTOMER_READERS or any(map(reads_customer, node.args))
+    return False
+
+
+def literals(node: Node) -> list[str | int]:
+    """Every literal value the formula may answer with (a field's name, as in
+    custom_field("Newsletter"), is not one)."""
+    if isinstance(node, Literal):
+        return [node.value]
+    if isinstance(node, Call) and node.name.lower() not in _CUSTOMER_READERS:
+        return [value for arg in node.args for value in literals(arg)]
+    return []
 
 
 def compile_formula(text: str) -> tuple[Node, Compiled]:

@@ -16,7 +16,10 @@ from core.mapping.formula import (
     compile_formula,
     field_getter,
     is_empty,
+    literals,
+    parse,
     phone_of,
+    reads_customer,
     source_label,
 )
 from core.model import ListIntent
@@ -82,7 +85,7 @@ def compile_row(row: Row, value: Any, collection: str) -> Step | None:
         return _location_step(LOCATION[folded], expression)
     if folded == "subscribeprofile":
         _check_static_flag(row, value, label)
-        return _subscribe_step(row.destination, expression)
+        return _subscribe_step(row.destination, expression, _customer_opt_out(row))
     if row.destination.startswith(("LIST_", "UCLIST_")):
         _check_static_flag(row, value, label)
         consent = row.destination.startswith("LIST_")
@@ -202,7 +205,22 @@ def _location_step(key: str, expression: Compiled) -> Step:
     return location
 
 
-def _subscribe_step(destination: str, expression: Compiled) -> Step:
+def _customer_opt_out(row: Row) -> bool:
+    """True when a false value of this row can only be the customer's own (design §6).
+
+    A formula holding a literal false (coalesce(custom_field("News"), "false")) may answer with
+    the template's default instead, so its false is not taken as the customer's opt-out.
+    """
+    if row.kind == "field":
+        return True
+    if row.kind != "formula":
+        return False
+    node = parse(row.text)
+    return reads_customer(node) and not any(
+        parse_flag(value) is False for value in literals(node))
+
+
+def _subscribe_step(destination: str, expression: Compiled, from_customer: bool) -> Step:
     def subscribe(evaluation: Evaluation) -> None:
         value = expression(evaluation)
         flag = parse_flag(value)
@@ -215,6 +233,7 @@ def _subscribe_step(destination: str, expression: Compiled) -> Step:
             )
         else:
             evaluation.subscribe = bool(flag)
+            evaluation.subscribe_from_customer = from_customer
 
     return subscribe
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -38,6 +40,9 @@ class MappedProfile:
     errors: tuple[str, ...] = ()
     # What the template's Id mapping resolved (normally the stored link); None when unlinked.
     profile_id: str | None = None
+    # True when `subscribe` came from the customer's own value (a field or formula reading the
+    # customer), False for a template constant: only the former is an opt-out to honor at once.
+    subscribe_from_customer: bool = False
 
     @property
     def has_identifier(self) -> bool:
@@ -95,6 +100,14 @@ class ErrorKind(StrEnum):
     INTERNAL = "internal"
 
 
+class GuardKind(StrEnum):
+    """The kinds of consent change the guard knows (design §6); the policy holds some of them."""
+
+    UNSUBSCRIBE = "unsubscribe"  # an unsubscribe that is not the customer's own value
+    RESUBSCRIBE = "resubscribe"  # a subscribe of someone UNSUBSCRIBED or suppressed
+    CONSENT_EMAIL = "consent-email"  # the first double opt-in consent email for (profile, list)
+
+
 @dataclass(frozen=True, slots=True)
 class ConsentChange:
     """One subscription job the push will run; `risky` marks what the consent guard holds."""
@@ -109,6 +122,17 @@ class ConsentChange:
     # The email address (email channel) or E.164 number (sms) the job names: the identity the
     # target profile has after the write, so the job cannot land on another profile.
     subject: str | None = None
+    # A consent email for this (profile, list) went out at this ISO time and awaits the
+    # person's confirmation: the change is shown, and nothing is sent.
+    pending_since: str | None = None
+    guard_kind: GuardKind | None = None
+    # An opt-out taken from the customer's own value: applied in every mode, never held.
+    from_source: bool = False
+
+    @property
+    def sends(self) -> bool:
+        """False while a consent email is pending: the job is shown, not run."""
+        return self.pending_since is None
 
     def to_json(self) -> JSON:
         return {
@@ -116,6 +140,41 @@ class ConsentChange:
             "action": self.action.value,
             "list": self.list_name,
             "double_opt_in": self.double_opt_in,
+            "pending_since": self.pending_since,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GuardReason:
+    kind: GuardKind
+    text: str  # plain words naming the channel or list and why the change is guarded
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """The consent guard's verdict on one plan: every guarded change, and the kinds held."""
+
+    reasons: tuple[GuardReason, ...] = ()
+    held: frozenset[GuardKind] = frozenset()
+    # (channel, action, list_id, double_opt_in, subject) of each consent job the plan runs.
+    operations: tuple[tuple[str, str, str, str, str], ...] = ()
+
+    @property
+    def confirm_needed(self) -> bool:
+        return bool(self.held)
+
+    def fingerprint(self) -> str:
+        """A stable hash of the consent jobs the plan runs; "" when it runs none."""
+        if not self.operations:
+            return ""
+        text = json.dumps(sorted(self.operations), separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    def to_json(self) -> JSON:
+        return {
+            "confirm_needed": self.confirm_needed,
+            "reasons": [{"kind": r.kind.value, "text": r.text, "held": r.kind in self.held}
+                        for r in self.reasons],
         }
 
 
@@ -162,6 +221,9 @@ class Plan:
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     error_kind: ErrorKind | None = None
+    guard: Guard = Guard()
+    # Facts the mode could not read, in words ("list membership"): the plan assumed the worst.
+    unknown: tuple[str, ...] = ()
     # What core.plan built this plan from, so a 409 on create can be re-planned without I/O.
     basis: object | None = field(default=None, compare=False, repr=False)
 
@@ -171,8 +233,11 @@ class Plan:
 
     @property
     def guarded_consent(self) -> tuple[ConsentChange, ...]:
-        """Consent changes that need an explicit confirmation (design §6)."""
-        return tuple(c for c in self.consent if c.risky)
+        """Consent changes the policy holds until someone confirms (design §6)."""
+        held = self.guard.held
+        # `risky` too: a caller that replaced `consent` on a plan keeps its own verdicts.
+        return tuple(c for c in self.consent
+                     if c.risky or (c.guard_kind is not None and c.guard_kind in held))
 
     def to_json(self) -> JSON:
         return {
@@ -186,6 +251,8 @@ class Plan:
             "diff": [d.to_json() for d in self.diff],
             "consent": [c.to_json() for c in self.consent],
             "lists": [item.to_json() for item in self.lists],
+            "guard": self.guard.to_json(),
+            "unknown": list(self.unknown),
             "warnings": list(self.warnings),
             "errors": list(self.errors),
         }

@@ -56,22 +56,14 @@ def import_into(connection: sqlite3.Connection, state_dir: Path) -> list[Path]:
         folder = state_dir / kind.folder
         if not folder.is_dir():
             continue
-        top = _journal_next(folder)
-        for path, doc in _documents(folder):
-            try:
-                row = kind.row(doc)
-            except (KeyError, TypeError, ValueError) as exc:
-                raise LegacyError(
-                    f"{path} holds a record that cannot be migrated ({exc!r}); repair or remove "
-                    "it and start again (nothing has been migrated yet)"
-                ) from None
-            record_id = str(row[0])
-            top = max(top, _block_of(record_id) + 1)
-            # A record already there was copied by a migration that died before the rename.
-            if not _stored(connection, kind.table, record_id):
-                connection.execute(kind.insert, row)
-            if not _stored(connection, kind.table, record_id):
-                raise LegacyError(f"record {record_id} of {path} did not reach {kind.table}")
+        try:
+            top = _copy(connection, kind, folder)
+        except FileNotFoundError:
+            if folder.is_dir():
+                raise
+            # Another process committed this folder's records (our transaction began after its
+            # commit, so they are here) and set the folder aside while we read it.
+            continue
         connection.execute(
             "INSERT INTO id_blocks (prefix, next_block) VALUES (?, ?) ON CONFLICT (prefix) "
             "DO UPDATE SET next_block = max(next_block, excluded.next_block)",
@@ -79,6 +71,27 @@ def import_into(connection: sqlite3.Connection, state_dir: Path) -> list[Path]:
         )
         done.append(folder)
     return done
+
+
+def _copy(connection: sqlite3.Connection, kind: _Kind, folder: Path) -> int:
+    """Insert the folder's records not yet stored; the next free id block."""
+    top = _journal_next(folder)
+    for path, doc in _documents(folder):
+        try:
+            row = kind.row(doc)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LegacyError(
+                f"{path} holds a record that cannot be migrated ({exc!r}); repair or remove "
+                "it and start again (nothing has been migrated yet)"
+            ) from None
+        record_id = str(row[0])
+        top = max(top, _block_of(record_id) + 1)
+        # A record already there was copied by a migration that died before the rename.
+        if not _stored(connection, kind.table, record_id):
+            connection.execute(kind.insert, row)
+        if not _stored(connection, kind.table, record_id):
+            raise LegacyError(f"record {record_id} of {path} did not reach {kind.table}")
+    return top
 
 
 def set_aside(folders: list[Path]) -> None:

@@ -27,7 +27,11 @@ class ConsoleApp:
     def run(self):
         loaded["at_handover"] = sorted(sys.modules)
 
+def run_console(config):
+    ConsoleApp(config).run()
+
 app.ConsoleApp = ConsoleApp
+app.run_console = run_console
 sys.modules["console.app"] = app
 
 from console.cli import main

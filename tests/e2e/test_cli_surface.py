@@ -88,7 +88,8 @@ def test_preview_json_has_the_documented_keys(cli: Cli) -> None:
     code, doc = cli.json("preview", "1")
     assert code == 0
     assert set(doc) == {"customer_id", "route", "matched_by", "profile_id", "reason", "payload",
-                        "current", "diff", "consent", "lists", "warnings", "errors"}
+                        "current", "diff", "consent", "lists", "guard", "unknown", "warnings",
+                        "errors"}
     assert doc["customer_id"] == "1" and doc["route"] == "create"
     assert doc["payload"]["data"]["type"] == "profile"
     for item in doc["diff"]:

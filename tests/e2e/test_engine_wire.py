@@ -148,9 +148,12 @@ async def test_a_create_that_races_a_duplicate_links_to_it(tmp_path: Path) -> No
 
 
 async def test_outbound_notifications_push_and_never_auto_confirm(tmp_path: Path) -> None:
+    # Issue 14: a first consent email is sent unheld, so the held change here is a re-subscribe
+    # of someone who opted out.
     seed = write_seed(tmp_path / "seed.json", [
         customer(3, email="hook@example.com"),
-    ])
+    ], profiles=[{"attributes": {"email": "hook@example.com"},
+                  "subscriptions": {"email": "UNSUBSCRIBED"}}])
     engine, _, _ = await open_engine(tmp_path, seed, secret="s3cret-hook-token")
     server = LoopbackServer(engine.hook_handler("s3cret-hook-token"))
     await server.start()

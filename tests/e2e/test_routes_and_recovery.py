@@ -63,7 +63,8 @@ def test_missing_list_blocks_the_push_and_names_the_list(cli: Cli) -> None:
 
 def test_consent_guard_holds_without_yes_and_applies_with_it(
         cli: Cli, custom_template: Path) -> None:
-    cli.seed([customer(40, email="sub@example.com", fields={"SubscribeProfile": "false"})],
+    # Issue 14: an empty SubscribeProfile is held; the customer's own "false" would not be.
+    cli.seed([customer(40, email="sub@example.com")],
              profiles=[{"id": ANN, "attributes": {"email": "sub@example.com"},
                         "subscriptions": {"email": "SUBSCRIBED"}}])
 
@@ -87,7 +88,7 @@ def test_consent_guard_holds_without_yes_and_applies_with_it(
 
 def test_batch_holds_guarded_records_unless_allowed(cli: Cli, custom_template: Path) -> None:
     cli.seed(
-        [customer(50, email="keep@example.com", fields={"SubscribeProfile": "false"}),
+        [customer(50, email="keep@example.com"),  # SubscribeProfile empty: held
          customer(51, email="plain@example.com", fields={"SubscribeProfile": "true"})],
         profiles=[{"id": ANN, "attributes": {"email": "keep@example.com"},
                    "subscriptions": {"email": "SUBSCRIBED"}}],
@@ -121,16 +122,11 @@ def test_retry_after_klaviyo_was_down(cli: Cli, monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.delenv("SANDBOX_KLAVIYO_DOWN")
     code, _, _ = cli.run("retry", "--all")
-    # The default template subscribes to a double opt-in list: a retry never auto-confirms.
-    assert code == 1
-    _, [record] = cli.json("errors")
-    assert record["kind"] == "consent_guard" and record["status"] == "open"
-
-    code, doc = cli.json("push", "60", "--yes")
-    assert code == 0, doc
+    # Issue 14: the default template's first consent email is sent unheld, so the retry runs.
+    assert code == 0
     _, [record] = cli.json("errors")
     assert record["id"] == error_id
-    assert record["status"] == "resolved" and record["attempts"] == 4
+    assert record["status"] == "resolved" and record["attempts"] == 3
 
 
 def test_retry_resolves_a_record_once_the_cause_is_gone(

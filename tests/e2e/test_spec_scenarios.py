@@ -123,7 +123,7 @@ def test_subscription_state_follows_subscribe_profile(cli: Cli, custom_template:
     code, doc = cli.json("push", "700", "--yes")
     assert code == 0, doc
     assert {"channel": "email", "action": "unsubscribe", "list": None,
-            "double_opt_in": False} in doc["consent"]
+            "double_opt_in": False, "pending_since": None} in doc["consent"]
     [out] = cli.profiles_with(email="out@example.com")
     assert out["email_marketing"]["consent"] == "UNSUBSCRIBED"
 

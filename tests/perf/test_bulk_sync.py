@@ -118,7 +118,8 @@ async def test_bulk_reads_no_target_and_holds_what_it_cannot_see(tmp_path: Path)
 
     customers = [customer(i, email=f"u{i}@example.com", fields={"SubscribeProfile": "true"})
                  for i in range(1, 21)]
-    customers[0]["custom_fields"] = [{"custom_field_name": "SubscribeProfile", "value": "false"}]
+    # Issue 14: the customer's own "false" is honored at once; an empty SubscribeProfile is held.
+    customers[0]["custom_fields"] = []
     profiles = [{"attributes": {"email": f"u{i}@example.com"},
                  "subscriptions": {"email": "UNSUBSCRIBED" if i == 2 else "SUBSCRIBED"}}
                 for i in range(1, 11)]

@@ -10,7 +10,7 @@ import pytest
 
 from core.config import Config
 from core.engine import Engine
-from core.model import Route
+from core.model import GuardKind, Route
 from core.sandbox import Knobs, Sandbox
 from tests.e2e.conftest import LISTS, customer
 
@@ -58,7 +58,9 @@ async def test_a_non_member_gets_the_add_and_the_opt_in_warning(tmp_path: Path) 
     try:
         plan = await engine.preview("1")
         assert [c.list_name for c in plan.lists] == ["Preview List"]
-        assert any(c.double_opt_in for c in plan.guarded_consent)
+        # issue 14: the first consent email is a guarded change, sent unheld by default
+        assert any(c.double_opt_in and c.guard_kind is GuardKind.CONSENT_EMAIL
+                   for c in plan.consent)
     finally:
         await engine.close()
 

@@ -7,6 +7,7 @@ from typing import Any
 from core.model import (
     Collection,
     ConsentState,
+    Customer,
     KlaviyoList,
     ListIntent,
     MappedProfile,
@@ -14,7 +15,7 @@ from core.model import (
     Profile,
     Subscriptions,
 )
-from core.plan import Resolution
+from core.plan import ConsentPolicy, Facts, PlanSettings, Resolution
 
 ANN = "ann@example.com"
 ANN_PHONE = "+15005550006"
@@ -26,6 +27,11 @@ SMS_LIST = KlaviyoList(id="SmsL01", name="Sms Subscribers", opt_in_process=OptIn
 DOI_LIST = KlaviyoList(id="DoiL01", name="Newsletter", opt_in_process=OptIn.DOUBLE)
 PREVIEW_LIST = KlaviyoList(id="PrvL01", name="Preview List", opt_in_process=OptIn.SINGLE)
 ALL_LISTS = {k.name: k for k in (SMS_LIST, DOI_LIST, PREVIEW_LIST)}
+
+# An account whose subscribes without a list are single opt-in (Klaviyo's default is double).
+SINGLE = PlanSettings(policy=ConsentPolicy(account_opt_in=OptIn.SINGLE))
+DOUBLE = PlanSettings()
+NOW = "2026-12-07T12:00:00+00:00"
 
 SUBSCRIBED = ConsentState.SUBSCRIBED
 UNSUBSCRIBED = ConsentState.UNSUBSCRIBED
@@ -58,6 +64,7 @@ def mapped(
     phone_valid: bool | None = True,
     warnings: tuple[str, ...] = (),
     errors: tuple[str, ...] = (),
+    from_customer: bool = False,
 ) -> MappedProfile:
     return MappedProfile(
         customer_id="55260",
@@ -69,6 +76,7 @@ def mapped(
         phone_valid=phone_valid,
         warnings=warnings,
         errors=errors,
+        subscribe_from_customer=from_customer,
     )
 
 
@@ -96,3 +104,14 @@ def resolution(**kwargs: Any) -> Resolution:
 
 def intent(name: str, *, consent: bool, member: bool) -> ListIntent:
     return ListIntent(list_name=name, consent=consent, member=member)
+
+
+def facts(customer: Customer | None = None, **kwargs: Any) -> Facts:
+    """Facts with every list known, nothing linked or matched, and nothing unknown."""
+    kwargs.setdefault("lists", ALL_LISTS)
+    for name in ("link", "linked_profile", "email_match", "phone_match"):
+        kwargs.setdefault(name, None)
+    kwargs.setdefault("memberships", {})
+    kwargs.setdefault("consent_emails", {})
+    kwargs.setdefault("now", NOW)
+    return Facts(customer=customer or Customer(id="55260"), **kwargs)

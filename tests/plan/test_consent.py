@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from core.model import Channel, ConsentAction, ConsentChange, Plan
-from core.plan import PlanSettings, plan_from_mapped
+from core.model import Channel, ConsentAction, ConsentChange, GuardKind, Plan
+from core.plan import ConsentPolicy, PlanSettings, plan_from_mapped
 
 from .builders import (
     ANN,
@@ -16,6 +17,7 @@ from .builders import (
     NEVER,
     OTHER,
     PREVIEW_LIST,
+    SINGLE,
     SMS_LIST,
     SUBSCRIBED,
     UNSUBSCRIBED,
@@ -26,11 +28,13 @@ from .builders import (
 )
 
 
-def linked_plan(current: Any = None, *, sms: bool = False, **kwargs: Any) -> Plan:
-    """A LINK plan against `current` (an existing profile matched by email)."""
+def linked_plan(current: Any = None, *, sms: bool = False, settings: PlanSettings = SINGLE,
+                **kwargs: Any) -> Plan:
+    """A LINK plan against `current` (an existing profile matched by email), on a single
+    opt-in account unless told otherwise."""
     current = profile(OTHER) if current is None else current
     return plan_from_mapped(mapped(**kwargs), None, resolution(email_match=current),
-                            PlanSettings(sms_consent=sms))
+                            replace(settings, sms_consent=sms))
 
 
 def ops(plan: Plan) -> list[tuple[str, str, str | None]]:
@@ -48,7 +52,7 @@ def test_subscribe_true_subscribes_email() -> None:
     plan = linked_plan(subscribe=True)
     assert plan.consent == (ConsentChange(
         channel=Channel.EMAIL, action=ConsentAction.SUBSCRIBE, risky=False, subject=ANN,
-        note=(f"subscribes {ANN} to email marketing; without a list the account's default "
+        note=(f"subscribes {ANN} to email marketing; without a list the account's single "
               "opt-in applies; currently NEVER_SUBSCRIBED"),
     ),)
 
@@ -101,13 +105,19 @@ def test_list_true_subscribes_email_with_the_list() -> None:
     assert plan.lists == ()
 
 
-def test_list_true_on_a_double_opt_in_list_is_risky_and_says_why() -> None:
+def test_list_true_on_a_double_opt_in_list_is_a_consent_email_and_says_why() -> None:
     plan = linked_plan(intents=(intent("Newsletter", consent=True, member=True),))
     change = plan.consent[-1]
     assert change.list_id == DOI_LIST.id
-    assert change.double_opt_in is True and change.risky is True
+    assert change.double_opt_in is True and change.guard_kind is GuardKind.CONSENT_EMAIL
     assert "Klaviyo sends a consent email" in change.note
-    assert plan.guarded_consent == (change,)
+    # sent and remembered by default (design §6); held only when the policy says so
+    assert change.risky is False and plan.guarded_consent == ()
+    holding = PlanSettings(policy=ConsentPolicy(hold=frozenset(GuardKind),
+                                                account_opt_in=SINGLE.policy.account_opt_in))
+    held = linked_plan(intents=(intent("Newsletter", consent=True, member=True),),
+                       settings=holding)
+    assert held.consent[-1].risky is True and held.guarded_consent == (held.consent[-1],)
 
 
 def test_list_true_needs_subscribe_profile() -> None:
@@ -207,14 +217,19 @@ def test_unsubscribing_with_unknown_consent_is_risky() -> None:
     assert "current consent unknown" in plan.consent[0].note
 
 
-def test_unsubscribing_a_never_subscribed_channel_is_not_risky() -> None:
-    assert not linked_plan(subscribe=False).consent[0].risky
+def test_unsubscribing_a_never_subscribed_channel_is_held_unless_the_customer_said_so() -> None:
+    # Issue 14: an unsubscribe that is not the customer's own value is held whatever the state,
+    # since it records an opt-out the person never gave.
+    assert linked_plan(subscribe=False).consent[0].risky
+    assert not linked_plan(subscribe=False, from_customer=True).consent[0].risky
 
 
-def test_unsubscribing_a_new_profile_is_not_risky() -> None:
+def test_unsubscribing_a_new_profile_is_held_unless_the_customer_said_so() -> None:
     plan = plan_from_mapped(mapped(subscribe=None), None, resolution())
     assert ops(plan) == [("email", "unsubscribe", None)]
-    assert plan.guarded_consent == ()
+    assert plan.guarded_consent == plan.consent
+    own = plan_from_mapped(mapped(subscribe=False, from_customer=True), None, resolution())
+    assert ops(own) == [("email", "unsubscribe", None)] and own.guarded_consent == ()
 
 
 def test_resubscribing_someone_who_opted_out_is_risky() -> None:

@@ -33,7 +33,8 @@ def test_to_json_has_the_shape_of_design_9() -> None:
                             resolution(email_match=profile(OTHER, attributes={"email": ANN})))
     doc = json.loads(json.dumps(plan.to_json()))
     assert list(doc) == ["customer_id", "route", "matched_by", "profile_id", "reason", "payload",
-                         "current", "diff", "consent", "lists", "warnings", "errors"]
+                         "current", "diff", "consent", "lists", "guard", "unknown", "warnings",
+                         "errors"]
     assert doc["customer_id"] == "55260"
     assert (doc["route"], doc["matched_by"], doc["profile_id"]) == ("link", "email", OTHER)
     assert doc["reason"] == f"email {ANN} matched profile {OTHER}"
@@ -44,12 +45,23 @@ def test_to_json_has_the_shape_of_design_9() -> None:
                               "change": "unchanged"}
     assert {d["change"] for d in doc["diff"]} == {"unchanged", "added"}
     assert doc["consent"] == [
-        {"channel": "email", "action": "subscribe", "list": None, "double_opt_in": False},
+        {"channel": "email", "action": "subscribe", "list": None, "double_opt_in": True,
+         "pending_since": None},
         {"channel": "email", "action": "subscribe", "list": "Sms Subscribers",
-         "double_opt_in": False},
-        {"channel": "email", "action": "subscribe", "list": "Newsletter", "double_opt_in": True},
+         "double_opt_in": False, "pending_since": None},
+        {"channel": "email", "action": "subscribe", "list": "Newsletter", "double_opt_in": True,
+         "pending_since": None},
     ]
     assert doc["lists"] == [{"list": "Preview List", "action": "add"}]
+    assert doc["guard"] == {"confirm_needed": False, "reasons": [
+        {"kind": "consent-email", "held": False,
+         "text": f"Klaviyo emails {ANN} to confirm email marketing (the account is double opt-in)"},
+        {"kind": "consent-email", "held": False,
+         "text": (f"Klaviyo emails {ANN} to confirm email marketing with list Newsletter "
+                  "(the list is double opt-in)")},
+    ]}
+    # a Resolution carries no record of consent emails sent
+    assert doc["unknown"] == ["pending consent emails"]
     assert doc["warnings"] == [] and doc["errors"] == []
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from core.mapping import NO_IDENTIFIER
-from core.model import Collection, ErrorKind, MatchedBy, Plan, Route
+from core.model import Collection, ErrorKind, GuardKind, MatchedBy, Plan, Route
 from core.plan import PlanSettings, Resolution, plan_conflict, plan_from_mapped
 
 from .builders import (
@@ -17,7 +17,7 @@ from .builders import (
     LINKED,
     OTHER,
     PHONEY,
-    SUBSCRIBED,
+    UNSUBSCRIBED,
     attrs,
     intent,
     mapped,
@@ -265,10 +265,10 @@ def test_conflict_replans_list_removals_the_create_skipped() -> None:
 
 
 def test_conflict_rechecks_consent_against_the_duplicate() -> None:
-    create = add_plan(resolution(), subscribe=False)
-    assert not create.consent[0].risky
-    plan = plan_conflict(create, profile(OTHER, email=SUBSCRIBED))
-    assert plan.consent[0].risky
+    create = add_plan(resolution(), subscribe=True)
+    assert create.guarded_consent == ()
+    plan = plan_conflict(create, profile(OTHER, email=UNSUBSCRIBED))
+    assert plan.consent[0].risky and plan.guard.held == {GuardKind.RESUBSCRIBE}
 
 
 def test_conflict_only_applies_to_creates() -> None:

@@ -11,13 +11,24 @@ from hypothesis import strategies as st
 from core.mapping import load_template
 from core.model import (
     Change,
+    ConsentState,
+    GuardKind,
     KlaviyoList,
     OptIn,
     Profile,
     ProfileDataError,
     Route,
+    Subscriptions,
 )
-from core.plan import PlanSettings, Resolution, field_diff, plan_push
+from core.plan import (
+    ConsentPolicy,
+    Facts,
+    PlanSettings,
+    Resolution,
+    field_diff,
+    plan_customer,
+    plan_push,
+)
 from core.plan.diff import flatten
 from tests.property.strategies import SMALL, customers, json_values, mutated
 from tests.property.test_clients import PROFILE
@@ -52,6 +63,61 @@ def test_any_customer_and_profile_give_a_plan(
                             phone_match=by_phone, lists=named)
     plan = plan_push(customer, SHIPPED, resolution, PlanSettings(sms_consent=sms))
     assert isinstance(plan.route, Route)
+    json.dumps(plan.to_json())
+
+
+_IDS = ["01HPROFILE", "01HOTHER", "01HPHONE"]
+_LIST_IDS = ["L1", "L2", "L3"]
+_TIMES = ["2026-12-01T10:00:00+00:00", "2026-01-01T00:00:00", "2026-12-07T12:00:00Z", "",
+          "yesterday", "2026-12-07T11:59:59+05:00"]
+_consent = st.one_of(st.none(), st.builds(Subscriptions, email=st.sampled_from(list(ConsentState)),
+                                          sms=st.sampled_from(list(ConsentState))))
+candidates = st.one_of(st.none(), st.builds(
+    Profile, id=st.sampled_from(_IDS),
+    attributes=st.fixed_dictionaries({}, optional={
+        "email": st.sampled_from(["ann@example.com", "ANN@example.com", "other@example.com"]),
+        "phone_number": st.sampled_from(["+14155552671", "+15005550006"]),
+    }),
+    subscriptions=_consent,
+    list_ids=st.one_of(st.none(), st.frozensets(st.sampled_from(_LIST_IDS)))))
+named_lists = st.dictionaries(
+    st.sampled_from(["Sms Subscribers", "Preview List", "Newsletter"]),
+    st.one_of(st.none(), st.builds(KlaviyoList, id=st.sampled_from(_LIST_IDS),
+                                   name=st.sampled_from(["Sms Subscribers", "Preview List"]),
+                                   opt_in_process=st.sampled_from(list(OptIn)))),
+)
+policies = st.builds(ConsentPolicy, hold=st.frozensets(st.sampled_from(list(GuardKind))),
+                     account_opt_in=st.sampled_from(list(OptIn)),
+                     resend_days=st.integers(min_value=0, max_value=60))
+facts_of_all_kinds = st.builds(
+    Facts, customer=customers, link=st.one_of(st.none(), st.sampled_from(_IDS)),
+    linked_profile=candidates, email_match=candidates, phone_match=candidates,
+    lists=named_lists,
+    memberships=st.one_of(st.none(), st.dictionaries(
+        st.sampled_from(_LIST_IDS), st.frozensets(st.sampled_from(_IDS)))),
+    consent_emails=st.one_of(st.none(), st.dictionaries(
+        st.tuples(st.sampled_from(_IDS), st.sampled_from(["", *_LIST_IDS])),
+        st.sampled_from(_TIMES))),
+    unknown=st.lists(st.sampled_from(["list membership", "consent state"]),
+                     max_size=2).map(tuple),
+    now=st.sampled_from(_TIMES), resend_consent_email=st.booleans())
+
+
+@SMALL
+@given(facts_of_all_kinds, policies, st.booleans())
+def test_any_facts_give_a_plan_whose_guard_holds_only_what_the_policy_holds(
+        facts: Facts, policy: ConsentPolicy, sms: bool) -> None:
+    plan = plan_customer(facts, SHIPPED, PlanSettings(sms_consent=sms, policy=policy))
+    assert isinstance(plan.route, Route)
+    assert plan.guard.held <= policy.hold
+    assert plan.guard.held == {r.kind for r in plan.guard.reasons} & policy.hold
+    assert set(plan.guarded_consent) == {
+        c for c in plan.consent if c.guard_kind in policy.hold}
+    for change in plan.consent:
+        # a pending consent email sends nothing, so nothing about it can need a confirmation
+        assert change.pending_since is None or change.guard_kind is None
+        assert not (change.from_source and change.guard_kind is not None)
+    assert set(facts.unknown) <= set(plan.unknown)
     json.dumps(plan.to_json())
 
 

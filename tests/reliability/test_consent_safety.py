@@ -1,9 +1,11 @@
 """Design §6: no path changes consent unless its plan showed it, and the guard holds on every path.
 
-Four customers cover the consent plans: an unsubscribe of a SUBSCRIBED profile and a double
-opt-in subscribe (both guarded), a plain subscribe and an unsubscribe of a never-subscribed
-profile (both shown, not guarded). Every path runs on all four; the emulator's consent state,
-pending double opt-ins and outbox are compared before and after, customer by customer.
+Four customers cover the consent plans (issue 14's policy, on a double opt-in account): an
+unsubscribe the template made (SubscribeProfile empty) of a SUBSCRIBED profile and a
+re-subscribe of someone who opted out (both held), a first consent email and the customer's own
+opt-out of a never-subscribed profile (both shown, not held). Every path runs on all four; the
+emulator's consent state, pending double opt-ins and outbox are compared before and after,
+customer by customer.
 """
 
 from __future__ import annotations
@@ -30,13 +32,16 @@ SECRET = "listen-secret-for-consent-tests"
 
 def seed(cli: Cli) -> None:
     cli.seed(
-        [customer(41, email=EMAIL[UNSUB], fields={"SubscribeProfile": "false"}),
-         customer(42, email=EMAIL[DOI], fields={"SubscribeProfile": "true", "Sms": "true"}),
+        [customer(41, email=EMAIL[UNSUB]),
+         customer(42, email=EMAIL[DOI], fields={"SubscribeProfile": "true"}),
          customer(43, email=EMAIL[PLAIN], fields={"SubscribeProfile": "true"}),
          customer(44, email=EMAIL[NEVER], fields={"SubscribeProfile": "false"})],
         profiles=[{"attributes": {"email": EMAIL[UNSUB]}, "subscriptions": {"email": "SUBSCRIBED"}},
+                  {"attributes": {"email": EMAIL[DOI]},
+                   "subscriptions": {"email": "UNSUBSCRIBED"}},
                   {"attributes": {"email": EMAIL[NEVER]},
                    "subscriptions": {"email": "NEVER_SUBSCRIBED"}}],
+        account={"opt_in_process": "double_opt_in"},
     )
 
 
@@ -110,10 +115,10 @@ def shown(cli: Cli, custom_template: Path) -> dict[str, list[dict[str, Any]]]:
     plans = plans_shown(cli)
     # The matrix is only meaningful if the plans are the four kinds it claims.
     assert plans[UNSUB] == [{"channel": "email", "action": "unsubscribe", "list": None,
-                             "double_opt_in": False}]
-    assert {"channel": "email", "action": "subscribe", "list": "Sms Subscribers",
-            "double_opt_in": True} in plans[DOI]
-    assert plans[PLAIN] and not any(c["double_opt_in"] for c in plans[PLAIN])
+                             "double_opt_in": False, "pending_since": None}]
+    assert plans[DOI] == [{"channel": "email", "action": "subscribe", "list": None,
+                           "double_opt_in": True, "pending_since": None}]
+    assert plans[PLAIN] and all(c["double_opt_in"] for c in plans[PLAIN])
     assert plans[NEVER] and plans[NEVER][0]["action"] == "unsubscribe"
     return plans
 

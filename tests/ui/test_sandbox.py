@@ -70,7 +70,7 @@ async def test_batch_holds_then_errors_retry(app):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f8")
         await settle(pilot)
-        await pilot.press(*"55330 55260", "f5")
+        await pilot.press(*"55330 55262", "f5")  # no identifier; re-subscribes an opt-out
         await settle(pilot)
         assert "1 failed, 1 held" in text_of(pilot, "#batch-counts")
         await pilot.press("f6")
