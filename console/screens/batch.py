@@ -27,6 +27,7 @@ from console.screens.batch_dialogs import BrakeScreen, SurveyScreen
 from console.widgets.outcomes import UNSUBSCRIBE, brake_of, brake_words, survey_counts
 from console.widgets.screenbar import ScreenBar
 from console.widgets.tickbox import TickBox
+from core.model import GuardKind
 
 
 class BatchFinished(Message):
@@ -98,7 +99,8 @@ async def start_sync(engine: Any, ids: list[str] | None, *, bulk: bool,
     """engine.sync with the run's confirmed kinds (an engine before issue 14 knows only the
     all-or-nothing allow_unsubscribe, which this screen no longer offers)."""
     if hasattr(engine, "survey"):
-        return await engine.sync(ids, bulk=bulk, confirm=confirm, on_progress=on_progress,
+        kinds = frozenset(GuardKind(kind) for kind in confirm)
+        return await engine.sync(ids, bulk=bulk, confirm=kinds, on_progress=on_progress,
                                  cancel=cancel)
     return await engine.sync(ids, bulk=bulk, on_progress=on_progress, cancel=cancel)
 

@@ -6,14 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.model import GuardKind
+
 # The guard kinds of design §6, in the order the batch dialog asks about them.
 GUARD_KINDS: dict[str, tuple[str, str]] = {
-    "unsubscribe": ("unsubscribe", "an unsubscribe that is not the customer's own opt-out"),
-    "resubscribe": ("re-subscribe", "a subscribe of someone UNSUBSCRIBED or suppressed in "
-                    "Klaviyo"),
-    "consent-email": ("consent email", "the first double opt-in email for a (profile, list)"),
+    GuardKind.UNSUBSCRIBE.value: ("unsubscribe",
+                                  "an unsubscribe that is not the customer's own opt-out"),
+    GuardKind.RESUBSCRIBE.value: ("re-subscribe", "a subscribe of someone UNSUBSCRIBED or "
+                                  "suppressed in Klaviyo"),
+    GuardKind.CONSENT_EMAIL.value: ("consent email",
+                                    "the first double opt-in email for a (profile, list)"),
 }
-UNSUBSCRIBE = "unsubscribe"
+UNSUBSCRIBE = GuardKind.UNSUBSCRIBE.value
 
 OUTCOME_STYLE = {"done": "bold $success", "failed": "bold $error", "held": "bold $warning"}
 
