@@ -133,7 +133,9 @@ class BatchScreen(Screen[None]):
         Screen.-narrow #batch-charts { layout: vertical; }
         Screen.-narrow .chart Sparkline { height: 2; }
         #feed {
-            height: 8;
+            height: 1fr;
+            min-height: 8;
+            scrollbar-gutter: stable;
             border: round $panel-lighten-2;
             border-title-color: $text-muted;
         }
@@ -191,7 +193,8 @@ class BatchScreen(Screen[None]):
                     with Vertical(classes="chart"):
                         yield Label("Klaviyo rate-limit headroom (% left)")
                         yield Sparkline(list(self.headroom), id="headroom")
-            yield RichLog(id="feed", max_lines=500, wrap=True, markup=False)
+            # min_width: RichLog's default (78) would cut wrapped lines at 80 columns.
+            yield RichLog(id="feed", max_lines=500, wrap=True, markup=False, min_width=20)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -191,3 +191,18 @@ async def test_listen_help_names_the_bound_key_in_full(guard, tmp_path):
         batch = await open_batch(pilot)
         lines = "".join(str(line.text) for line in batch.query_one("#feed").lines)
         assert "listen is off: F11 takes iPaaS.com outbound notifications here" in lines
+
+
+async def test_listen_lines_wrap_inside_the_panel_at_80_columns(guard, tmp_path):
+    from console.screens.batch import NotificationReceived
+
+    async with app_of(guard, tmp_path).run_test(size=(80, 24)) as pilot:
+        batch = await open_batch(pilot)
+        long_line = ("a shared secret is required: one was generated for this sandbox run "
+                     "(set KLAVIYO_CONSOLE_LISTEN_SECRET to post your own)")
+        batch.post_message(NotificationReceived(long_line))
+        await settle(pilot)
+        feed = batch.query_one("#feed")
+        width = feed.scrollable_content_region.width
+        assert all(line.cell_length <= width for line in feed.lines)
+        assert "post your own)" in "".join(line.text for line in feed.lines)
