@@ -198,8 +198,8 @@ async def test_listen_lines_wrap_inside_the_panel_at_80_columns(guard, tmp_path)
 
     async with app_of(guard, tmp_path).run_test(size=(80, 24)) as pilot:
         batch = await open_batch(pilot)
-        long_line = ("a shared secret is required: one was generated for this sandbox run "
-                     "(set KLAVIYO_CONSOLE_LISTEN_SECRET to post your own)")
+        # One word of 77 cells: wider than the panel, narrower than RichLog's default minimum.
+        long_line = "x" * 77 + " post your own)"
         batch.post_message(NotificationReceived(long_line))
         await settle(pilot)
         feed = batch.query_one("#feed")
