@@ -336,5 +336,7 @@ class ErrorsScreen(Screen[None]):
         self.retrying = False
         self.query_one("#retry-progress").display = False
         severity: Any = message.severity
-        self.notify(message.summary, title="Retry", severity=severity, markup=False)
+        # Long enough to read why a record was held again.
+        self.notify(message.summary, title="Retry", severity=severity, markup=False,
+                    timeout=15 if message.severity != "information" else 5)
         self.load()
