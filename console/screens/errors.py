@@ -70,7 +70,12 @@ def detail_text(record: ErrorRecord) -> Content:
         parts.append(("\nAttempts, oldest first:\n", "bold"))
         for number, attempt in enumerate(attempts, 1):
             parts.append((f"{number}. {short_time(attempt.at)} {attempt.kind}", "$text-muted"))
-            parts.append(f": {attempt.message}\n")
+            earlier = attempts[number - 2] if number > 1 else None
+            if earlier is not None and (earlier.kind, earlier.message) == (attempt.kind,
+                                                                            attempt.message):
+                parts.append(": the same again\n")
+            else:
+                parts.append(f": {attempt.message}\n")
     facts = [
         ("error id", record.id), ("http status", record.http_status), ("code", record.code),
         ("profile", record.profile_id), ("detail", record.detail),

@@ -40,6 +40,14 @@ def test_detail_lists_attempts_oldest_first_with_the_first_cause():
     assert first < text.index("2. 2026-07-02 10:00:00 consent_guard")
 
 
+def test_a_repeated_attempt_is_not_spelled_out_again():
+    record = record_with_attempts()
+    again = Try("2026-07-03T10:00:00+00:00", "consent_guard", "held: resubscribe email")
+    record = replace(record, attempts=(*record.attempts, again))  # type: ignore[arg-type]
+    text = detail_text(record).plain
+    assert "3. 2026-07-03 10:00:00 consent_guard: the same again" in text
+
+
 def test_detail_of_a_counted_record_still_names_its_kind():
     record = replace(record_with_attempts(), attempts=3)  # type: ignore[arg-type]
     text = detail_text(record).plain
