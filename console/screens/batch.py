@@ -261,7 +261,7 @@ class BatchScreen(Screen[None]):
         if action == "start":
             return not self.running
         if action == "cancel_batch":
-            return self.running and self.cancel_event is not None
+            return self.running
         return True
 
     def action_toggle_all(self) -> None:
@@ -281,7 +281,7 @@ class BatchScreen(Screen[None]):
             self.notify("Type customer ids or tick All customers.", severity="warning")
             return
         self.running = True
-        self.cancel_event = None  # F10 waits for the run itself, not for the survey
+        self.cancel_event = None  # until the run starts, F10 cancels the planning
         self.run_ids = None if everyone else ids
         self.bulk = self.query_one("#batch-bulk", TickBox).value
         self.known_total = None if everyone else len(ids)
@@ -303,6 +303,8 @@ class BatchScreen(Screen[None]):
         self.post_message(SurveyDone(survey))
 
     def on_survey_done(self, message: SurveyDone) -> None:
+        if not self.running:
+            return  # cancelled while planning
         survey = message.survey
         if survey is None:
             self.run_with(frozenset())
@@ -345,6 +347,12 @@ class BatchScreen(Screen[None]):
         self.run_batch(chosen, self.bulk, confirm, self.cancel_event, unsubscribes_only)
 
     def action_cancel_batch(self) -> None:
+        if self.running and self.cancel_event is None:  # still planning: nothing was sent
+            self.workers.cancel_group(self, "batch")
+            self.running = False
+            self.query_one("#batch-counts", Static).update(
+                "Batch not started: cancelled while planning.")
+            return
         if self.cancel_event is not None and self.running:
             self.cancel_event.set()
             self.show_counts("   cancelling…")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,23 @@ async def test_listen_lines_wrap_inside_the_panel_at_80_columns(guard, tmp_path)
         width = feed.scrollable_content_region.width
         assert all(line.cell_length <= width for line in feed.lines)
         assert "post your own)" in "".join(line.text for line in feed.lines)
+
+
+async def test_f10_while_planning_cancels_before_anything_is_sent(guard, tmp_path):
+    planning = asyncio.Event()
+
+    async def slow_survey(ids):
+        planning.set()
+        await asyncio.Event().wait()  # the survey of a long run: still reading
+
+    guard.survey = slow_survey  # type: ignore[method-assign]
+    async with app_of(guard, tmp_path).run_test(size=(80, 24)) as pilot:
+        batch = await open_batch(pilot)
+        await pilot.press(*"55260 1005", "f5")
+        await until(pilot, planning.is_set)
+        assert "Planning 2 customer(s)" in text_of(pilot, "#batch-counts")
+        await pilot.press("f10")
+        await settle(pilot)
+        assert not batch.running
+        assert guard.syncs == [] and guard.pushes == []
+        assert "cancelled while planning" in text_of(pilot, "#batch-counts")
