@@ -26,9 +26,13 @@ if TYPE_CHECKING:
 __all__ = ["FAILED", "OK", "PROG", "USAGE", "UsageError", "build_parser", "main",
            "split_sandbox"]
 
-COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "listen", "sandbox")
+COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "check", "listen",
+            "sandbox")
 # The commands that run on an engine; each module's run(ns, engine) returns the exit code.
 ENGINE_COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "listen")
+# What a command needs when it runs on real services (design §9: only the console falls back
+# to the sandbox).
+CREDENTIALS = ("KLAVIYO_API_KEY", "IPAAS_API_TOKEN", "IPAAS_SYSTEM_ID")
 
 log = logging.getLogger("console.cli")
 
@@ -63,20 +67,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("customer_id", metavar="ID")
     p.add_argument("--yes", action="store_true",
                    help="confirm consent changes the consent guard holds")
+    p.add_argument("--resend-consent-email", action="store_true",
+                   help="send the double opt-in consent email again, even while one is pending")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("sync", parents=[common], help="push many customers")
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("--all", action="store_true", help="every customer in iPaaS.com")
     p.add_argument("--bulk", action="store_true", help="use Klaviyo's bulk import jobs")
+    p.add_argument("--confirm", type=_guard_kinds, default=frozenset(), metavar="KINDS",
+                   help="apply held consent changes of these kinds: a comma list of "
+                        "unsubscribe, resubscribe, consent-email, or all")
     p.add_argument("--allow-unsubscribe", action="store_true",
-                   help="apply consent changes the guard would hold")
+                   help="deprecated: the same as --confirm all")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("errors", parents=[common], help="the error log")
     p.add_argument("--status", choices=("open", "resolved", "all"), default="all")
     p.add_argument("--kind", type=_error_kind, metavar="KIND")
-    p.add_argument("--limit", type=_positive, default=None, metavar="N")
+    p.add_argument("--limit", type=_positive, default=None, metavar="N",
+                   help="show at most N records, newest first (default 200; --json: all)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("retry", parents=[common], help="retry failed transfers")
@@ -85,8 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("history", parents=[common], help="pushes, newest first")
-    p.add_argument("customer_id", nargs="?", metavar="ID")
-    p.add_argument("--limit", type=_positive, default=50, metavar="N")
+    p.add_argument("customer_id", nargs="?", metavar="ID",
+                   help="one customer's pushes, each with before, sent and after")
+    p.add_argument("--limit", type=_positive, default=50, metavar="N",
+                   help="show at most N entries, newest first (default 50)")
+    p.add_argument("--prune", action="store_true",
+                   help="delete entries older than --older-than DAYS (default: [history] "
+                        "retention_days) instead of listing; open errors always stay")
+    p.add_argument("--older-than", type=_positive, default=None, metavar="DAYS",
+                   help="with --prune: the age in days beyond which entries go")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("check", parents=[common],
+                       help="production self-check: URLs, key and scopes, token, system id, "
+                            "lists, template, state dir, listen secret")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("listen", parents=[common],
@@ -123,6 +145,20 @@ def _error_kind(text: str) -> str:
         choices = ", ".join(map(repr, kinds))
         raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {choices})")
     return text
+
+
+def _guard_kinds(text: str) -> frozenset[str]:
+    from console.cli.contract import GUARD_KINDS
+
+    kinds = {part.strip() for part in text.split(",") if part.strip()}
+    if "all" in kinds:
+        return frozenset(GUARD_KINDS)
+    wrong = sorted(kinds - set(GUARD_KINDS))
+    if wrong or not kinds:
+        valid = ", ".join((*GUARD_KINDS, "all"))
+        given = ", ".join(map(repr, wrong)) if wrong else "nothing"
+        raise argparse.ArgumentTypeError(f"unknown kind {given} (valid: {valid})")
+    return frozenset(kinds)
 
 
 def _port(text: str) -> int:
@@ -197,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         _complain(str(exc))
         return USAGE
+    asked_for_sandbox = bool(getattr(ns, "sandbox", False)) or seed is not None or serve
+    if config.sandbox and not asked_for_sandbox and ns.command is not None:
+        _complain(f"no credentials found: set {', '.join(CREDENTIALS)} (environment or config "
+                  "file), or run with --sandbox to use the built-in emulators")
+        return USAGE
     log_file = _setup_logging(config.state_dir)
     try:
         return _dispatch(ns, config)
@@ -258,8 +299,14 @@ def _dispatch(ns: argparse.Namespace, config: Config) -> int:
         from console.cli.sandbox import serve
 
         return asyncio.run(serve(ns, config))
+    if command == "check":
+        from console.cli.check import run as check
+
+        return asyncio.run(check(ns, config))
     if command in ("sync", "retry"):
         _check_batch_args(ns)
+    if command == "history":
+        _check_history_args(ns)
     run: Callable[[argparse.Namespace, Engine], Awaitable[int]] = importlib.import_module(
         f"console.cli.{command}").run
     return asyncio.run(_with_engine(config, ns, run))
@@ -274,14 +321,25 @@ def _check_batch_args(ns: argparse.Namespace) -> None:
         raise UsageError(f"give {noun} or --all")
 
 
+def _check_history_args(ns: argparse.Namespace) -> None:
+    if ns.older_than is not None and not ns.prune:
+        raise UsageError("--older-than goes with --prune")
+    if ns.prune and ns.customer_id:
+        raise UsageError("--prune applies to the whole history, not to one customer")
+
+
 async def _with_engine(config: Config, ns: argparse.Namespace,
                        run: Callable[[argparse.Namespace, Engine], Awaitable[int]]) -> int:
+    from console.cli.common import RetryLines, sandbox_banner
     from core.engine import Engine
 
     engine = await Engine.open(config)
+    stop_notices = engine.on_retry(RetryLines())
     try:
+        sandbox_banner(engine)
         return await run(ns, engine)
     finally:
+        stop_notices()
         await engine.close()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -11,7 +13,10 @@ from rich.console import Console
 from console import render
 
 if TYPE_CHECKING:
+    from core.clients.http import RetryNotice
     from core.engine import Engine
+
+SANDBOX_LINE = "sandbox: talking to the built-in emulators, not to real Klaviyo or iPaaS.com"
 
 
 def out() -> Console:
@@ -27,12 +32,28 @@ def print_json(document: Any) -> None:
 
 def say(message: str, *, style: str | None = None) -> None:
     """One line on stderr, printed as given (no markup)."""
-    render.make_console(stderr=True).print(message, style=style, markup=False)
+    render.make_console(stderr=True).print(message, style=style)
 
 
-def sandbox_banner(engine: Engine, as_json: bool) -> None:
-    """Say on stderr that the sandbox answers, unless the output is JSON."""
-    if engine.sandbox is not None and not as_json:
-        say("sandbox: talking to the built-in emulators, not to real Klaviyo or iPaaS.com",
-            style="dim")
+def sandbox_banner(engine: Engine) -> None:
+    """Say on stderr that the sandbox answers; stdout (and so --json) stays clean."""
+    if engine.sandbox is not None:
+        say(SANDBOX_LINE, style="dim")
 
+
+class RetryLines:
+    """Say on stderr what a retrying call waits for, once per wave: calls running side by side
+    that hit the same outage say the same thing at the same moment."""
+
+    def __init__(self, *, quiet_s: float = 1.0, clock: Callable[[], float] = time.monotonic):
+        self._quiet_s = quiet_s
+        self._clock = clock
+        self._last: dict[tuple[str, str, int], float] = {}
+
+    def __call__(self, notice: RetryNotice) -> None:
+        key = (notice.service, notice.cause, notice.attempt)
+        now = self._clock()
+        if now - self._last.get(key, float("-inf")) < self._quiet_s:
+            return
+        self._last[key] = now
+        say(str(notice), style="yellow")

@@ -12,7 +12,7 @@ from core.model import ErrorKind, ErrorStatus
 
 
 async def run(ns: argparse.Namespace, engine: Engine) -> int:
-    """Print the matching records, newest first; the table says when --limit cut it short."""
+    """Print the matching records, newest first, saying "showing N of M" when cut short."""
     status = None if ns.status == "all" else ErrorStatus(ns.status)
     kind = ErrorKind(ns.kind) if ns.kind else None
     limit = ns.limit if ns.limit is not None else (None if ns.json else 200)
@@ -22,6 +22,6 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
         return OK
     out().print(render.errors_view(records))
     total = engine.errors.count(status=status, kind=kind)
-    if limit is not None and total > len(records):
-        say(f"showing {len(records)} of {total} (use --limit N)", style="dim")
+    if total > len(records):
+        say(f"showing {len(records)} of {total} (use --limit N for more)", style="dim")
     return OK

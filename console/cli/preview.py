@@ -6,14 +6,13 @@ import argparse
 
 from console import render
 from console.cli.base import FAILED, OK, PROG
-from console.cli.common import out, print_json, sandbox_banner, say
+from console.cli.common import out, print_json, say
 from core.engine import CustomerNotFound, Engine, StageFailure
 from core.model import CustomerDataError
 
 
 async def run(ns: argparse.Namespace, engine: Engine) -> int:
-    """Print the plan; exit 1 when it cannot be made."""
-    sandbox_banner(engine, ns.json)
+    """Print the plan with its guard verdict; exit 1 when it cannot be made."""
     try:
         plan = await engine.preview(ns.customer_id)
     except CustomerNotFound as exc:

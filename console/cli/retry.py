@@ -7,16 +7,17 @@ import asyncio
 import contextlib
 import sys
 
+from rich.text import Text
+
 from console import render
 from console.cli.base import FAILED, OK, PROG, UsageError
-from console.cli.common import out, print_json, sandbox_banner
+from console.cli.common import out, print_json
 from console.cli.progress import ctrl_c, on_progress, progress_bar
 from core.engine import Engine, PushResult, UnknownErrorId
 
 
 async def run(ns: argparse.Namespace, engine: Engine) -> int:
     """Retry and print each record's outcome; exit 1 when any still fails or is held."""
-    sandbox_banner(engine, ns.json)
     results: list[PushResult] = []
     ids = None if ns.all else list(ns.error_ids)
     if ids is not None:
@@ -42,7 +43,7 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
             "ok": result.ok,
             "held": result.held,
             "status": record.status.value if record else None,
-            "attempts": record.attempts if record else None,
+            "attempts": tries(record.attempts) if record else None,
             "profile_id": result.profile_id,
             "message": result.error.message if result.error else None,
         })
@@ -52,11 +53,26 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
         if not rows:
             out().print("nothing to retry: no open error records")
         for row in rows:
+            line = Text()
             if row["ok"]:
-                out().print(f"[green]resolved[/] {row['error_id']} (customer "
-                            f"{row['customer_id']}, attempt {row['attempts']})")
+                line.append("resolved", style="green")
+                line.append(f" {row['error_id']} (customer {row['customer_id']}, attempt "
+                            f"{row['attempts']})")
+            elif row["held"]:
+                line.append("held", style="yellow")
+                line.append(f" {row['error_id']} (customer {row['customer_id']}): "
+                            f"{row['message']}")
             else:
-                out().print(f"[red]still failing[/] {row['error_id']} (customer "
-                            f"{row['customer_id']}): {row['message']}")
+                line.append("still failing", style="red")
+                line.append(f" {row['error_id']} (customer {row['customer_id']}): "
+                            f"{row['message']}")
+            out().print(line)
         out().print(render.batch_summary(progress, "resolved"))
     return OK if progress.ok else FAILED
+
+
+def tries(attempts: object) -> int | None:
+    """How many attempts a record counts, whether it keeps a number or the attempts themselves."""
+    if attempts is None or isinstance(attempts, int):
+        return attempts
+    return len(attempts) if isinstance(attempts, (list, tuple)) else None

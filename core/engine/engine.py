@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from core.clients.http import RetryPolicy
+from core.clients.http import RetryListener, RetryPolicy
 from core.clients.ipaas import IpaasClient
 from core.clients.klaviyo import KlaviyoClient
 from core.clients.limiter import RateLimitState
@@ -182,6 +182,16 @@ class Engine:
         if "@" in text:
             return await self._ctx.ipaas.search_customers(email=text)
         return await self._ctx.ipaas.search_customers(name=text)
+
+    def on_retry(self, listener: RetryListener) -> Callable[[], None]:
+        """Call `listener` before every retry wait of either service; returns the unsubscribe."""
+        offs = (self._ctx.klaviyo.on_retry(listener), self._ctx.ipaas.on_retry(listener))
+
+        def unsubscribe() -> None:
+            for off in offs:
+                off()
+
+        return unsubscribe
 
     def rate_limits(self) -> dict[str, RateLimitState]:
         """Klaviyo's per-endpoint rate-limit state, for display."""
