@@ -1,8 +1,11 @@
 """Figure 3: `sync --all --bulk` through profile-bulk-import jobs, against Klaviyo's limits.
 
 Run: .venv/bin/python bench/bulk.py [--customers 20000] [--rate-scale 0.05] [--bad 0.01]
-     [--linked 0.5]
-The sandbox runs in its own process (bench/served.py), so the figures are the engine's. A share
+     [--linked 0.5] [--cli]
+The sandbox runs in its own process (bench/served.py), so the figures are the engine's. With
+--cli the run is `klaviyo-console sync --all --bulk --json` in a process of its own against the
+served sandbox at Klaviyo's real limits, and the figures are that process's CPU (start-up
+included) and wall. A share
 (--linked) of the customers is linked to existing profiles, the rest are new; a share (--bad)
 has an email Klaviyo refuses, which only the import job finds. Prints:
 - customers per minute of Klaviyo time the API limits allow: the requests the engine sent per
@@ -18,8 +21,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
+import served
 from common import clear_sandbox_env, customer_ids, seed_document
 from served import served_engine, server_cpu
 
@@ -83,12 +93,61 @@ async def main(count: int, scale: float, bad: float, linked: float = 0.5) -> Non
           f"{count / wall:,.0f} customers/s wall; served sandbox CPU {served:.1f} s")
 
 
+def cli_run(count: int, linked: float) -> None:
+    """`sync --all --bulk` by the CLI against a served sandbox: its process's CPU and wall."""
+    with tempfile.TemporaryDirectory(prefix="bench-cli-") as folder:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("SANDBOX_", "KLAVIYO_", "IPAAS_"))}
+        server = subprocess.Popen(
+            [sys.executable, str(Path(served.__file__)), "--serve",
+             f"generate:{count}:{linked}", "1.0"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        try:
+            assert server.stdout is not None
+            creds = json.loads(server.stdout.readline())
+            env.update({
+                "KLAVIYO_API_KEY": creds["klaviyo"], "KLAVIYO_BASE_URL": creds["base_url"],
+                "IPAAS_API_TOKEN": creds["ipaas"], "IPAAS_SYSTEM_ID": creds["system"],
+                "IPAAS_BASE_URL": creds["base_url"],
+                "KLAVIYO_CONSOLE_STATE_DIR": str(Path(folder) / "state"),
+                "XDG_CONFIG_HOME": str(Path(folder) / "config")})
+            served0 = server_cpu(server.pid)
+            wall0 = time.monotonic()
+            cli = subprocess.Popen(
+                [str(Path(sys.executable).parent / "klaviyo-console"), "sync", "--all",
+                 "--bulk", "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env=env)
+            out = cli.stdout.read() if cli.stdout is not None else b""
+            _, status, usage = os.wait4(cli.pid, 0)
+            wall = time.monotonic() - wall0
+            served_cpu = server_cpu(server.pid) - served0
+        finally:
+            if server.stdin is not None:
+                server.stdin.close()
+            server.wait(timeout=60)
+    cpu = usage.ru_utime + usage.ru_stime
+    summary = json.loads(out) if out else {}
+    print(f"bulk by the CLI: {count:,} customers ({linked:.0%} linked, the rest new), "
+          f"sandbox served in its own process at Klaviyo's real limits; exit "
+          f"{os.waitstatus_to_exitcode(status)}")
+    print(f"  done {summary.get('done')}, failed {summary.get('failed')}, "
+          f"held {summary.get('held')}")
+    print(f"  CLI process: CPU {cpu:.1f} s = {cpu / count * 1000:.2f} ms/customer (start-up "
+          f"included), wall {wall:.1f} s = {count / wall * 60:,.0f} customers/min; served "
+          f"sandbox CPU {served_cpu:.1f} s")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--rate-scale", type=float, default=0.05)
     parser.add_argument("--bad", type=float, default=0.01)
     parser.add_argument("--linked", type=float, default=0.5)
+    parser.add_argument("--cli", action="store_true",
+                        help="run `klaviyo-console sync --all --bulk` in its own process")
     args = parser.parse_args()
     clear_sandbox_env()
-    asyncio.run(main(args.customers, args.rate_scale, args.bad, args.linked))
+    if args.cli:
+        cli_run(args.customers, args.linked)
+    else:
+        asyncio.run(main(args.customers, args.rate_scale, args.bad, args.linked))

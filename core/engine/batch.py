@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from core.engine.context import PushResult
+from core.engine.guarding import BrakeVerdict
 from core.model import Customer
 
 # A batch shares its reads, consent jobs and list calls (core.engine.shared), so what paces it is
@@ -35,6 +36,8 @@ class BatchProgress:
     cancelled: bool = False
     last_customer_id: str | None = None
     last_error: str | None = None
+    # Set when the run planned unsubscribes: the brake's verdict on them (held if tripped).
+    brake: BrakeVerdict | None = None
 
     @property
     def processed(self) -> int:
@@ -76,11 +79,13 @@ class BatchProgress:
             "cancelled": self.cancelled,
             "elapsed": round(self.elapsed, 3),
             "rate": round(self.rate, 3),
+            "brake": self.brake.to_json() if self.brake is not None else None,
         }
 
 
 Item = tuple[str, Customer | None]
-PushOne = Callable[[str, Customer | None], Awaitable[PushResult]]
+# None: the customer produced no result of its own (set aside for the brake, or only planned).
+PushOne = Callable[[str, Customer | None], Awaitable[PushResult | None]]
 
 
 async def _from_ids(ids: Iterable[str]) -> AsyncIterator[Item]:
@@ -132,7 +137,8 @@ async def run_batch(
                 continue  # drain without starting new pushes
             try:
                 result = await push_one(*item)
-                progress.count(result)
+                if result is not None:
+                    progress.count(result)
                 if on_progress is not None:
                     on_progress(progress)
             except Exception as exc:

@@ -59,6 +59,11 @@ class Coalescer(Generic[T, R]):
 
     async def submit(self, key: Hashable, item: T) -> R:
         """This item's result once its combined call has run; its own failure is raised."""
+        return await self.enqueue(key, item)
+
+    def enqueue(self, key: Hashable, item: T) -> asyncio.Future[R]:
+        """The future of this item's result: submit() without a coroutine, so a caller with
+        several items in flight awaits their futures without a task for each."""
         loop = asyncio.get_running_loop()
         pending = self._pending.get(key)
         if pending is None:
@@ -72,7 +77,7 @@ class Coalescer(Generic[T, R]):
         pending.waiters.append(future)
         if len(pending.items) >= self._size:
             self._seal(key)
-        return await future
+        return future
 
     def _wait(self, pending: _Pending[T, R], now: float) -> float:
         left = max(0.0, pending.started + self._linger - now)

@@ -13,9 +13,9 @@ from core.engine import records
 from core.engine.list_cache import ListCache
 from core.engine.shared import BatchCalls
 from core.mapping import Template
-from core.model import JSON, ErrorRecord, Plan, Stage
+from core.model import JSON, ErrorRecord, Outcome, Plan, Stage
 from core.plan import PlanSettings
-from core.store import ErrorLog, History
+from core.store import ConsentEmails, ErrorLog, History
 
 T = TypeVar("T")
 
@@ -46,10 +46,21 @@ class PushResult:
     profile_id: str | None = None
     error: ErrorRecord | None = None
     held: bool = False
+    # Fields Klaviyo dropped from a profile it saved (a rejected phone): done, but partly.
+    partial: tuple[str, ...] = ()
+
+    @property
+    def outcome(self) -> str:
+        """done, failed or held (design §9)."""
+        if self.held:
+            return Outcome.HELD.value
+        return Outcome.DONE.value if self.ok or self.partial else Outcome.FAILED.value
 
     def to_json(self) -> JSON:
         body = self.plan.to_json()
         body["ok"] = self.ok
+        body["outcome"] = self.outcome
+        body["partial"] = list(self.partial)
         body["profile_id"] = self.profile_id if self.profile_id else body["profile_id"]
         body["held"] = self.held
         body["error"] = self.error.to_json() if self.error else None
@@ -67,6 +78,7 @@ class Context:
     errors: ErrorLog
     history: History
     lists: ListCache
+    consent_emails: ConsentEmails
     secrets: tuple[str, ...] = ()
     # When records are stamped: the wall clock, or a fixed one for repeatable runs.
     now: Callable[[], str] = records.now_iso

@@ -18,7 +18,7 @@ from core.clients.ipaas import IpaasClient
 from core.clients.klaviyo import KlaviyoClient
 from core.clients.limiter import RateLimitState
 from core.config import Config, ConfigError
-from core.engine import flow, records
+from core.engine import flow, guarding, records
 from core.engine.batch import (
     DEFAULT_WORKERS,
     BatchProgress,
@@ -27,7 +27,8 @@ from core.engine.batch import (
     ids_source,
     run_batch,
 )
-from core.engine.context import Context, PushResult
+from core.engine.context import Context, CustomerNotFound, PushResult, StageFailure
+from core.engine.guarding import Confirm, GuardSurvey
 from core.engine.import_jobs import BULK_WORKERS
 from core.engine.list_cache import ListCache
 from core.engine.listen import (
@@ -40,19 +41,51 @@ from core.engine.listen import (
     sandbox_change_line,
     start_server,
 )
+from core.engine.lookups import SharedLookups
 from core.engine.shared import BatchCalls
 from core.mapping import TemplateError, load_template
-from core.model import Customer, ErrorRecord, ErrorStatus, Plan
-from core.plan import PlanSettings
-from core.store import ErrorLog, History, KeyValue
+from core.model import (
+    Customer,
+    CustomerDataError,
+    ErrorRecord,
+    ErrorStatus,
+    GuardKind,
+    OptIn,
+    Plan,
+)
+from core.plan import ConsentPolicy, PlanSettings
+from core.store import ConsentEmails, ErrorLog, History, KeyValue
 
 if TYPE_CHECKING:
     from core.sandbox import Sandbox
 
 log = logging.getLogger("core.engine")
 
+BatchResult = BatchProgress
+
+
+def _trigger(bulk: bool) -> str:
+    return "bulk" if bulk else "batch"
+
+
+async def _given(deferred: flow.Deferred) -> AsyncIterator[Item]:
+    for customer_id, (customer, _) in deferred.plans.items():
+        yield customer_id, customer
+
 ResultCallback = Callable[[PushResult], None]
 ProgressCallback = Callable[[BatchProgress], None]
+
+
+def consent_policy(config: Config, sandbox: Sandbox | None) -> ConsentPolicy:
+    """`[consent]` of the config; on the sandbox, its account's opt-in process (the seed's
+    account.opt_in_process), which Klaviyo's API does not tell."""
+    account = config.account_opt_in
+    if sandbox is not None:
+        account = str(getattr(sandbox.klaviyo, "opt_in_process", account))
+    return ConsentPolicy(
+        hold=frozenset(GuardKind(kind) for kind in config.consent_hold),
+        account_opt_in=OptIn(account), resend_days=config.consent_resend_days,
+        brake_share=config.consent_brake_share, brake_min=config.consent_brake_min)
 
 
 class UnknownErrorId(LookupError):
@@ -68,6 +101,7 @@ class Engine:
         self.sandbox = sandbox
         self.errors: ErrorLog = ctx.errors
         self.history: History = ctx.history
+        self.consent_emails: ConsentEmails = ctx.consent_emails
         self.template = ctx.template
         self._closed = False
         self._following: list[Callable[[str, str], None]] = []
@@ -132,10 +166,12 @@ class Engine:
             ipaas=ipaas,
             template=template,
             settings=PlanSettings(sms_consent=config.sms_consent,
-                                  default_region=config.default_region),
+                                  default_region=config.default_region,
+                                  policy=consent_policy(config, sandbox)),
             errors=ErrorLog(state, secrets=secrets),
             history=History(state, secrets=secrets),
             lists=ListCache(KeyValue(state, "cache", secrets=secrets)),
+            consent_emails=ConsentEmails(state),
             secrets=secrets,
             now=records.now_iso if clock is None else records.iso_clock(clock),
         )
@@ -160,16 +196,28 @@ class Engine:
 
     # ---- one customer ------------------------------------------------------------------
 
-    async def preview(self, customer_id: str) -> Plan:
+    async def preview(self, customer_id: str, *, resend_consent_email: bool = False) -> Plan:
         """Design §3 steps 1-5, writing nothing; raises CustomerNotFound, StageFailure or
         CustomerDataError."""
-        return await flow.preview(self._ctx, customer_id.strip())
+        return await flow.preview(self._ctx, customer_id.strip(),
+                                  resend_consent_email=resend_consent_email)
 
-    async def push(self, customer_id: str, *, confirmed: bool = False,
-                   trigger: str = "manual") -> PushResult:
-        """Push one customer on a fresh plan; failures come back recorded, never raised."""
-        return await flow.push(self._ctx, customer_id.strip(), confirmed=confirmed,
-                               trigger=trigger)
+    async def push(self, customer_id: str, *, confirm: Confirm = False,
+                   resend_consent_email: bool = False, trigger: str = "manual",
+                   confirmed: bool | None = None) -> PushResult:
+        """Push one customer on a fresh plan; failures come back recorded.
+
+        `confirm` True confirms every held kind (push --yes, the console's dialog); a manual
+        push of an id iPaaS.com does not know raises CustomerNotFound and records nothing.
+        `confirmed` is the old name of `confirm=True`.
+        """
+        if confirmed is not None:
+            confirm = confirm or confirmed
+        result = await flow.push(self._ctx, customer_id.strip(), confirm=confirm,
+                                 trigger=trigger, resend_consent_email=resend_consent_email)
+        if result is None:
+            raise RuntimeError("a push without a brake was deferred")
+        return result
 
     async def search_customers(self, query: str) -> list[Customer]:
         """Customers by id, email or name."""
@@ -199,39 +247,103 @@ class Engine:
 
     # ---- many customers ----------------------------------------------------------------
 
-    async def sync(self, ids: Iterable[str] | None, *, allow_unsubscribe: bool = False,
-                   bulk: bool = False, on_progress: ProgressCallback | None = None,
+    async def sync(self, ids: Iterable[str] | None, *, bulk: bool = False,
+                   confirm: Iterable[str] = frozenset(), allow_unsubscribe: bool = False,
+                   on_progress: ProgressCallback | None = None,
                    cancel: asyncio.Event | None = None, on_result: ResultCallback | None = None,
-                   workers: int = DEFAULT_WORKERS) -> BatchProgress:
-        """Push the given ids, or every customer (ids=None) streamed page by page."""
-        if ids is None:
-            items: AsyncIterator[Item] = customers_source(self._ctx.ipaas.iter_customers())
-            total: int | None = None
-        else:
-            wanted = flow.customers_of(ids)
-            items, total = ids_source(wanted), len(wanted)
-        # Reads, consent jobs and list calls are shared across the batch's customers; with
-        # `bulk`, profile writes too, as profile-bulk-import jobs.
-        ctx = replace(self._ctx, calls=BatchCalls(self._ctx.klaviyo, bulk=bulk))
+                   workers: int = DEFAULT_WORKERS) -> BatchResult:
+        """Push the given ids, or every customer (ids=None) streamed page by page.
+
+        `confirm` names the guard kinds this run confirms (`allow_unsubscribe` is the old,
+        deprecated spelling of all of them). Customers whose plan unsubscribes wait until the
+        rest are done; if they are more than the brake allows, they are held (see
+        BatchResult.brake) unless `confirm` has "unsubscribe".
+        """
+        kinds = guarding.ALL if allow_unsubscribe else frozenset(str(k) for k in confirm)
+        ctx = self._batch_ctx(bulk)
+        lookups = SharedLookups(ctx, ctx.calls) if ctx.calls is not None else None
+        deferred = flow.Deferred()
         if bulk:
             workers = max(workers, BULK_WORKERS)
 
-        async def push_one(customer_id: str, customer: Customer | None) -> PushResult:
-            result = await flow.push(ctx, customer_id, confirmed=allow_unsubscribe,
-                                     trigger="batch", customer=customer, interactive=False)
-            if on_result is not None:
+        async def push_one(customer_id: str, customer: Customer | None) -> PushResult | None:
+            result = await flow.push(ctx, customer_id, confirm=kinds, trigger=_trigger(bulk),
+                                     customer=customer, lookups=lookups, defer=deferred)
+            if result is not None and on_result is not None:
                 on_result(result)
             return result
 
-        return await run_batch(items, push_one, BatchProgress(total=total), workers=workers,
+        items, total = self._items(ids)
+        progress = await run_batch(items, push_one, BatchProgress(total=total), workers=workers,
+                                   on_progress=on_progress, cancel=cancel)
+        if not deferred or progress.cancelled:
+            return progress
+        progress.finished = None
+        verdict = guarding.brake(len(deferred), progress.processed + len(deferred),
+                                 share=ctx.settings.policy.brake_share,
+                                 minimum=ctx.settings.policy.brake_min)
+        progress.brake = verdict
+
+        async def push_deferred(customer_id: str, customer: Customer | None
+                                ) -> PushResult | None:
+            if verdict.tripped:
+                _, plan = deferred.plans[customer_id]
+                result = flow.hold(ctx, plan, kinds, _trigger(bulk), because=verdict.message())
+                if ctx.calls is not None:
+                    await ctx.calls.settle(customer_id)
+            else:
+                result = await flow.push(ctx, customer_id, confirm=kinds, trigger=_trigger(bulk),
+                                         customer=customer, lookups=lookups)
+            if result is not None and on_result is not None:
+                on_result(result)
+            return result
+
+        return await run_batch(_given(deferred), push_deferred, progress, workers=workers,
                                on_progress=on_progress, cancel=cancel)
+
+    async def survey(self, ids: Iterable[str] | None) -> GuardSurvey:
+        """The plans of a run, read as the run would read them and writing nothing: how many
+        customers need each kind of confirmation, and how many would unsubscribe."""
+        ctx = self._batch_ctx(False)
+        assert ctx.calls is not None
+        lookups = SharedLookups(ctx, ctx.calls)
+        survey = GuardSurvey()
+
+        async def plan_one(customer_id: str, customer: Customer | None) -> PushResult | None:
+            try:
+                gathered = await lookups.gather(customer_id, customer)
+                plan = gathered.plan(ctx.template, ctx.settings)
+            except (CustomerNotFound, CustomerDataError, StageFailure):
+                survey.failed.append(customer_id)
+                return None
+            survey.add(customer_id, plan)
+            return None
+
+        items, total = self._items(ids)
+        await run_batch(items, plan_one, BatchProgress(total=total))
+        return survey
+
+    def _batch_ctx(self, bulk: bool) -> Context:
+        # Reads, consent jobs and list calls are shared across the batch's customers; with
+        # `bulk`, profile writes too, as profile-bulk-import jobs.
+        return replace(self._ctx, calls=BatchCalls(self._ctx.klaviyo, bulk=bulk))
+
+    def _items(self, ids: Iterable[str] | None) -> tuple[AsyncIterator[Item], int | None]:
+        if ids is None:
+            return customers_source(self._ctx.ipaas.iter_customers()), None
+        wanted = flow.customers_of(ids)
+        return ids_source(wanted), len(wanted)
 
     async def retry(self, error_ids: Sequence[str] | None, *,
                     on_progress: ProgressCallback | None = None,
                     cancel: asyncio.Event | None = None,
                     on_result: ResultCallback | None = None,
-                    workers: int = DEFAULT_WORKERS) -> BatchProgress:
-        """Re-plan and push the customers of these error records (None: every open record)."""
+                    workers: int = DEFAULT_WORKERS) -> BatchResult:
+        """Re-plan and push the customers of these error records (None: every open record).
+
+        A record keeps the consent operations the operator confirmed: a fresh plan with the
+        same ones carries that confirmation, a changed one is held again.
+        """
         if error_ids is None:
             chosen = self._open_records()
         else:
@@ -242,11 +354,13 @@ class Engine:
                     raise UnknownErrorId(f"no error record {error_id} in the error log")
                 if record.status is ErrorStatus.OPEN:
                     chosen.append(record)
+        carried = {r.customer_id: r.confirmed for r in chosen}
         customers = flow.customers_of(r.customer_id for r in chosen)
 
-        async def push_one(customer_id: str, customer: Customer | None) -> PushResult:
-            result = await flow.push(self._ctx, customer_id, trigger="retry", customer=customer)
-            if on_result is not None:
+        async def push_one(customer_id: str, customer: Customer | None) -> PushResult | None:
+            result = await flow.push(self._ctx, customer_id, trigger="retry", customer=customer,
+                                     carried=carried.get(customer_id))
+            if result is not None and on_result is not None:
                 on_result(result)
             return result
 

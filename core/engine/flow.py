@@ -1,35 +1,52 @@
-"""One customer through design §3: fetch, map, resolve and plan (preview); write, then consent,
-lists and link, and record the outcome (push). The steps live in lookups, planning, writes and
-recording; this module runs them in order and turns every failure into a record."""
+"""One customer through design §3, whatever the trigger: gather the facts (lookups), plan them
+(plan_customer), hold what the consent guard holds, write (writes), and record (recording).
+
+A mode differs only in the lookups it is given (DirectLookups, SharedLookups) and in how the
+writes go out (ctx.calls: one customer's requests, shared requests, or bulk import jobs).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
 
 from core.engine import records
 from core.engine.context import Context, CustomerNotFound, PushResult, StageFailure, staged
+from core.engine.guarding import (
+    Confirm,
+    confirmed_kinds,
+    describe,
+    fingerprint,
+    held_kinds,
+    unconfirmed,
+    unsubscribes,
+)
 from core.engine.list_cache import ListCache
-from core.engine.lookups import fetch, resolve
-from core.engine.planning import Mapped, map_customer, map_needed, plan_of
+from core.engine.lookups import DirectLookups, Lookups
+from core.engine.planning import Mapped, map_customer
 from core.engine.recording import record_failure, record_history, resolve_open, with_message
 from core.engine.writes import attributes_of, consent_jobs, list_calls, store_link, write_profile
 from core.model import (
-    ConsentChange,
+    ConsentAction,
     Customer,
     CustomerDataError,
     ErrorKind,
+    ErrorRecord,
+    GuardKind,
+    Outcome,
     Plan,
     Profile,
     Route,
     Stage,
 )
-from core.plan import plan_conflict
+from core.plan import Facts, plan_conflict
 
 __all__ = [
     "Context",
     "CustomerNotFound",
+    "Deferred",
     "ListCache",
     "Mapped",
     "PushResult",
@@ -37,47 +54,46 @@ __all__ = [
     "blank_plan",
     "customers_of",
     "map_customer",
-    "plan_of",
     "preview",
     "push",
 ]
 
 log = logging.getLogger("core.engine")
 
-TRIGGERS_THAT_LOG_HOLDS = frozenset({"batch", "listen", "retry", "sync"})
+# A manual push asks the operator; every other trigger logs what it holds for an operator.
+MANUAL = "manual"
+# A record's confirmation given for a push that failed before its plan existed.
+UNPLANNED = "*"
 
 
-async def preview(ctx: Context, customer_id: str, *, customer: Customer | None = None,
-                  interactive: bool = True) -> Plan:
+async def preview(ctx: Context, customer_id: str, *, lookups: Lookups | None = None,
+                  resend_consent_email: bool = False) -> Plan:
     """Design §3 steps 1-5: what a push would do, with nothing written anywhere."""
-    return await _plan(ctx, customer_id, customer, interactive, _Progress(), may_upsert=False)
+    gathered = await (lookups or DirectLookups(ctx)).gather(
+        customer_id, resend_consent_email=resend_consent_email)
+    return gathered.plan(ctx.template, ctx.settings)
+
+
+@dataclass
+class Deferred:
+    """A batch's customers whose plans unsubscribe, set aside until the brake is judged."""
+
+    plans: dict[str, tuple[Customer | None, Plan]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.plans)
 
 
 class _Progress:
-    """The design §3 step a plan has reached, so a failure is recorded at its stage."""
+    """The design §3 step a push has reached, so a failure is recorded at its stage."""
 
     __slots__ = ("stage",)
 
     def __init__(self) -> None:
         self.stage = Stage.FETCH
 
-
-async def _plan(ctx: Context, customer_id: str, customer: Customer | None, interactive: bool,
-                progress: _Progress, *, may_upsert: bool) -> Plan:
-    """Steps 1-5; for a bulk push (`may_upsert`) whose batch upserts, only the collection the
-    link selects is mapped, since the import reads no target."""
-    found, link = await fetch(ctx, customer_id, customer)
-    progress.stage = Stage.MAP
-    # Asked only now: whether the batch upserts is settled while fetch waits for it to be ready.
-    upsert = ctx.calls if may_upsert and ctx.calls is not None and ctx.calls.upsert else None
-    mapped = (map_needed if upsert is not None else map_customer)(ctx, found, link)
-    progress.stage = Stage.RESOLVE
-    resolution = await resolve(ctx, mapped, link, interactive=interactive)
-    progress.stage = Stage.PLAN
-    plan = plan_of(ctx, mapped, resolution)
-    if upsert is not None:
-        plan = upsert.upsert_plan(plan, mapped.add, resolution.lists, ctx.settings)
-    return plan
+    def note(self, stage: Stage) -> None:
+        self.stage = stage
 
 
 def blank_plan(customer_id: str, reason: str) -> Plan:
@@ -85,26 +101,40 @@ def blank_plan(customer_id: str, reason: str) -> Plan:
     return Plan(customer_id=customer_id, route=Route.BLOCKED, reason=reason)
 
 
-async def push(ctx: Context, customer_id: str, *, confirmed: bool = False,
-               trigger: str = "manual", customer: Customer | None = None,
-               interactive: bool = True) -> PushResult:
-    """Design §3 steps 1-7 on a fresh plan; every outcome is recorded, nothing is raised."""
-    result = await _push(ctx, customer_id, confirmed=confirmed, trigger=trigger,
-                         customer=customer, interactive=interactive)
-    if ctx.calls is not None:
-        await ctx.calls.settle(customer_id)  # its history entry is on disk when this returns
-    return result
+async def push(ctx: Context, customer_id: str, *, confirm: Confirm = False,
+               trigger: str = MANUAL, customer: Customer | None = None,
+               lookups: Lookups | None = None, resend_consent_email: bool = False,
+               carried: str | None = None, defer: Deferred | None = None) -> PushResult | None:
+    """Design §3 steps 1-7 on a fresh plan; every outcome is recorded.
+
+    A manual push of an id iPaaS.com does not know raises CustomerNotFound and records nothing.
+    `carried` is a confirmation the operator gave earlier (a Guard fingerprint): it confirms a
+    plan whose consent operations are the same. With `defer`, a plan that unsubscribes is set
+    aside there (None is returned) for the brake to judge.
+    """
+    try:
+        return await _push(ctx, customer_id, confirm=confirm, trigger=trigger, customer=customer,
+                           lookups=lookups or DirectLookups(ctx),
+                           resend=resend_consent_email, carried=carried, defer=defer)
+    finally:
+        if ctx.calls is not None:
+            await ctx.calls.settle(customer_id)  # its history entry is on disk when this returns
 
 
-async def _push(ctx: Context, customer_id: str, *, confirmed: bool, trigger: str,
-                customer: Customer | None, interactive: bool) -> PushResult:
+async def _push(ctx: Context, customer_id: str, *, confirm: Confirm, trigger: str,
+                customer: Customer | None, lookups: Lookups, resend: bool,
+                carried: str | None, defer: Deferred | None) -> PushResult | None:
     plan: Plan | None = None
     progress = _Progress()
     try:
         try:
-            plan = await _plan(ctx, customer_id, customer, interactive, progress,
-                               may_upsert=not interactive)
+            gathered = await lookups.gather(customer_id, customer,
+                                            resend_consent_email=resend, note=progress.note)
+            progress.note(Stage.PLAN)
+            plan = gathered.plan(ctx.template, ctx.settings)
         except CustomerNotFound as exc:
+            if trigger == MANUAL:
+                raise  # a typo is not a failed transfer: nothing is recorded
             return record_failure(ctx, blank_plan(customer_id, str(exc)), records.simple(
                 ErrorKind.NOT_FOUND, Stage.FETCH, str(exc), record_id=ctx.errors.new_id(),
                 customer_id=customer_id), trigger)
@@ -115,17 +145,28 @@ async def _push(ctx: Context, customer_id: str, *, confirmed: bool, trigger: str
         if plan.blocked:
             return record_failure(ctx, plan, records.from_plan(
                 plan, record_id=ctx.errors.new_id(), secrets=ctx.secrets), trigger)
-        held = _hold(ctx, plan, confirmed, trigger)
+        _clear_joined(ctx, gathered.facts)
+        braked = GuardKind.UNSUBSCRIBE not in confirmed_kinds(confirm)
+        if defer is not None and braked and unsubscribes(plan):
+            defer.plans[customer_id] = (customer, plan)
+            return None
+        if carried is not None and carried in (fingerprint(plan), UNPLANNED):
+            confirm = confirmed_kinds(confirm) | held_kinds(plan)
+        held = hold(ctx, plan, confirm, trigger, carried=carried)
         if held is not None:
             return held
-        return await _execute(ctx, plan, confirmed=confirmed, trigger=trigger)
+        return await _execute(ctx, plan, confirm=confirm, trigger=trigger)
     except StageFailure as failure:
         current = plan or blank_plan(customer_id, str(failure.error))
         record = records.from_api_error(
             failure.error, record_id=ctx.errors.new_id(), customer_id=customer_id,
             stage=failure.stage, route=current.route if plan else None,
             profile_id=current.profile_id, secrets=ctx.secrets)
-        return record_failure(ctx, current, record, trigger)
+        return record_failure(ctx, current, _confirmed(record, plan, confirm), trigger,
+                              sent=failure.stage is not Stage.FETCH and
+                              failure.stage is not Stage.RESOLVE and plan is not None)
+    except CustomerNotFound:
+        raise  # only a manual push gets here: the operator is told, nothing is logged
     except asyncio.CancelledError:
         # A hard stop mid-push: log it so the customer is never silently half-done.
         current = plan or blank_plan(customer_id, "interrupted")
@@ -144,31 +185,51 @@ async def _push(ctx: Context, customer_id: str, *, confirmed: bool, trigger: str
             profile_id=current.profile_id, secrets=ctx.secrets), trigger)
 
 
-def _hold(ctx: Context, plan: Plan, confirmed: bool, trigger: str) -> PushResult | None:
-    """The held result when the consent guard stops an unconfirmed plan, else None."""
-    guarded = plan.guarded_consent
-    if not guarded or confirmed:
+def _confirmed(record: ErrorRecord, plan: Plan | None, confirm: Confirm) -> ErrorRecord:
+    """The record keeping the confirmation the operator gave for this plan, so a retry of the
+    same consent operations carries it."""
+    if plan is None:
+        # The operator confirmed this push (push --yes, the console's dialog) before its plan
+        # could be made, e.g. Klaviyo was down: the confirmation is for the plan the retry
+        # makes. A run's --confirm KINDS is not carried this way: it named kinds, not a plan.
+        return records.with_confirmed(record, UNPLANNED) if confirm is True else record
+    if not held_kinds(plan) or unconfirmed(plan, confirm):
+        return record
+    return records.with_confirmed(record, fingerprint(plan))
+
+
+def _clear_joined(ctx: Context, facts: Facts) -> None:
+    """Forget pending consent emails of people now on the list: nothing awaits any more."""
+    if not facts.consent_emails or not facts.memberships:
+        return
+    for profile_id, list_id in list(facts.consent_emails):
+        if list_id and profile_id in facts.memberships.get(list_id, frozenset()):
+            ctx.consent_emails.clear(profile_id, list_id)
+
+
+def hold(ctx: Context, plan: Plan, confirm: Confirm, trigger: str, *,
+         carried: str | None = None, because: str | None = None) -> PushResult | None:
+    """The held result when the consent guard stops a plan not confirmed enough, else None."""
+    if because is None and not unconfirmed(plan, confirm):
         return None
-    if trigger not in TRIGGERS_THAT_LOG_HOLDS:
+    if trigger == MANUAL and because is None:
         # A manual push that is held asks the operator; nothing failed, nothing is logged.
         return PushResult(plan=plan, ok=False, profile_id=plan.profile_id, held=True)
-    notes = "; ".join(c.note or _describe_consent(c) for c in guarded)
+    notes = "; ".join(describe(c) for c in plan.guarded_consent)
+    message = f"held by the consent guard: {notes}"
+    if because is not None:
+        message = f"held by the brake: {because}" + (f"; {notes}" if notes else "")
+    elif carried:
+        message += ("; the consent operations changed since the operator confirmed them, "
+                    "so that confirmation no longer applies")
     record = records.simple(
-        ErrorKind.CONSENT_GUARD, Stage.PLAN, f"held by the consent guard: {notes}",
+        ErrorKind.CONSENT_GUARD, Stage.PLAN, message,
         record_id=ctx.errors.new_id(), customer_id=plan.customer_id, route=plan.route,
         profile_id=plan.profile_id, secrets=ctx.secrets)
-    result = record_failure(ctx, plan, record, trigger)
-    return PushResult(plan=plan, ok=False, profile_id=plan.profile_id, error=result.error,
-                      held=True)
+    return record_failure(ctx, plan, record, trigger, held=True)
 
 
-def _describe_consent(change: ConsentChange) -> str:
-    where = f" on list {change.list_name}" if change.list_name else ""
-    extra = " (sends a double opt-in consent email)" if change.double_opt_in else ""
-    return f"{change.action.value} {change.channel.value}{where}{extra}"
-
-
-async def _execute(ctx: Context, plan: Plan, *, confirmed: bool, trigger: str) -> PushResult:
+async def _execute(ctx: Context, plan: Plan, *, confirm: Confirm, trigger: str) -> PushResult:
     """Steps 6-7: the write (a 409 on create links to the duplicate), then consent, lists and
     the link together, and the outcome recorded."""
     before = plan.current
@@ -182,7 +243,7 @@ async def _execute(ctx: Context, plan: Plan, *, confirmed: bool, trigger: str) -
         existing = await staged(Stage.WRITE, ctx.klaviyo.get_profile(duplicate))
         plan = plan_conflict(plan, existing or Profile(id=duplicate))
         before = plan.current
-        held = _hold(ctx, plan, confirmed, trigger)
+        held = hold(ctx, plan, confirm, trigger)
         if held is not None:
             return held
         profile = await write_profile(ctx, plan)
@@ -190,10 +251,12 @@ async def _execute(ctx: Context, plan: Plan, *, confirmed: bool, trigger: str) -
     if profile_id is None:
         raise RuntimeError("the write returned no profile id")
     after = profile.attributes if profile is not None else before
+    sent = attributes_of(plan.payload) is not None
 
     # Only the steps with work to do: each one gathered costs a task per customer.
     steps: list[Awaitable[None]] = []
-    if plan.consent:
+    to_send = any(c.sends for c in plan.consent)
+    if to_send:
         steps.append(consent_jobs(ctx, plan, profile_id))
     if plan.lists:
         steps.append(list_calls(ctx, plan, profile_id))
@@ -204,6 +267,9 @@ async def _execute(ctx: Context, plan: Plan, *, confirmed: bool, trigger: str) -
         if isinstance(outcome, BaseException) and not isinstance(outcome, StageFailure):
             raise outcome
     failures = [o for o in outcomes if isinstance(o, StageFailure)]
+    consent_ran = to_send and not any(f.stage is Stage.CONSENT for f in failures)
+    if consent_ran:
+        _remember_consent_emails(ctx, plan, profile_id)
     if failures:
         first = failures[0]
         record = records.from_api_error(
@@ -212,24 +278,38 @@ async def _execute(ctx: Context, plan: Plan, *, confirmed: bool, trigger: str) -
         if len(failures) > 1:
             others = "; ".join(f"{f.stage.value}: {f.error}" for f in failures[1:])
             record = with_message(record, f"{record.message} (also failed: {others})", ctx)
-        result = record_failure(ctx, plan, record, trigger, profile_id=profile_id, after=after)
-        return PushResult(plan=plan, ok=False, profile_id=profile_id, error=result.error)
+        return record_failure(ctx, plan, _confirmed(record, plan, confirm), trigger,
+                              profile_id=profile_id, after=after, sent=sent,
+                              ran_consent=consent_ran)
 
     dropped = profile.partial_failure if profile is not None else ()
     if "phone_number" in dropped:
-        sent = (attributes_of(plan.payload) or {}).get("phone_number")
+        number = (attributes_of(plan.payload) or {}).get("phone_number")
         record = records.simple(
             ErrorKind.PHONE_REJECTED, Stage.WRITE,
-            f"Klaviyo rejected the phone number {sent} and saved the profile without it",
+            f"Klaviyo rejected the phone number {number} and saved the profile without it",
             record_id=ctx.errors.new_id(), customer_id=plan.customer_id, route=plan.route,
             profile_id=profile_id, secrets=ctx.secrets)
-        result = record_failure(ctx, plan, record, trigger, profile_id=profile_id, after=after)
-        return PushResult(plan=plan, ok=False, profile_id=profile_id, error=result.error)
+        return record_failure(ctx, plan, record, trigger, profile_id=profile_id, after=after,
+                              sent=sent, partial=("phone_number",), ran_consent=consent_ran)
 
-    record_history(ctx, plan, ok=True, profile_id=profile_id, after=after, error_id=None,
-                   trigger=trigger)
+    record_history(ctx, plan, outcome=Outcome.DONE, profile_id=profile_id, after=after,
+                   error_id=None, trigger=trigger, sent=sent, ran_consent=consent_ran)
     resolve_open(ctx, plan.customer_id)
     return PushResult(plan=plan, ok=True, profile_id=profile_id)
+
+
+def _remember_consent_emails(ctx: Context, plan: Plan, profile_id: str) -> None:
+    """Keep each double opt-in subscribe that went out, so later plans send no second email."""
+    stamp = ctx.now()
+    for change in plan.consent:
+        if (change.action is ConsentAction.SUBSCRIBE and change.double_opt_in
+                and change.sends):
+            item = (profile_id, change.list_id or "", stamp)
+            if ctx.calls is not None:
+                ctx.calls.record(plan.customer_id, ctx.consent_emails.add, item)
+            else:
+                ctx.consent_emails.add(item)
 
 
 def customers_of(ids: Iterable[str]) -> list[str]:

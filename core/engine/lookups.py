@@ -1,36 +1,196 @@
-"""Steps 2 and 4 of design §3: the facts a plan needs, read with as few round trips as can be.
-
-The Customer and its link come first; then the linked profile, the email and phone matches and
-list membership, together. In a batch (`ctx.calls`) reads are shared across its customers.
+"""Steps 2 and 4 of design §3: the facts a plan needs, through one interface with two ways of
+reading them. DirectLookups asks for one customer; SharedLookups joins a batch's reads, 100
+identifiers a request. Both read the same facts: the Customer and its link, the linked profile
+with consent, the email and phone matches, membership of every list the mapping names, and
+pending consent emails.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypeVar
 
 from core.clients.http import ApiError
 from core.clients.ipaas import parse_link
 from core.engine.context import Context, CustomerNotFound, StageFailure, staged
-from core.engine.planning import Mapped
-from core.model import Customer, KlaviyoList, Profile, Stage
-from core.plan import Resolution
+from core.engine.planning import Mapped, map_customer
+from core.engine.shared import BatchCalls
+from core.mapping import Template
+from core.model import Collection, Customer, KlaviyoList, Plan, Profile, Stage
+from core.plan import Facts, PlanSettings, plan_mapped
+
+T = TypeVar("T")
+
+# A callback told the design §3 stage the lookups reached, so a failure is logged at it.
+StageNote = Callable[[Stage], None]
+
+
+def _no_note(stage: Stage) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """One customer's facts, with the mapping the reads needed (the planner reuses it)."""
+
+    facts: Facts
+    mapped: Mapped
+
+    def plan(self, template: Template, settings: PlanSettings) -> Plan:
+        """plan_customer over these facts, without mapping the customer a second time."""
+        if self.facts.linked:
+            return plan_mapped(self.facts, None, self.mapped.update, settings)
+        return plan_mapped(self.facts, self.mapped.add, None, settings,
+                           template.on_match(Collection.ADD))
+
+
+class Lookups(Protocol):
+    """Gathers one customer's facts."""
+
+    async def gather(self, customer_id: str, customer: Customer | None = None, *,
+                     resend_consent_email: bool = False,
+                     note: StageNote = _no_note) -> Gathered: ...
+
+
+async def _nothing() -> Profile | None:
+    return None
+
+
+class DirectLookups:
+    """One customer's own requests: preview, push, retry and listen."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    async def facts(self, customer_id: str, customer: Customer | None = None, *,
+                    resend_consent_email: bool = False) -> Facts:
+        """The customer's facts (gather() without the mapping)."""
+        gathered = await self.gather(customer_id, customer,
+                                     resend_consent_email=resend_consent_email)
+        return gathered.facts
+
+    async def gather(self, customer_id: str, customer: Customer | None = None, *,
+                     resend_consent_email: bool = False,
+                     note: StageNote = _no_note) -> Gathered:
+        ctx = self._ctx
+        found, link = await fetch(ctx, customer_id, customer)
+        note(Stage.MAP)
+        mapped = map_customer(ctx, found, link)
+        email, phone = mapped.identifiers
+        note(Stage.RESOLVE)
+        lists = known_lists(ctx)
+        named = [klist for klist in lists.values() if klist is not None]
+        profiles = asyncio.gather(
+            staged(Stage.RESOLVE, ctx.klaviyo.get_profile(link, include_lists=False)
+                   if link else _nothing()),
+            staged(Stage.RESOLVE, ctx.klaviyo.find_profile_by_email(email)
+                   if email else _nothing()),
+            staged(Stage.RESOLVE, ctx.klaviyo.find_profile_by_phone(phone)
+                   if phone else _nothing()))
+        members = asyncio.gather(*(
+            _members_of(ctx, klist, self._members(klist.id, email, phone)) for klist in named))
+        (linked, by_email, by_phone), found_members = await asyncio.gather(profiles, members)
+        facts = Facts(
+            customer=found, link=link, linked_profile=linked, email_match=by_email,
+            phone_match=by_phone, lists=lists,
+            memberships=dict(zip((k.id for k in named), found_members, strict=True)),
+            consent_emails=None, now=ctx.now(), resend_consent_email=resend_consent_email)
+        pending = ctx.consent_emails.pending(candidates(facts)) if candidates(facts) else {}
+        return Gathered(replace(facts, consent_emails=pending), mapped)
+
+    async def _members(self, list_id: str, email: str | None,
+                       phone: str | None) -> frozenset[str]:
+        if not email and not phone:
+            return frozenset()
+        found = await self._ctx.klaviyo.list_members(
+            list_id, emails=[email] if email else [], phone_numbers=[phone] if phone else [])
+        return found.profile_ids
+
+
+class SharedLookups:
+    """A batch's reads joined across its customers (sync and bulk): the same facts.
+
+    Each customer's reads are queued on the batch's shared requests at once and their futures
+    awaited in turn: no task per read, which at bulk sizes is most of a customer's CPU.
+    """
+
+    def __init__(self, ctx: Context, calls: BatchCalls) -> None:
+        self._ctx = ctx
+        self._calls = calls
+
+    async def facts(self, customer_id: str, customer: Customer | None = None, *,
+                    resend_consent_email: bool = False) -> Facts:
+        """The customer's facts (gather() without the mapping)."""
+        gathered = await self.gather(customer_id, customer,
+                                     resend_consent_email=resend_consent_email)
+        return gathered.facts
+
+    async def gather(self, customer_id: str, customer: Customer | None = None, *,
+                     resend_consent_email: bool = False,
+                     note: StageNote = _no_note) -> Gathered:
+        ctx, calls = self._ctx, self._calls
+        # A batch looks its lists up once, not once per customer that starts meanwhile.
+        await calls.once("lists", lambda: ensure_lists(ctx, ctx.template.list_names()))
+        if customer is not None and calls.bulk:
+            # A customer from a page carries its external ids: the same link as LookupExternal
+            # answers, without a request per customer (which bulk's CPU budget cannot afford).
+            found, link = customer, page_link(ctx, customer)
+        else:
+            found, link = await fetch(ctx, customer_id, customer)
+        note(Stage.MAP)
+        mapped = map_customer(ctx, found, link)
+        email, phone = mapped.identifiers
+        note(Stage.RESOLVE)
+        lists = known_lists(ctx)
+        named = [klist for klist in lists.values() if klist is not None]
+        reads = calls.reads
+        profiles = [reads.enqueue(name, value) if value else None
+                    for name, value in (("id", link), ("email", email), ("phone_number", phone))]
+        asked = email or phone
+        members = [calls.list_reads.enqueue(klist.id, (email, phone)) if asked else None
+                   for klist in named]
+        try:
+            linked, by_email, by_phone = [await _read(ctx, None, f) for f in profiles]
+            memberships = {klist.id: await _read(ctx, klist, f) or frozenset()
+                           for klist, f in zip(named, members, strict=True)}
+        except BaseException:
+            for future in (*profiles, *members):
+                if future is not None:
+                    future.add_done_callback(_retrieved)  # one failure is reported, not all
+            raise
+        facts = Facts(
+            customer=found, link=link, linked_profile=linked, email_match=by_email,
+            phone_match=by_phone, lists=lists, memberships=memberships,
+            consent_emails=None, now=ctx.now(), resend_consent_email=resend_consent_email)
+        pending = await calls.pending(ctx.consent_emails, candidates(facts))
+        return Gathered(replace(facts, consent_emails=pending), mapped)
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+async def _read(ctx: Context, klist: KlaviyoList | None,
+                future: asyncio.Future[T] | None) -> T | None:
+    """A queued shared read's answer; a failure is raised at the resolve stage (a list that is
+    gone from Klaviyo is dropped from the caches first)."""
+    if future is None:
+        return None
+    try:
+        return await future
+    except ApiError as exc:
+        if klist is not None and exc.status == 404:
+            forget_list(ctx, klist.name)
+        raise StageFailure(Stage.RESOLVE, exc) from exc
 
 
 async def fetch(ctx: Context, customer_id: str, customer: Customer | None = None
                 ) -> tuple[Customer, str | None]:
     """Round trip 1: the Customer, its stored link and the template's uncached lists, together."""
     names = ctx.template.list_names()
-    if ctx.calls is not None:
-        # A batch looks its lists up once, not once per customer that starts meanwhile.
-        await ctx.calls.once("lists", lambda: ensure_lists(ctx, names))
-        if ctx.calls.bulk:
-            await ctx.calls.ready(sms_consent=ctx.settings.sms_consent)
-    if customer is not None and ctx.calls is not None and ctx.calls.upsert:
-        # A bulk upsert trusts the page's external ids: a link missed here only means the
-        # import upserts by identifiers instead of by id, and the link is stored afterwards.
-        return customer, _page_link(ctx, customer)
     if customer is not None:
         given = await asyncio.gather(
             staged(Stage.FETCH, ctx.ipaas.lookup_link(customer_id)),
@@ -50,6 +210,26 @@ async def fetch(ctx: Context, customer_id: str, customer: Customer | None = None
     return found, _as_link(got[1])
 
 
+def known_lists(ctx: Context) -> dict[str, KlaviyoList | None]:
+    """Every list the template names (both collections), as the cache knows it."""
+    return {name: ctx.lists.get(name) for name in dict.fromkeys(ctx.template.list_names())}
+
+
+def candidates(facts: Facts) -> tuple[str, ...]:
+    """Ids of the profiles the customer may land on, linked first, without repeats."""
+    found = (facts.linked_profile, facts.email_match, facts.phone_match)
+    return tuple(dict.fromkeys(p.id for p in found if p is not None))
+
+
+def page_link(ctx: Context, customer: Customer) -> str | None:
+    """The link a Customer read from iPaaS.com carries among its external ids."""
+    system = ctx.ipaas.system_id
+    for item in customer.external_ids:
+        if str(item.system_id) == system:
+            return parse_link(item.external_id)
+    return None
+
+
 def _raise_first(outcomes: Sequence[object]) -> None:
     """Raise the first failure in call order (the customer's before the lists')."""
     for outcome in outcomes:
@@ -59,14 +239,6 @@ def _raise_first(outcomes: Sequence[object]) -> None:
 
 def _as_link(value: object) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _page_link(ctx: Context, customer: Customer) -> str | None:
-    system = ctx.ipaas.system_id
-    for item in customer.external_ids:
-        if str(item.system_id) == system:
-            return parse_link(item.external_id)
-    return None
 
 
 async def ensure_lists(ctx: Context, names: Iterable[str]) -> None:
@@ -81,125 +253,17 @@ async def ensure_lists(ctx: Context, names: Iterable[str]) -> None:
             ctx.lists.put(item)
 
 
-def _with_lists(profile: Profile | None, probe: tuple[str | None, str | None],
-                members: Mapping[str, frozenset[str]]) -> Profile | None:
-    """The profile with the named lists it belongs to, when the check was about this profile."""
-    if profile is None or not members:
-        return profile
-    email, phone = probe
-    if email is not None:
-        same = profile.email is not None and profile.email.casefold() == email.casefold()
-    else:
-        same = phone is not None and profile.phone_number == phone
-    if not same:
-        return profile  # the check filtered by another identity: membership stays unknown
-    return replace(profile, list_ids=frozenset(
-        list_id for list_id, ids in members.items() if profile.id in ids))
-
-
-async def resolve(ctx: Context, mapped: Mapped, link: str | None, *,
-                  interactive: bool = True) -> Resolution:
-    """Round trip 2: the linked profile, email and phone matches and list membership, together.
-
-    Membership is checked list-side (GET /api/lists/{id}/relationships/profiles filtered by
-    the customer's email or phone, L tier) rather than with include=lists on the profile read
-    (1/s, 15/m). With `interactive` off (batches), a linked customer skips the matches and the
-    membership checks to spare rate limit; a stale link then costs one more round trip.
-    """
-    names = mapped.list_names
-    await ensure_lists(ctx, names)  # normally done in round 1: a no-op from the cache
-    known = {name: ctx.lists.get(name) for name in names}
-    calls = ctx.calls
-    if not interactive and calls is not None and calls.opted_out is not None and calls.bulk:
-        # Bulk upsert: no target is read; its consent is unknown unless it opted out.
-        if link is None:
-            return Resolution(link=None, lists=known)
-        target = Profile(id=link, subscriptions=calls.opted_out.consent(
-            link, mapped.update.attributes.get("email")))
-        return Resolution(link=link, linked_profile=target, lists=known)
-    probe = mapped.probe()
-
-    async def nothing() -> Profile | None:
-        return None
-
-    do_match = interactive or link is None
-    shared = ctx.calls if not interactive else None
-
-    def by_email() -> Awaitable[Profile | None]:
-        email = mapped.identifiers[0]
-        if not email:
-            return nothing()
-        if shared is not None:
-            return shared.profile("email", email)
-        return ctx.klaviyo.find_profile_by_email(email)
-
-    def by_phone() -> Awaitable[Profile | None]:
-        phone = mapped.identifiers[1]
-        if not phone:
-            return nothing()
-        if shared is not None:
-            return shared.profile("phone_number", phone)
-        return ctx.klaviyo.find_profile_by_phone(phone)
-
-    if link:
-        linked_call = (shared.profile("id", link) if shared is not None
-                       else ctx.klaviyo.get_profile(link, include_lists=False))
-    else:
-        linked_call = nothing()
-    email_call = by_email() if do_match else nothing()
-    phone_call = by_phone() if do_match else nothing()
-    checked = [klist for klist in known.values() if klist is not None]
-    if not interactive or probe == (None, None):
-        checked = []
-    profiles = asyncio.gather(
-        staged(Stage.RESOLVE, linked_call),
-        staged(Stage.RESOLVE, email_call),
-        staged(Stage.RESOLVE, phone_call),
-    )
-    checks = asyncio.gather(*(
-        _list_check(ctx, klist, probe) for klist in checked))
-    (linked, email_match, phone_match), found = await asyncio.gather(profiles, checks)
-    members = {klist.id: ids for klist, ids in zip(checked, found, strict=True)}
-    if link and linked is None:
-        # A stale link: the Add collection applies after all, so it is mapped only now. The
-        # matches a batch skipped, and the membership of lists only the Add collection names,
-        # are read together in one more round trip.
-        extra = [name for name in dict.fromkeys(
-            intent.list_name for intent in mapped.add.list_intents) if name not in known]
-        await ensure_lists(ctx, extra)  # normally a no-op from the cache
-        known.update({name: ctx.lists.get(name) for name in extra})
-        more = [klist for name in extra if (klist := known[name]) is not None]
-        if not interactive or probe == (None, None):
-            more = []
-        if not do_match or more:
-            (email_again, phone_again), found_more = await asyncio.gather(
-                asyncio.gather(
-                    staged(Stage.RESOLVE, nothing() if do_match else by_email()),
-                    staged(Stage.RESOLVE, nothing() if do_match else by_phone())),
-                asyncio.gather(*(_list_check(ctx, klist, probe) for klist in more)))
-            if not do_match:
-                email_match, phone_match = email_again, phone_again
-            members.update(zip((klist.id for klist in more), found_more, strict=True))
-    return Resolution(
-        link=link,
-        linked_profile=_with_lists(linked, probe, members),
-        email_match=_with_lists(email_match, probe, members),
-        phone_match=_with_lists(phone_match, probe, members),
-        lists=known,
-    )
-
-
 def forget_list(ctx: Context, name: str) -> None:
     """Drop a list whose cached id went stale from both caches, so the next plan looks it up."""
     ctx.lists.forget(name)
     ctx.klaviyo.forget_list(name)
 
 
-async def _list_check(ctx: Context, klist: KlaviyoList,
-                      probe: tuple[str | None, str | None]) -> frozenset[str]:
+async def _members_of(ctx: Context, klist: KlaviyoList,
+                      read: Awaitable[frozenset[str]]) -> frozenset[str]:
+    """Ids of the list's members among the customer's identifiers (L tier, any() filter)."""
     try:
-        return await ctx.klaviyo.list_member_ids(klist.id, email=probe[0],
-                                                 phone_number=probe[1])
+        return await read
     except ApiError as exc:
         if exc.status == 404:
             forget_list(ctx, klist.name)

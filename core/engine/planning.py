@@ -1,11 +1,10 @@
-"""Steps 3 and 5 of design §3: the customer through the mapping, then the pure plan."""
+"""Step 3 of design §3: the customer through the mapping, each collection mapped once."""
 
 from __future__ import annotations
 
 from core.engine.context import Context
 from core.mapping import Template, apply
-from core.model import Collection, Customer, MappedProfile, Plan
-from core.plan import Resolution, plan_from_mapped
+from core.model import Collection, Customer, MappedProfile
 
 
 class Mapped:
@@ -85,19 +84,3 @@ def map_customer(ctx: Context, customer: Customer, link: str | None) -> Mapped:
     mapped.needed  # noqa: B018 - the mapping is step 3: a bad Customer fails here, at Stage.MAP
     return mapped
 
-
-def map_needed(ctx: Context, customer: Customer, link: str | None) -> Mapped:
-    """Only the collection a bulk upsert uses (it reads no target, so the link decides):
-    Update when linked, Add otherwise; both slots hold it."""
-    collection = Collection.UPDATE if link else Collection.ADD
-    one = apply(customer, ctx.template, collection, link=link,
-                default_region=ctx.settings.default_region)
-    return Mapped(customer, ctx.template, ctx.settings.default_region, link, add=one, update=one)
-
-
-def plan_of(ctx: Context, mapped: Mapped, resolution: Resolution) -> Plan:
-    """Step 5: the pure plan from the mapping and what the lookups found."""
-    if resolution.linked:
-        return plan_from_mapped(None, mapped.update, resolution, ctx.settings)
-    return plan_from_mapped(mapped.add, None, resolution, ctx.settings,
-                            on_match=ctx.template.on_match(Collection.ADD))

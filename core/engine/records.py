@@ -7,7 +7,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from core.clients.http import ApiError, redact
-from core.model import ErrorKind, ErrorRecord, ErrorStatus, Plan, Route, Stage
+from core.model import (
+    RESOLVED_ATTEMPT,
+    Attempt,
+    ErrorKind,
+    ErrorRecord,
+    ErrorStatus,
+    Plan,
+    Route,
+    Stage,
+)
 
 _DETAIL_LIMIT = 500
 
@@ -97,12 +106,14 @@ def from_plan(plan: Plan, *, record_id: str, secrets: tuple[str, ...]) -> ErrorR
     message = "; ".join(plan.errors) or plan.reason
     list_name = _list_in(plan.errors) if kind is ErrorKind.LIST_NOT_FOUND else None
     stamp = now_iso()
+    text = scrub(message, secrets) or message
     return ErrorRecord(
         id=record_id,
         customer_id=plan.customer_id,
         kind=kind,
         stage=Stage.PLAN,
-        message=scrub(message, secrets) or message,
+        message=text,
+        attempts=(Attempt(stamp, kind.value, text),),
         retry_action=retry_action(kind, Stage.PLAN, plan.route, customer_id=plan.customer_id,
                                   list_name=list_name),
         created_at=stamp,
@@ -116,12 +127,14 @@ def simple(kind: ErrorKind, stage: Stage, message: str, *, record_id: str, custo
            detail: str | None = None, secrets: tuple[str, ...] = ()) -> ErrorRecord:
     """An error record for a failure that did not come from an API response."""
     stamp = now_iso()
+    text = scrub(message, secrets) or message
     return ErrorRecord(
         id=record_id,
         customer_id=customer_id,
         kind=kind,
         stage=stage,
-        message=scrub(message, secrets) or message,
+        message=text,
+        attempts=(Attempt(stamp, kind.value, text),),
         retry_action=retry_action(kind, stage, route, customer_id=customer_id,
                                   profile_id=profile_id),
         created_at=stamp,
@@ -131,25 +144,41 @@ def simple(kind: ErrorKind, stage: Stage, message: str, *, record_id: str, custo
     )
 
 
+def with_confirmed(record: ErrorRecord, confirmed: str) -> ErrorRecord:
+    """The record keeping the fingerprint of the consent operations the operator confirmed."""
+    return replace(record, confirmed=confirmed)
+
+
+def first_attempt(record: ErrorRecord) -> ErrorRecord:
+    """The record with its own failure as its only attempt, stamped when it was created."""
+    return replace(record, attempts=(
+        Attempt(record.created_at, record.kind.value, record.message),))
+
+
 def merge_into_open(existing: ErrorRecord, fresh: ErrorRecord) -> ErrorRecord:
-    """The open record updated by a new failure: one line per customer, attempts counted."""
+    """The open record updated by a new failure: one line per customer, the new attempt added
+    after the earlier ones (the first cause stays), the operator's confirmation kept."""
     return replace(
         fresh,
         id=existing.id,
         created_at=existing.created_at,
-        attempts=existing.attempts + 1,
+        attempts=(*existing.attempts,
+                  Attempt(fresh.updated_at, fresh.kind.value, fresh.message)),
         status=ErrorStatus.OPEN,
+        confirmed=fresh.confirmed or existing.confirmed,
     )
 
 
 def resolved(existing: ErrorRecord, *, attempted: bool,
              at: str | None = None) -> ErrorRecord:
     """The record marked resolved (kept, not deleted); the success counts as an attempt."""
+    stamp = at or now_iso()
+    done = (Attempt(stamp, RESOLVED_ATTEMPT, "pushed"),) if attempted else ()
     return replace(
         existing,
         status=ErrorStatus.RESOLVED,
-        attempts=existing.attempts + (1 if attempted else 0),
-        updated_at=at or now_iso(),
+        attempts=(*existing.attempts, *done),
+        updated_at=stamp,
     )
 
 

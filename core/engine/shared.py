@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, cast
 
 from core.clients.http import ApiError
@@ -28,54 +28,20 @@ from core.clients.klaviyo import (
     ConsentSubject,
     KlaviyoClient,
 )
+from core.clients.klaviyo_endpoints import LIST_MEMBERS
 from core.engine.coalescer import LINGER, Coalescer
 from core.engine.import_jobs import IMPORT_IDLE, IMPORT_LINGER, ImportJobs, Write, WriteOutcome
-from core.model import (
-    Channel,
-    ConsentAction,
-    ConsentState,
-    ErrorStatus,
-    KlaviyoList,
-    ListAction,
-    MappedProfile,
-    Plan,
-    Profile,
-    Route,
-    Subscriptions,
-)
-from core.plan import PlanSettings
-from core.plan.consent import operations
+from core.model import Channel, ConsentAction, ErrorStatus, ListAction, Profile
+from core.store import ConsentEmails
+from core.store.consent_emails import PendingKey
 
 log = logging.getLogger("core.engine")
 
-# Suppressions a subscribe lifts: subscribing such a profile overrides an opt-out.
-OPT_OUT_REASONS = ("UNSUBSCRIBE", "SPAM_REPORT", "USER_SUPPRESSED")
 # Store writes of a batch go to disk in groups: one worker-thread call (and, with add_many,
 # one fsync per segment) for up to this many entries.
 STORE_GROUP = 512
 CUSTOMER_CALLS = 8
 STORE_LINGER = 0.02
-
-
-@dataclass(frozen=True)
-class OptedOut:
-    """Profiles whose email marketing is opted out, read as a set before a bulk sync: the only
-    consent state the guard needs when every other target is treated as unknown."""
-
-    ids: frozenset[str] = frozenset()
-    emails: frozenset[str] = frozenset()
-
-    @classmethod
-    def of(cls, profiles: list[Profile]) -> OptedOut:
-        return cls(ids=frozenset(p.id for p in profiles),
-                   emails=frozenset(p.email.casefold() for p in profiles if p.email))
-
-    def consent(self, profile_id: str | None, email: object) -> Subscriptions | None:
-        """UNSUBSCRIBED when the target or its email is in the set; else unknown (None)."""
-        if (profile_id and profile_id in self.ids) or (
-                isinstance(email, str) and email.casefold() in self.emails):
-            return Subscriptions(email=ConsentState.UNSUBSCRIBED)
-        return None
 
 
 ConsentKey = tuple[ConsentAction, str | None, frozenset[Channel]]
@@ -109,9 +75,13 @@ class BatchCalls:
                              else REMOVE_MEMBERS))
         self.stores: Coalescer[Any, None] = Coalescer(self._store, size=STORE_GROUP,
                                                       linger=STORE_LINGER if linger else 0.0)
-        # Set by prepare() for a bulk sync: targets are not read, only this set is.
-        self.opted_out: OptedOut | None = None
-        self._prepared: asyncio.Future[None] | None = None
+        # List membership of many customers' identifiers: 100 of each a request, L tier.
+        self.list_reads: Coalescer[tuple[str | None, str | None], frozenset[str]] = Coalescer(
+            self._list_members, size=PAGE_MAX, linger=linger,
+            ready=self._room(lambda _: LIST_MEMBERS))
+        # Pending consent emails of many customers' profiles: one store query a group.
+        self.consent_reads: Coalescer[tuple[Any, tuple[str, ...]], Mapping[PendingKey, str]] = (
+            Coalescer(self._pending, size=STORE_GROUP, linger=STORE_LINGER if linger else 0.0))
         self._once: dict[str, asyncio.Future[Any]] = {}
         # Per-customer requests (link stores, fallbacks) wait here rather than in the HTTP
         # connection pool, whose queue costs time in proportion to its length on every request.
@@ -156,59 +126,25 @@ class BatchCalls:
                 self._open = frozenset(ids)
         return customer_id in self._open
 
-    @property
-    def upsert(self) -> bool:
-        """True when profile writes are import upserts planned without reading each target."""
-        return self.bulk and self.opted_out is not None
-
-    async def ready(self, *, sms_consent: bool) -> None:
-        """prepare() once per batch; every customer waits for it before planning."""
-        if self._prepared is None:
-            self._prepared = asyncio.ensure_future(self.prepare(sms_consent=sms_consent))
-        await asyncio.shield(self._prepared)
-
-    async def prepare(self, *, sms_consent: bool) -> None:
-        """For a bulk sync, read the opted-out set; on any failure every target is read."""
-        if not self.bulk or sms_consent:
-            return  # SMS opt-outs cannot be read as a set: each target is read instead
-        try:
-            found = await asyncio.gather(*(self._klaviyo.suppressed_profiles(reason)
-                                           for reason in OPT_OUT_REASONS))
-        except ApiError as exc:
-            log.warning("opted-out profiles could not be read as a set (%s); the bulk sync "
-                        "reads each target instead", exc)
-            return
-        self.opted_out = OptedOut.of([p for group in found for p in group])
-
-    def upsert_plan(self, plan: Plan, mapped: MappedProfile,
-                    lists: Mapping[str, KlaviyoList | None], settings: PlanSettings) -> Plan:
-        """A bulk plan without a read target: the import upserts by id or identifiers, consent
-        is unknown except for the opted-out set, so unsubscribes and double opt-in list
-        subscribes are guarded and a re-subscribe of an opted-out email is caught."""
-        if self.opted_out is None or plan.blocked:
-            return plan
-        if plan.route is Route.UPDATE:
-            return replace(plan, current=None, reason=plan.reason + "; bulk import: the "
-                           "current profile was not read (consent known only for opt-outs)")
-        if plan.route is not Route.CREATE:
-            return plan
-        attributes = (plan.payload or {}).get("data", {}).get("attributes", {})
-        email = attributes.get("email")
-        consent, list_changes, warnings = operations(
-            mapped, lists, email, attributes.get("phone_number"),
-            self.opted_out.consent(None, email), None, False, mapped.phone_valid is not False,
-            settings.sms_consent)
-        return replace(
-            plan, consent=consent, lists=list_changes,
-            warnings=tuple(dict.fromkeys([*plan.warnings, *warnings])),
-            reason=("bulk import upserts by email, phone or external id: creates the profile "
-                    "or updates the one that has them (current profile not read)"))
-
     # ---- what the flow calls -----------------------------------------------------------
 
     async def profile(self, field_name: str, value: str) -> Profile | None:
         """The profile whose id, email or phone_number is this value, with consent."""
         return await self.reads.submit(field_name, value)
+
+    async def members(self, list_id: str, email: str | None,
+                      phone: str | None) -> frozenset[str]:
+        """Ids of the list's members among this customer's email and phone."""
+        if not email and not phone:
+            return frozenset()
+        return await self.list_reads.submit(list_id, (email, phone))
+
+    async def pending(self, store: ConsentEmails,
+                      profile_ids: tuple[str, ...]) -> dict[PendingKey, str]:
+        """Pending consent emails of these profiles, read with other customers' in one query."""
+        if not profile_ids:
+            return {}
+        return dict(await self.consent_reads.submit("pending", (store, profile_ids)))
 
     async def consent(self, action: ConsentAction, subject: ConsentSubject, *,
                       channels: frozenset[Channel], list_id: str | None) -> None:
@@ -233,7 +169,7 @@ class BatchCalls:
     def record(self, customer_id: str, write: Callable[[Any], None], item: Any) -> None:
         """Queue a store write for the next group (run in a worker thread);
         settle(customer_id) waits until it is written."""
-        future = asyncio.ensure_future(self.stores.submit(write, item))
+        future = self.stores.enqueue(write, item)
         self._records.setdefault(customer_id, []).append(future)
 
     async def _store(self, key: Hashable, items: list[Any]) -> list[None]:
@@ -258,7 +194,8 @@ class BatchCalls:
             await asyncio.gather(*futures)
 
     async def drain(self) -> None:
-        await asyncio.gather(self.imports.drain(), self.reads.drain(), self.subscribes.drain(),
+        await asyncio.gather(self.imports.drain(), self.reads.drain(), self.list_reads.drain(),
+                             self.consent_reads.drain(), self.subscribes.drain(),
                              self.unsubscribes.drain(), self.lists.drain())
         await self.stores.drain()
         await asyncio.gather(*(f for fs in self._records.values() for f in fs))
@@ -271,8 +208,8 @@ class BatchCalls:
 
     @property
     def requests(self) -> int:
-        return sum(c.requests for c in (self.reads, self.subscribes, self.unsubscribes,
-                                        self.lists))
+        return sum(c.requests for c in (self.reads, self.list_reads, self.subscribes,
+                                        self.unsubscribes, self.lists))
 
     # ---- the combined requests ---------------------------------------------------------
 
@@ -285,6 +222,20 @@ class BatchCalls:
             if own is not None:
                 index.setdefault(own, profile)
         return [index.get(_normal(field_name, value)) for value in values]
+
+    async def _list_members(self, key: Hashable, asked: list[tuple[str | None, str | None]]
+                            ) -> list[frozenset[str]]:
+        found = await self._klaviyo.list_members(
+            str(key), emails=[e for e, _ in asked if e], phone_numbers=[p for _, p in asked if p])
+        return [frozenset(filter(None, (found.member_id(email=e), found.member_id(
+            phone_number=p)))) for e, p in asked]
+
+    async def _pending(self, key: Hashable, asked: list[tuple[Any, tuple[str, ...]]]
+                       ) -> list[Mapping[PendingKey, str]]:
+        store = cast(ConsentEmails, asked[0][0])
+        ids = [pid for _, group in asked for pid in group]
+        found = await asyncio.get_running_loop().run_in_executor(None, store.pending, ids)
+        return [{k: v for k, v in found.items() if k[0] in group} for _, group in asked]
 
     async def _consent(self, key: Hashable, subjects: list[ConsentSubject]) -> list[None]:
         action, list_id, channels = cast(ConsentKey, key)

@@ -61,6 +61,8 @@ async def consent_jobs(ctx: Context, plan: Plan, profile_id: str) -> None:
     """One subscribe or unsubscribe job per action and list, both channels in one subject."""
     groups: dict[tuple[ConsentAction, str | None], list[ConsentChange]] = {}
     for change in plan.consent:
+        if not change.sends:
+            continue  # a consent email already awaits confirmation: sending again re-emails
         groups.setdefault((change.action, change.list_id), []).append(change)
     calls = []
     for (action, list_id), changes in groups.items():

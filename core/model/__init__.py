@@ -35,11 +35,21 @@ from core.model.plan import (
     Plan,
     Route,
 )
-from core.model.records import ErrorRecord, ErrorStatus, HistoryEntry, Stage
+from core.model.records import (
+    RESOLVED_ATTEMPT,
+    Attempt,
+    ErrorRecord,
+    ErrorStatus,
+    HistoryEntry,
+    Outcome,
+    Stage,
+)
 
 __all__ = [
     "JSON",
+    "RESOLVED_ATTEMPT",
     "Address",
+    "Attempt",
     "Change",
     "Channel",
     "Collection",
@@ -65,6 +75,7 @@ __all__ = [
     "MappedProfile",
     "MatchedBy",
     "OptIn",
+    "Outcome",
     "Plan",
     "Profile",
     "ProfileDataError",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +29,36 @@ class ErrorStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+# The kind of the attempt that resolved a record: a push that succeeded.
+RESOLVED_ATTEMPT = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try at a customer's transfer: when, what kind of failure (or "done"), and why."""
+
+    at: str
+    kind: str
+    message: str
+
+    def to_json(self) -> JSON:
+        return {"at": self.at, "kind": self.kind, "message": self.message}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Attempt:
+        return cls(at=str(raw["at"]), kind=str(raw["kind"]), message=str(raw.get("message", "")))
+
+
+def _attempts_of(raw: Mapping[str, Any]) -> tuple[Attempt, ...]:
+    """The stored attempts; a record from before they were kept counted them in a number."""
+    stored = raw.get("attempts", 1)
+    if isinstance(stored, list):
+        return tuple(Attempt.from_json(item) for item in stored)
+    first = Attempt(str(raw["created_at"]), str(raw["kind"]), str(raw["message"]))
+    later = replace(first, at=str(raw.get("updated_at", raw["created_at"])))
+    return (first, *([later] * (max(1, int(stored)) - 1)))
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorRecord:
     """One failed transfer in the error log, with enough to understand and retry it."""
@@ -42,11 +72,15 @@ class ErrorRecord:
     created_at: str
     updated_at: str
     status: ErrorStatus = ErrorStatus.OPEN
-    attempts: int = 1
+    # Every try, oldest first: the first cause stays visible after retries fail otherwise.
+    # Empty only while a record is being built; the engine stamps the first attempt.
+    attempts: tuple[Attempt, ...] = ()
     code: str | None = None
     detail: str | None = None
     http_status: int | None = None
     profile_id: str | None = None
+    # The fingerprint of the consent operations the operator confirmed for this customer.
+    confirmed: str | None = None
 
     def to_json(self) -> JSON:
         return {
@@ -57,11 +91,12 @@ class ErrorRecord:
             "message": self.message,
             "retry_action": self.retry_action,
             "status": self.status.value,
-            "attempts": self.attempts,
+            "attempts": [attempt.to_json() for attempt in self.attempts],
             "code": self.code,
             "detail": self.detail,
             "http_status": self.http_status,
             "profile_id": self.profile_id,
+            "confirmed": self.confirmed,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -78,12 +113,21 @@ class ErrorRecord:
             created_at=str(raw["created_at"]),
             updated_at=str(raw.get("updated_at", raw["created_at"])),
             status=ErrorStatus(raw.get("status", "open")),
-            attempts=int(raw.get("attempts", 1)),
+            attempts=_attempts_of(raw),
             code=raw.get("code"),
             detail=raw.get("detail"),
             http_status=raw.get("http_status"),
             profile_id=raw.get("profile_id"),
+            confirmed=raw.get("confirmed"),
         )
+
+
+class Outcome(StrEnum):
+    """What a push came to: written, failed, or held for a confirmation."""
+
+    DONE = "done"
+    FAILED = "failed"
+    HELD = "held"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +147,7 @@ class HistoryEntry:
     lists: tuple[JSON, ...] = ()
     error_id: str | None = None
     trigger: str = "manual"
+    outcome: Outcome = Outcome.DONE
 
     def to_json(self) -> JSON:
         return {
@@ -119,6 +164,7 @@ class HistoryEntry:
             "lists": list(self.lists),
             "error_id": self.error_id,
             "trigger": self.trigger,
+            "outcome": self.outcome.value,
         }
 
     @classmethod
@@ -137,4 +183,6 @@ class HistoryEntry:
             lists=tuple(raw.get("lists") or ()),
             error_id=raw.get("error_id"),
             trigger=str(raw.get("trigger", "manual")),
+            # An entry from before outcomes were kept says only whether it succeeded.
+            outcome=Outcome(raw.get("outcome") or ("done" if raw["ok"] else "failed")),
         )

@@ -77,6 +77,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             next_block INTEGER NOT NULL
         ) WITHOUT ROWID""",
     ),
+    # 2: double opt-in consent emails the engine sent, so a later plan sends none while one is
+    # pending (design §6). list_id "" is a subscribe without a list.
+    (
+        """CREATE TABLE consent_emails (
+            profile_id TEXT NOT NULL,
+            list_id TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            PRIMARY KEY (profile_id, list_id)
+        ) WITHOUT ROWID""",
+    ),
 )
 
 INSERT_ERROR = (

@@ -18,6 +18,9 @@ LISTS = [
     {"name": "Preview List", "opt_in_process": "single_opt_in"},
 ]
 
+# For scenarios whose list-less subscribe must take effect at once (no consent email).
+SINGLE_OPT_IN_ACCOUNT = {"opt_in_process": "single_opt_in"}
+
 CLEARED_ENV = (
     "KLAVIYO_API_KEY", "KLAVIYO_BASE_URL", "KLAVIYO_REVISION", "IPAAS_API_TOKEN",
     "IPAAS_SYSTEM_ID", "IPAAS_BASE_URL", "KLAVIYO_CONSOLE_STATE_DIR",
@@ -77,13 +80,14 @@ class Cli:
     def seed(self, customers: list[dict[str, Any]], profiles: list[dict[str, Any]] | None = None,
              links: dict[str, str] | None = None, lists: list[dict[str, Any]] | None = None,
              account: dict[str, Any] | None = None) -> None:
-        # These scenarios were written for an account whose list-less subscribe takes effect
-        # at once; the sandbox account defaults to double opt-in, as Klaviyo's does.
-        self.seed_path.write_text(json.dumps({
+        # The account is the sandbox's default, double opt-in as Klaviyo's, unless a test
+        # names the setting it needs.
+        document: dict[str, Any] = {
             "customers": customers, "profiles": profiles or [],
-            "lists": LISTS if lists is None else lists, "links": links or {},
-            "account": account or {"opt_in_process": "single_opt_in"},
-        }), encoding="utf-8")
+            "lists": LISTS if lists is None else lists, "links": links or {}}
+        if account is not None:
+            document["account"] = account
+        self.seed_path.write_text(json.dumps(document), encoding="utf-8")
 
     def run(self, *args: str, sandbox: bool = True) -> tuple[int, str, str]:
         self.capsys.readouterr()

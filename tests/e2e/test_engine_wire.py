@@ -98,10 +98,12 @@ async def test_preview_costs_two_round_trips_and_push_two_more(tmp_path: Path,
         assert plan.route is (Route.UPDATE if linked else Route.LINK)
         assert wire.depth <= 2, wire.calls
         assert len(wire.calls) >= 4  # customer, link, profile lookups, lists: really concurrent
-        # Membership is checked list-side in round 2, never with include=lists (1/s, 15/m).
+        # Membership is read list-side in round 2 (any(email,[...]) / any(phone_number,[...]),
+        # L tier), never with include=lists (1/s, 15/m).
         checks = [c for c in wire.calls if c[0] == "GET" and c[1].startswith("/api/lists/")
-                  and c[1].endswith("/relationships/profiles")]
-        assert len(checks) == len(LISTS) and all(depth == 2 for *_, depth in checks)
+                  and c[1].endswith("/profiles")]
+        assert len({c[1] for c in checks}) == len(LISTS) and all(depth == 2 for *_, depth in checks)
+        assert not [c for c in wire.calls if "include=lists" in str(c)]
 
         wire.reset()
         result = await engine.push("1", confirmed=True)

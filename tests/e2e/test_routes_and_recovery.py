@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.sandbox import DEMO_SEED
-from tests.e2e.conftest import Cli, customer
+from tests.e2e.conftest import SINGLE_OPT_IN_ACCOUNT, Cli, customer
 
 ANN = "01JGFJK6QFB96KRART17WEJVYY"
 BEN = "01JGFJKXXWB96KRART17WEWES9"
@@ -118,15 +118,17 @@ def test_retry_after_klaviyo_was_down(cli: Cli, monkeypatch: pytest.MonkeyPatch)
     error_id = doc["error"]["id"]
     code, doc = cli.json("push", "60", "--yes")
     assert doc["error"]["id"] == error_id  # one open record per customer, attempts counted
-    assert doc["error"]["attempts"] == 2
+    assert len(doc["error"]["attempts"]) == 2
 
     monkeypatch.delenv("SANDBOX_KLAVIYO_DOWN")
     code, _, _ = cli.run("retry", "--all")
-    # Issue 14: the default template's first consent email is sent unheld, so the retry runs.
+    # The operator confirmed this push (--yes) while Klaviyo was down: the retry carries it.
     assert code == 0
     _, [record] = cli.json("errors")
     assert record["id"] == error_id
-    assert record["status"] == "resolved" and record["attempts"] == 3
+    assert record["status"] == "resolved" and len(record["attempts"]) == 3
+    assert [a["kind"] for a in record["attempts"]] == [
+        "api_unavailable", "api_unavailable", "done"]
 
 
 def test_retry_resolves_a_record_once_the_cause_is_gone(
@@ -144,15 +146,16 @@ def test_retry_resolves_a_record_once_the_cause_is_gone(
     assert result["done"] == 1
     [row] = result["results"]
     assert row["error_id"] == error_id and row["ok"] is True
-    assert row["status"] == "resolved" and row["attempts"] == 2
+    assert row["status"] == "resolved" and row["attempts"] == 2  # retry's count of them
     assert len(cli.profiles_with(email="later@example.com")) == 1
 
 
 def test_pushing_twice_changes_nothing_the_second_time(cli: Cli, custom_template: Path) -> None:
-    # Single opt-in list and plain subscribe: a double opt-in stays pending (not a member), so
-    # a second push would rightly ask again; that is covered by the consent guard instead.
+    # Single opt-in list and a plain subscribe in a single opt-in account: the subscribe takes
+    # effect at once, so the second push has nothing left to do.
     cli.seed([customer(70, email="twice@example.com", number="(312) 204-1187",
-                       company="Acme", fields={"SubscribeProfile": "true", "Preview": "true"})])
+                       company="Acme", fields={"SubscribeProfile": "true", "Preview": "true"})],
+             account=SINGLE_OPT_IN_ACCOUNT)
 
     code, first = cli.json("push", "70", "--yes")
     assert code == 0, first
@@ -172,13 +175,23 @@ def test_pushing_twice_changes_nothing_the_second_time(cli: Cli, custom_template
     assert history[0]["consent"] == [] and history[0]["lists"] == []
 
 
-def test_not_found_customer_is_logged(cli: Cli) -> None:
-    cli.seed([])
-    code, doc = cli.json("push", "999")
-    assert code == 1
-    assert doc["error"]["kind"] == "not_found"
+def test_a_mistyped_id_pushed_by_hand_is_refused_and_recorded_nowhere(cli: Cli) -> None:
+    cli.seed([customer(998, email="known@example.com")])
+    code, _, err = cli.run("push", "999", "--yes")
+    assert code == 1 and "999 not found" in err
+    _, errors = cli.json("errors")
+    _, history = cli.json("history")
+    assert errors == [] and history == []
     code, _, err = cli.run("preview", "999")
     assert code == 1 and "not found" in err
+
+
+def test_a_batch_logs_an_unknown_id_as_not_found(cli: Cli) -> None:
+    cli.seed([])
+    code, _ = cli.json("sync", "999")
+    assert code == 1
+    _, [record] = cli.json("errors")
+    assert record["customer_id"] == "999" and record["kind"] == "not_found"
 
 
 def test_the_demo_customer_in_sync_previews_no_change(cli: Cli) -> None:

@@ -111,9 +111,11 @@ async def test_a_chunked_batch_shares_calls_and_each_customer_keeps_its_outcome(
         await engine.close()
 
 
-async def test_bulk_reads_no_target_and_holds_what_it_cannot_see(tmp_path: Path) -> None:
-    """Bulk plans without a read per customer: links come from the page, an unsubscribe of a
-    profile whose consent was not read is held, a re-subscribe of an opted-out one too."""
+async def test_bulk_plans_from_shared_reads_and_holds_what_a_preview_holds(
+        tmp_path: Path) -> None:
+    """Bulk plans from the same facts as a preview, read 100 a request: links come from the
+    page, an unsubscribe of a subscribed profile is held, a re-subscribe of an opted-out one
+    too."""
     from tests.e2e.conftest import template_with_custom_fields
 
     customers = [customer(i, email=f"u{i}@example.com", fields={"SubscribeProfile": "true"})
@@ -142,10 +144,10 @@ async def test_bulk_reads_no_target_and_holds_what_it_cannot_see(tmp_path: Path)
             assert held is not None and held.kind is ErrorKind.CONSENT_GUARD
         first = emulator.state.profiles[emulator.profile_id_for_email("u1@example.com")]
         assert first["email_marketing"]["consent"] == "SUBSCRIBED"  # not unsubscribed unseen
-        # No per-customer link look-ups or profile reads: the opted-out set and the ids of the
-        # ten created profiles, 100 per request.
+        # No per-customer link look-ups or profile reads: ids, emails, phones and the ten
+        # created profiles, 100 per request.
         assert not [c for c in wire.calls if "LookupExternal" in c[1]]
-        assert len([c for c in wire.calls if c == ("GET", "/api/profiles")]) <= 5
+        assert len([c for c in wire.calls if c == ("GET", "/api/profiles")]) <= 8
         assert not [c for c in wire.calls if c[1].startswith("/api/profiles/")]
 
         again = await engine.sync(["1"], bulk=True, allow_unsubscribe=True)

@@ -7,7 +7,7 @@ import signal
 import sqlite3
 from typing import Any
 
-from core.model import ErrorKind, ErrorRecord, HistoryEntry, Route, Stage
+from core.model import Attempt, ErrorKind, ErrorRecord, HistoryEntry, Route, Stage
 
 
 def error(record_id: str, customer: str = "55260", kind: ErrorKind = ErrorKind.API_UNAVAILABLE,
@@ -19,6 +19,12 @@ def error(record_id: str, customer: str = "55260", kind: ErrorKind = ErrorKind.A
     }
     fields.update(extra)
     return ErrorRecord(**fields)  # type: ignore[arg-type]
+
+
+def tries(n: int) -> tuple[Attempt, ...]:
+    """n attempts, the first the record's own failure."""
+    return tuple(Attempt(f"2025-05-01T10:0{i}:00+00:00", "api_unavailable", "Klaviyo answered 503")
+                 for i in range(n))
 
 
 def entry(entry_id: str, customer: str = "55260", **extra: object) -> HistoryEntry:

@@ -15,7 +15,7 @@ from core.model import ErrorStatus
 from core.store import ErrorLog, History, KeyValue
 from tests.e2e.conftest import CLEARED_ENV
 
-from .conftest import entry, error
+from .conftest import entry, error, tries
 
 FORK = multiprocessing.get_context("fork")
 # Read from the shipped demo data, so a change to it cannot silently break this count.
@@ -40,7 +40,7 @@ def _console(state: Path, stop: Any, out: Any) -> None:
         history.add(item)
         entries.append(item.id)
         if n % 3 == 0:
-            log.update(dataclasses.replace(record, status=ErrorStatus.RESOLVED, attempts=2))
+            log.update(dataclasses.replace(record, status=ErrorStatus.RESOLVED, attempts=tries(2)))
         recent.set("lookups", [f"console-{n}"])
         cache.set("console-seen", n)
         n += 1

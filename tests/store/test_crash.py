@@ -16,7 +16,7 @@ import pytest
 from core.model import ErrorStatus
 from core.store import ErrorLog, History, StoreError
 
-from .conftest import KillSwitch, entry, error
+from .conftest import KillSwitch, entry, error, tries
 
 FORK = multiprocessing.get_context("fork")
 
@@ -31,7 +31,7 @@ def _crash_during(state: Path, op: str, fatal_statement: int) -> None:
     fresh = error(log.new_id(), "9" if op == "add-first-of-customer" else "7", message="third")
     switch.armed = True
     if op == "update":
-        log.update(dataclasses.replace(first, status=ErrorStatus.RESOLVED, attempts=2))
+        log.update(dataclasses.replace(first, status=ErrorStatus.RESOLVED, attempts=tries(2)))
     else:
         log.add(fresh)
     os.kill(os.getpid(), signal.SIGKILL)

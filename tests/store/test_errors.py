@@ -13,7 +13,7 @@ import pytest
 from core.model import ErrorKind, ErrorStatus
 from core.store import ErrorLog, StoreError, database
 
-from .conftest import error
+from .conftest import error, tries
 
 
 def test_add_then_get_returns_the_same_record(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_update_marks_resolved_and_keeps_the_record(tmp_path: Path) -> None:
     log = ErrorLog(tmp_path)
     record = error(log.new_id())
     log.add(record)
-    done = dataclasses.replace(record, status=ErrorStatus.RESOLVED, attempts=2)
+    done = dataclasses.replace(record, status=ErrorStatus.RESOLVED, attempts=tries(2))
     log.update(done)
     assert log.get(record.id) == done
     assert log.open_for_customer("55260") is None
@@ -158,8 +158,8 @@ def test_two_instances_on_one_directory_see_each_others_writes(tmp_path: Path) -
     a.add(record)
     assert b.get(record.id) == record
     assert b.open_for_customer("55260") == record
-    b.update(dataclasses.replace(record, attempts=3))
-    assert a.get(record.id).attempts == 3  # type: ignore[union-attr]
+    b.update(dataclasses.replace(record, attempts=tries(3)))
+    assert a.get(record.id).attempts == tries(3)  # type: ignore[union-attr]
     other = error(b.new_id(), "9")
     b.add(other)
     assert [r.id for r in a.query()] == [other.id, record.id]

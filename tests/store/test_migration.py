@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.model import ErrorRecord, HistoryEntry
 from core.store import ErrorLog, History, KeyValue, StoreError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "legacy"
@@ -21,6 +22,10 @@ def _old_state(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
     state = tmp_path / "state"
     shutil.copytree(FIXTURE / "state", state)
     expected = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
+    # The fixture was written before records kept each attempt and history kept outcomes:
+    # what the store must give back is those records read through today's model.
+    expected["errors"] = [ErrorRecord.from_json(r).to_json() for r in expected["errors"]]
+    expected["history"] = [HistoryEntry.from_json(e).to_json() for e in expected["history"]]
     return state, expected
 
 

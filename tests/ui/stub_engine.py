@@ -17,6 +17,7 @@ from typing import Any
 
 from core.mapping import NO_IDENTIFIER
 from core.model import (
+    Attempt,
     Change,
     Channel,
     ConsentAction,
@@ -287,8 +288,9 @@ class StubEngine:
         for record in records:
             result = await self.push(record.customer_id, trigger="retry")
             if result.ok:
+                done = Attempt(record.updated_at, "done", "pushed")
                 self.errors.add(replace(record, status=ErrorStatus.RESOLVED,
-                                        attempts=record.attempts + 1))
+                                        attempts=(*record.attempts, done)))
                 progress.done += 1
             else:
                 progress.failed += 1

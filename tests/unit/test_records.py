@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.clients.http import ApiError
 from core.engine import records
-from core.model import ErrorKind, ErrorRecord, Route, Stage
+from core.model import ErrorKind, ErrorRecord, ErrorStatus, Route, Stage
 
 KEY = "pk_live_0123456789abcdefABCDEF"
 
@@ -54,3 +54,27 @@ def test_long_details_are_trimmed_to_a_readable_length() -> None:
 
     assert record.detail is not None and len(record.detail) <= 500
     assert record.detail.endswith("…")
+
+
+def test_resolving_a_record_sets_its_status_and_adds_the_successful_attempt() -> None:
+    failed = records.first_attempt(_record(ApiError(
+        "klaviyo", method="POST", path="/api/profiles", status=503, detail="down")))
+    again = records.merge_into_open(failed, records.simple(
+        ErrorKind.CONSENT_GUARD, Stage.PLAN, "held by the consent guard", record_id="e2",
+        customer_id="55340"))
+
+    done = records.resolved(again, attempted=True, at="2026-12-07T10:00:00+00:00")
+
+    assert done.status is ErrorStatus.RESOLVED and done.id == failed.id
+    assert [a.kind for a in done.attempts] == ["api_unavailable", "consent_guard", "done"]
+    assert done.attempts[0].message == failed.message  # the first cause stays visible
+    assert done.attempts[-1].at == done.updated_at == "2026-12-07T10:00:00+00:00"
+    assert records.resolved(again, attempted=False).attempts == again.attempts
+
+
+def test_a_confirmation_survives_a_later_failure_of_the_same_record() -> None:
+    held = records.with_confirmed(records.first_attempt(_record(ApiError(
+        "klaviyo", method="PATCH", path="/api/profiles/x", status=503))), "abc123")
+    later = records.merge_into_open(held, _record(ApiError(
+        "klaviyo", method="PATCH", path="/api/profiles/x", status=502)))
+    assert later.confirmed == "abc123" and len(later.attempts) == 2
