@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Label, ProgressBar, Select, Stati
 
 from console.keymap import binding
 from console.screens.base import Counts, CountsChanged, say, wait_engine
-from console.widgets.outcomes import attempt_count, attempts_of, table_time
+from console.widgets.outcomes import table_time
 from console.widgets.screenbar import ScreenBar
 from console.widgets.words import FIXES, short_time
 from core.model import ErrorKind, ErrorRecord, ErrorStatus
@@ -46,11 +46,11 @@ class RetryFinished(Message):
 def detail_text(record: ErrorRecord) -> Content:
     """Cause and fix in plain words, every attempt oldest first, then the facts to quote."""
     status_style = "bold $success" if record.status is ErrorStatus.RESOLVED else "bold $error"
-    attempts = attempts_of(record)
+    attempts = record.attempts
     parts: list[str | tuple[str, str]] = [
         (f"{record.status.value.upper()}", status_style),
         f"  {record.kind.value} at {record.stage.value} · customer {record.customer_id}"
-        f" · {attempt_count(record)} attempt(s)\n\n",
+        f" · {len(attempts)} attempt(s)\n\n",
         ("What happened: ", "bold"), f"{record.message}\n\n",
     ]
     first = attempts[0] if attempts else None
@@ -223,7 +223,7 @@ class ErrorsScreen(Screen[None]):
                 Text(record.customer_id),
                 Text(record.kind.value),
                 Text(record.status.value, style="green" if resolved else "bold red"),
-                Text(str(attempt_count(record))),
+                Text(str(len(record.attempts))),
                 Text(table_time(record.updated_at)),
                 Text(record.message),
                 key=record.id,

@@ -20,32 +20,16 @@ from console.widgets.outcomes import OUTCOME_STYLE, outcome_of, table_time
 from console.widgets.preview import SIDES_CSS, JsonView
 from console.widgets.screenbar import ScreenBar
 from console.widgets.words import short_time
-from core.model import ErrorKind, HistoryEntry
+from core.model import HistoryEntry
 
 ROW_STYLE = {"done": "green", "failed": "bold red", "held": "bold yellow"}
 
 
-def held_error_ids(engine: Any, entries: list[HistoryEntry]) -> frozenset[str]:
-    """Error ids of consent_guard records among entries that predate the outcome field."""
-    get = getattr(engine.errors, "get", None)
-    if get is None:
-        return frozenset()
-    held = set()
-    for entry in entries:
-        if getattr(entry, "outcome", None) is None and not entry.ok and entry.error_id:
-            record = get(entry.error_id)
-            if record is not None and record.kind is ErrorKind.CONSENT_GUARD:
-                held.add(entry.error_id)
-    return frozenset(held)
-
-
 class HistoryLoaded(Message):
-    def __init__(self, customer_id: str | None, entries: list[HistoryEntry],
-                 held_errors: frozenset[str] = frozenset()) -> None:
+    def __init__(self, customer_id: str | None, entries: list[HistoryEntry]) -> None:
         super().__init__()
         self.customer_id = customer_id
         self.entries = entries
-        self.held_errors = held_errors
 
 
 def consent_line(consent: dict[str, Any], outcome: str) -> tuple[str, str]:
@@ -109,7 +93,6 @@ class HistoryScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.entries: dict[str, HistoryEntry] = {}
-        self.held_errors: frozenset[str] = frozenset()
         self.opened_for: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -161,19 +144,17 @@ class HistoryScreen(Screen[None]):
             entries = await asyncio.to_thread(
                 (lambda: history.for_customer(customer_id, limit=200)) if customer_id
                 else (lambda: history.recent(200)))
-            held = await asyncio.to_thread(held_error_ids, engine, entries)
         except Exception as exc:
             self.notify(say(exc), title="History unavailable", severity="error", markup=False)
             return
-        self.post_message(HistoryLoaded(customer_id, entries, held))
+        self.post_message(HistoryLoaded(customer_id, entries))
 
     def on_history_loaded(self, message: HistoryLoaded) -> None:
         table = self.query_one(DataTable)
         table.clear()
         self.entries = {e.id: e for e in message.entries}
-        self.held_errors = message.held_errors
         for entry in message.entries:
-            outcome = outcome_of(entry, self.held_errors)
+            outcome = outcome_of(entry)
             # Text cells: a DataTable reads plain strings as markup, and these are data.
             table.add_row(
                 Text(table_time(entry.at)),  # the full time is in the summary
@@ -196,7 +177,7 @@ class HistoryScreen(Screen[None]):
         entry = self.entries.get(str(event.row_key.value))
         if entry is None:
             return
-        outcome = outcome_of(entry, self.held_errors)
+        outcome = outcome_of(entry)
         self.query_one("#history-summary", Static).update(entry_summary(entry, outcome))
         self.query_one("#before", JsonView).show(entry.before)
         after, title = profile_after(entry, outcome)

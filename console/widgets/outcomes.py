@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from core.model import GuardKind
@@ -22,37 +21,10 @@ UNSUBSCRIBE = GuardKind.UNSUBSCRIBE.value
 OUTCOME_STYLE = {"done": "bold $success", "failed": "bold $error", "held": "bold $warning"}
 
 
-@dataclass(frozen=True)
-class AttemptLine:
-    """One try at a record's transfer, as the errors screen lists it."""
-
-    at: str
-    kind: str
-    message: str
-
-
-def outcome_of(entry: Any, held_errors: frozenset[str] = frozenset()) -> str:
-    """done, failed or held; an entry from before outcomes were kept is held when its error
-    record is a consent_guard one (`held_errors`), never "failed"."""
-    outcome = getattr(entry, "outcome", None)
-    if outcome is not None:
-        return str(getattr(outcome, "value", outcome))
-    if entry.ok:
-        return "done"
-    return "held" if entry.error_id in held_errors else "failed"
-
-
-def attempts_of(record: Any) -> list[AttemptLine]:
-    """A record's attempts, oldest first; a record that only counted them gets one line."""
-    attempts = record.attempts
-    if isinstance(attempts, int):
-        return [AttemptLine(record.created_at, record.kind.value, record.message)]
-    return [AttemptLine(str(a.at), str(a.kind), str(a.message)) for a in attempts]
-
-
-def attempt_count(record: Any) -> int:
-    attempts = record.attempts
-    return attempts if isinstance(attempts, int) else len(attempts)
+def outcome_of(entry: Any) -> str:
+    """done, failed or held, as the history entry recorded it."""
+    outcome = entry.outcome
+    return str(getattr(outcome, "value", outcome))
 
 
 def table_time(stamp: str) -> str:

@@ -3,33 +3,24 @@ was held again."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from textual.widgets import DataTable
 
 from console.screens.errors import ErrorsScreen, detail_text
-from core.model import ErrorKind, ErrorRecord, ErrorStatus, Stage
+from core.model import Attempt, ErrorKind, ErrorRecord, ErrorStatus, Stage
 from tests.ui.guard_stub import GuardStub
 from tests.ui.helpers import settle, text_of, until
 from tests.ui.stub_engine import STAMP, StubConfig, stub_factory
-
-
-@dataclass(frozen=True)
-class Try:
-    """An attempt as the engine keeps it (at, kind, message)."""
-
-    at: str
-    kind: str
-    message: str
 
 
 def record_with_attempts() -> ErrorRecord:
     record = ErrorRecord(id="E0001", customer_id="55341", kind=ErrorKind.CONSENT_GUARD,
                          stage=Stage.CONSENT, message="held: resubscribe email",
                          retry_action="confirm the push", created_at=STAMP, updated_at=STAMP)
-    attempts = (Try("2026-07-01T09:30:00+00:00", "phone_rejected", "Klaviyo refused +1 555"),
-                Try("2026-07-02T10:00:00+00:00", "consent_guard", "held: resubscribe email"))
-    return replace(record, attempts=attempts)  # type: ignore[arg-type]
+    attempts = (Attempt("2026-07-01T09:30:00+00:00", "phone_rejected", "Klaviyo refused +1 555"),
+                Attempt("2026-07-02T10:00:00+00:00", "consent_guard", "held: resubscribe email"))
+    return replace(record, attempts=attempts)
 
 
 def test_detail_lists_attempts_oldest_first_with_the_first_cause():
@@ -42,16 +33,10 @@ def test_detail_lists_attempts_oldest_first_with_the_first_cause():
 
 def test_a_repeated_attempt_is_not_spelled_out_again():
     record = record_with_attempts()
-    again = Try("2026-07-03T10:00:00+00:00", "consent_guard", "held: resubscribe email")
-    record = replace(record, attempts=(*record.attempts, again))  # type: ignore[arg-type]
+    again = Attempt("2026-07-03T10:00:00+00:00", "consent_guard", "held: resubscribe email")
+    record = replace(record, attempts=(*record.attempts, again))
     text = detail_text(record).plain
     assert "3. 2026-07-03 10:00:00 consent_guard: the same again" in text
-
-
-def test_detail_of_a_counted_record_still_names_its_kind():
-    record = replace(record_with_attempts(), attempts=3)  # type: ignore[arg-type]
-    text = detail_text(record).plain
-    assert "3 attempt(s)" in text and "First cause" not in text
 
 
 def app_of(engine, tmp_path):

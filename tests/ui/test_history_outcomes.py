@@ -3,13 +3,11 @@ the customer on screen."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from textual.widgets import DataTable, Input
 
 from console.app import ConsoleApp
 from console.screens.history import HistoryScreen, entry_summary, profile_after
-from core.model import ErrorKind, HistoryEntry, Route
+from core.model import HistoryEntry, Outcome, Route
 from tests.ui.helpers import lookup, settle, text_of, until
 from tests.ui.stub_engine import STAMP, StubEngine
 
@@ -17,19 +15,12 @@ BEFORE = {"email": "fay@example.com", "first_name": "Fay"}
 CONSENT = {"channel": "email", "action": "unsubscribe", "list": None, "double_opt_in": False}
 
 
-@dataclass(frozen=True)
-class Entry(HistoryEntry):
-    """A history entry as the engine records it since issue 14: with its outcome."""
-
-    outcome: str | None = None
-
-
-def held_entry(**kw) -> Entry:
+def held_entry(**kw) -> HistoryEntry:
     fields = dict(id="H1", customer_id="1005", at=STAMP, route=Route.UPDATE, ok=False,
                   profile_id="01JPROFILEFAY00000000000000", before=BEFORE, sent=None,
                   after=None, consent=(CONSENT,), error_id="E1", trigger="batch",
-                  outcome="held")
-    return Entry(**{**fields, **kw})
+                  outcome=Outcome.HELD)
+    return HistoryEntry(**{**fields, **kw})
 
 
 def test_a_held_push_reads_held_and_its_consent_never_ran():
@@ -42,23 +33,19 @@ def test_a_held_push_reads_held_and_its_consent_never_ran():
 def test_profile_after_shows_the_profile_when_it_exists():
     after, title = profile_after(held_entry(), "held")
     assert after == BEFORE and "unchanged" in title
-    done = held_entry(outcome="done", ok=True, after={"email": "x@example.com"})
+    done = held_entry(outcome=Outcome.DONE, ok=True, after={"email": "x@example.com"})
     assert profile_after(done, "done") == ({"email": "x@example.com"}, "Profile after")
 
 
 def test_a_pending_consent_email_is_not_listed_as_sent_again():
     pending = {"channel": "email", "action": "subscribe", "list": "Newsletter",
                "double_opt_in": True, "pending_since": "2026-06-01T10:00:00+00:00"}
-    text = entry_summary(held_entry(outcome="done", ok=True, consent=(pending,))).plain
+    text = entry_summary(held_entry(outcome=Outcome.DONE, ok=True, consent=(pending,))).plain
     assert "consent email sent 2026-06-01 10:00:00, awaiting confirmation" in text
 
 
-async def test_an_entry_before_outcomes_is_held_when_its_error_is_the_guard(make_app, stub):
-    record = stub.add_error("1005", ErrorKind.CONSENT_GUARD, "held: unsubscribe")
-    stub.history.add(HistoryEntry(id="H9", customer_id="1005", at=STAMP, route=Route.UPDATE,
-                                  ok=False, profile_id="01JPROFILEFAY00000000000000",
-                                  before=BEFORE, sent=None, after=None, consent=(CONSENT,),
-                                  error_id=record.id))
+async def test_a_held_push_is_never_called_failed_on_screen(make_app, stub):
+    stub.history.add(held_entry(id="H9"))
     async with make_app(stub).run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("f7")
