@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Button, Checkbox
 
 from console.screens.batch import BatchScreen
 from console.screens.batch_dialogs import SurveyScreen
@@ -23,7 +24,10 @@ async def past_survey(pilot: Pilot[Any], batch: BatchScreen, *, confirm: Iterabl
                 or batch.cancel_event is not None or not batch.running, timeout=30)
     if arm is not None:
         arm.armed = True
-    if isinstance(pilot.app.screen, SurveyScreen):
+    dialog = pilot.app.screen
+    if isinstance(dialog, SurveyScreen):
+        await pilot.pause()  # laid out before it is answered, however busy the machine
         for kind in confirm:
-            await pilot.click(f"#confirm-{kind}")
-        await pilot.click("#survey-run")
+            dialog.query_one(f"#confirm-{kind}", Checkbox).value = True
+        dialog.query_one("#survey-run", Button).press()
+        await until(pilot, lambda: pilot.app.screen is batch, timeout=30)
