@@ -22,6 +22,7 @@ from console.keymap import (
     key_name,
     keymap_table_from_file,
 )
+from console.retry_notices import watch_retries
 from console.screens.base import EngineFailed, EnginePort, EngineReady, say
 from console.screens.recent import RecentLookups
 
@@ -162,6 +163,7 @@ class ConsoleApp(App[None]):
             self.engine_ready.set()
             self.post_message(EngineFailed(self.engine_error))
             return
+        watch_retries(self, self.engine)  # console/retry_notices.py: "attempt 2/5 in 4 s" toasts
         self.engine_ready.set()
         self.post_message(EngineReady())
 

@@ -63,9 +63,12 @@ class EnginePort(Protocol):
     async def push(self, customer_id: str, *, confirmed: bool = False,
                    trigger: str = "manual") -> Any: ...
 
-    async def sync(self, ids: Iterable[str] | None, *, allow_unsubscribe: bool = False,
-                   bulk: bool = False, on_progress: Callable[[Any], None] | None = None,
+    async def sync(self, ids: Iterable[str] | None, *, bulk: bool = False,
+                   confirm: frozenset[Any] = frozenset(),
+                   on_progress: Callable[[Any], None] | None = None,
                    cancel: asyncio.Event | None = None) -> Any: ...
+
+    async def survey(self, ids: Iterable[str] | None) -> Any: ...
 
     async def retry(self, error_ids: Sequence[str] | None, *,
                     on_progress: Callable[[Any], None] | None = None) -> Any: ...

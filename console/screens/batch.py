@@ -8,37 +8,45 @@ import re
 import time
 from collections import deque
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import (
-    Checkbox,
-    Footer,
-    Input,
-    Label,
-    Log,
-    ProgressBar,
-    Sparkline,
-    Static,
-)
+from textual.widgets import Footer, Input, Label, ProgressBar, RichLog, Sparkline, Static
 
-from console.keymap import binding
+from console.keymap import binding, effective_keys
 from console.screens.base import Counts, CountsChanged, say, wait_engine
+from console.screens.batch_dialogs import BrakeScreen, SurveyScreen
+from console.widgets.outcomes import UNSUBSCRIBE, brake_of, brake_words, survey_counts
 from console.widgets.screenbar import ScreenBar
+from console.widgets.tickbox import TickBox
+from core.model import GuardKind
 
 
 class BatchFinished(Message):
-    def __init__(self, counts: Counts | None, cancelled: bool, error: str | None) -> None:
+    def __init__(self, counts: Counts | None, cancelled: bool, error: str | None,
+                 brake: Any = None, unsubscribes_only: bool = False) -> None:
         super().__init__()
         self.counts = counts
         self.cancelled = cancelled
         self.error = error
+        self.brake = brake  # the tripped brake's verdict, or None
+        self.unsubscribes_only = unsubscribes_only
+
+
+class SurveyDone(Message):
+    """The run's plans were read: what needs confirming (None: the engine has no survey)."""
+
+    def __init__(self, survey: Any) -> None:
+        super().__init__()
+        self.survey = survey
 
 
 class NotificationReceived(Message):
@@ -67,10 +75,34 @@ def headroom(limits: Mapping[str, Any]) -> float:
     return min(shares) if shares else 100.0
 
 
-def counts_line(counts: Counts, rate: float) -> str:
-    total = "?" if counts.total is None else str(counts.total)
-    return (f"{counts.finished} of {total}   done {counts.done}   failed {counts.failed}   "
-            f"held {counts.held}   {rate:.1f} customers/s")
+def counts_line(counts: Counts, rate: float | None) -> str:
+    """Progress in words: a known total, or a count still running, and the speed once measured."""
+    if counts.total is None:
+        head = f"{counts.finished} so far (counting customers…)"
+    else:
+        head = f"{counts.finished} of {counts.total}"
+    speed = "measuring speed…" if rate is None else f"{rate:.1f} customers/s"
+    return (f"{head}   done {counts.done}   failed {counts.failed}   held {counts.held}   "
+            f"{speed}")
+
+
+def key_of(app: Any, binding_id: str) -> str:
+    """The key in force for a binding, as the footer names it ("F11", "Ctrl+T")."""
+    keys = effective_keys(getattr(app, "keymap", {}))[binding_id]
+    first = keys.split(",")[0]
+    return "+".join(part.capitalize() if len(part) > 1 and not part.startswith("f")
+                    else part.upper() for part in first.split("+"))
+
+
+async def start_sync(engine: Any, ids: list[str] | None, *, bulk: bool,
+                     confirm: frozenset[str], on_progress: Any, cancel: asyncio.Event) -> Any:
+    """engine.sync with the run's confirmed kinds (an engine before issue 14 knows only the
+    all-or-nothing allow_unsubscribe, which this screen no longer offers)."""
+    if hasattr(engine, "survey"):
+        kinds = frozenset(GuardKind(kind) for kind in confirm)
+        return await engine.sync(ids, bulk=bulk, confirm=kinds, on_progress=on_progress,
+                                 cancel=cancel)
+    return await engine.sync(ids, bulk=bulk, on_progress=on_progress, cancel=cancel)
 
 
 class BatchScreen(Screen[None]):
@@ -86,6 +118,7 @@ class BatchScreen(Screen[None]):
         #batch-options Checkbox {
             width: auto; height: 1; border: none; padding: 0; margin-right: 3;
         }
+        #batch-body { height: 1fr; }
         #batch-run {
             height: auto;
             border: round $panel-lighten-2;
@@ -101,14 +134,16 @@ class BatchScreen(Screen[None]):
         Screen.-narrow .chart Sparkline { height: 2; }
         #feed {
             height: 1fr;
-            min-height: 3;
+            min-height: 8;
+            scrollbar-gutter: stable;
             border: round $panel-lighten-2;
             border-title-color: $text-muted;
         }
     """
 
-    HELP = ("Batch sync. Type ids (or tick All customers), F5 starts, F10 cancels. Records the "
-            "consent guard holds become errors unless Allow unsubscribe is ticked.")
+    HELP = ("Batch sync. Type ids (or tick All customers), F5 starts, F10 cancels. Before a "
+            "run, a dialog asks which consent changes it may make; the rest are held as "
+            "errors (F6).")
     BINDINGS = [
         binding("batch-start", "start"),
         binding("batch-cancel", "cancel_batch"),
@@ -128,38 +163,50 @@ class BatchScreen(Screen[None]):
         self.headroom: deque[float] = deque([100.0] * 60, maxlen=60)
         self.last_finished = 0
         self.last_sample = time.monotonic()
+        self.started = time.monotonic()
         self.rate = 0.0
+        self.known_total: int | None = None
+        self.speed: float | None = None  # customers/s since the run started, as last sampled
         self.listener: Any = None  # core.engine.listen.Listening while listen is on
         self.sampler: Timer | None = None
+        self.run_ids: list[str] | None = None
+        self.bulk = False
+        self.confirm: frozenset[str] = frozenset()
+        self.unsubscribing: list[str] | None = None  # the survey's customers who unsubscribe
 
     def compose(self) -> ComposeResult:
         yield ScreenBar("batch")
         with Horizontal(id="batch-pick"):
             yield Input(placeholder="Customer ids: 55260 1001 1002 …", id="batch-ids")
         with Horizontal(id="batch-options"):
-            yield Checkbox("All customers (F3)", id="batch-all")
-            yield Checkbox("Allow unsubscribe", id="allow-unsubscribe")
-        with Vertical(id="batch-run"):
-            yield ProgressBar(id="batch-progress", show_eta=False)
-            yield Static("Not started.", id="batch-counts")
-            with Horizontal(id="batch-charts", classes="panes"):
-                with Vertical(classes="chart"):
-                    yield Label(f"Throughput (customers/s, last "
-                                f"{round(60 * self.SAMPLE_SECONDS)} s)")
-                    yield Sparkline(list(self.throughput), id="throughput")
-                with Vertical(classes="chart"):
-                    yield Label("Klaviyo rate-limit headroom (% left)")
-                    yield Sparkline(list(self.headroom), id="headroom")
-        yield Log(id="feed", max_lines=500)
+            yield TickBox("All customers (F3)", id="batch-all")
+            yield TickBox("Bulk import jobs", id="batch-bulk")
+        with VerticalScroll(id="batch-body"):
+            with Vertical(id="batch-run"):
+                yield ProgressBar(id="batch-progress", show_eta=False)
+                yield Static("Not started.", id="batch-counts")
+                with Horizontal(id="batch-charts", classes="panes"):
+                    with Vertical(classes="chart"):
+                        yield Label(f"Throughput (customers/s, last "
+                                    f"{round(60 * self.SAMPLE_SECONDS)} s)")
+                        yield Sparkline(list(self.throughput), id="throughput")
+                    with Vertical(classes="chart"):
+                        yield Label("Klaviyo rate-limit headroom (% left)")
+                        yield Sparkline(list(self.headroom), id="headroom")
+            # min_width: RichLog's default (78) would cut wrapped lines at 80 columns.
+            yield RichLog(id="feed", max_lines=500, wrap=True, markup=False, min_width=20)
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#batch-run").border_title = "Progress"
-        feed = self.query_one("#feed", Log)
+        # An idle bar with no total would animate as if a run were going.
+        self.query_one("#batch-progress").display = False
+        self.query_one("#batch-all", TickBox).label = (
+            f"All customers ({key_of(self.app, 'batch-all')})")
+        feed = self.query_one("#feed", RichLog)
         feed.border_title = "Outbound notifications (listen)"
-        feed.write_line("listen is off: Ctrl+T (or F11) takes iPaaS.com outbound notifications "
-                        "here")
-        self.query_one("#batch-ids", Input).focus()
+        feed.write(f"listen is off: {key_of(self.app, 'listen')} takes iPaaS.com outbound "
+                   "notifications here")
         self.sampler = self.set_interval(self.SAMPLE_SECONDS, self.sample)
 
     def on_screen_suspend(self) -> None:
@@ -170,8 +217,18 @@ class BatchScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         if self.sampler is not None:
             self.sampler.resume()
+        # The old ids selected, so typing replaces them.
+        field = self.query_one("#batch-ids", Input)
+        field.focus()
+        field.select_all()
 
     # ------------------------------------------------------------------ figures
+
+    def average_rate(self) -> float | None:
+        """Customers per second since the run started; None until the first one finishes."""
+        if not self.counts.finished:
+            return None
+        return self.counts.finished / max(time.monotonic() - self.started, 1e-6)
 
     def sample(self) -> None:
         """Every SAMPLE_SECONDS: throughput since the last sample and the tightest headroom."""
@@ -189,20 +246,26 @@ class BatchScreen(Screen[None]):
                 self.headroom.append(self.headroom[-1])
         self.query_one("#throughput", Sparkline).data = list(self.throughput)
         self.query_one("#headroom", Sparkline).data = list(self.headroom)
-        if self.running:
-            self.query_one("#batch-counts", Static).update(counts_line(self.counts, self.rate))
+        if self.running and self.cancel_event is not None and not self.cancel_event.is_set():
+            self.speed = self.average_rate()
+            self.show_counts()
+
+    def show_counts(self, suffix: str = "") -> None:
+        self.query_one("#batch-counts", Static).update(
+            counts_line(self.counts, self.speed) + suffix)
 
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "start" and self.running:
-            return None
-        if action == "cancel_batch" and not self.running:
-            return None
+        # Hidden, not greyed: the footer lists only what a key does now.
+        if action == "start":
+            return not self.running
+        if action == "cancel_batch":
+            return self.running
         return True
 
     def action_toggle_all(self) -> None:
-        box = self.query_one("#batch-all", Checkbox)
+        box = self.query_one("#batch-all", TickBox)
         box.value = not box.value
 
     @on(Input.Submitted, "#batch-ids")
@@ -212,70 +275,157 @@ class BatchScreen(Screen[None]):
     def action_start(self) -> None:
         if self.running:
             return
-        everyone = self.query_one("#batch-all", Checkbox).value
+        everyone = self.query_one("#batch-all", TickBox).value
         ids = parse_ids(self.query_one("#batch-ids", Input).value)
         if not everyone and not ids:
             self.notify("Type customer ids or tick All customers.", severity="warning")
             return
         self.running = True
-        self.cancel_event = asyncio.Event()
-        self.counts = Counts(None if everyone else len(ids), 0, 0, 0)
-        self.last_finished = 0
-        bar = self.query_one("#batch-progress", ProgressBar)
-        bar.update(total=self.counts.total, progress=0)
+        self.cancel_event = None  # until the run starts, F10 cancels the planning
+        self.run_ids = None if everyone else ids
+        self.bulk = self.query_one("#batch-bulk", TickBox).value
+        self.known_total = None if everyone else len(ids)
+        self.unsubscribing = None
         self.query_one("#batch-counts", Static).update(
-            f"Starting: {'all customers' if everyone else f'{len(ids)} customer(s)'}…")
-        allow = self.query_one("#allow-unsubscribe", Checkbox).value
-        self.run_batch(None if everyone else ids, allow, self.cancel_event)
-
-    def action_cancel_batch(self) -> None:
-        if self.cancel_event is not None and self.running:
-            self.cancel_event.set()
-            self.query_one("#batch-counts", Static).update(
-                counts_line(self.counts, self.rate) + "   cancelling…")
+            f"Planning {'all customers' if everyone else f'{len(ids)} customer(s)'} to see "
+            "which consent changes need your confirmation…")
+        self.survey_run(self.run_ids)
 
     @work(group="batch", exit_on_error=False)
-    async def run_batch(self, ids: list[str] | None, allow_unsubscribe: bool,
-                        cancel: asyncio.Event) -> None:
+    async def survey_run(self, ids: list[str] | None) -> None:
+        """Plan the run without writing; the dialog then asks what it may confirm."""
+        try:
+            engine: Any = await wait_engine(self.app)
+            survey = await engine.survey(ids) if hasattr(engine, "survey") else None
+        except Exception as exc:
+            self.post_message(BatchFinished(None, False, say(exc)))
+            return
+        self.post_message(SurveyDone(survey))
+
+    def on_survey_done(self, message: SurveyDone) -> None:
+        if not self.running:
+            return  # cancelled while planning
+        survey = message.survey
+        if survey is None:
+            self.run_with(frozenset())
+            return
+        customers = int(getattr(survey, "customers", 0))
+        if self.known_total is None:
+            self.known_total = customers
+        self.unsubscribing = list(getattr(survey, "unsubscribes", []) or [])
+        counts = survey_counts(survey)
+        if not any(counts.values()):
+            self.run_with(frozenset())
+            return
+        self.app.push_screen(SurveyScreen(counts, customers, len(self.unsubscribing)),
+                             self.survey_answered)
+
+    def survey_answered(self, confirm: frozenset[str] | None) -> None:
+        if confirm is None:
+            self.running = False
+            self.query_one("#batch-counts", Static).update(
+                "Batch not started: cancelled in the consent dialog.")
+            self.notify("Batch not started.", title="Batch", severity="information")
+            return
+        self.run_with(confirm)
+
+    def run_with(self, confirm: frozenset[str], ids: list[str] | None = None,
+                 *, unsubscribes_only: bool = False) -> None:
+        self.confirm = confirm
+        self.cancel_event = asyncio.Event()
+        chosen = self.run_ids if ids is None else ids
+        total = self.known_total if ids is None else len(ids)
+        self.counts = Counts(total, 0, 0, 0)
+        self.last_finished = 0
+        self.started = time.monotonic()
+        self.speed = None
+        bar = self.query_one("#batch-progress", ProgressBar)
+        bar.display = True
+        bar.update(total=total, progress=0)
+        self.show_counts()
+        self.refresh_bindings()
+        self.run_batch(chosen, self.bulk, confirm, self.cancel_event, unsubscribes_only)
+
+    def action_cancel_batch(self) -> None:
+        if self.running and self.cancel_event is None:  # still planning: nothing was sent
+            self.workers.cancel_group(self, "batch")
+            self.running = False
+            self.query_one("#batch-counts", Static).update(
+                "Batch not started: cancelled while planning.")
+            return
+        if self.cancel_event is not None and self.running:
+            self.cancel_event.set()
+            self.show_counts("   cancelling…")
+
+    @work(group="batch", exit_on_error=False)
+    async def run_batch(self, ids: list[str] | None, bulk: bool, confirm: frozenset[str],
+                        cancel: asyncio.Event, unsubscribes_only: bool) -> None:
         """Drive engine.sync; progress arrives as CountsChanged messages."""
         try:
             engine = await wait_engine(self.app)
-            final = await engine.sync(
-                ids, allow_unsubscribe=allow_unsubscribe, cancel=cancel,
+            final = await start_sync(
+                engine, ids, bulk=bulk, confirm=confirm, cancel=cancel,
                 on_progress=lambda p: self.post_message(CountsChanged(Counts.of(p))))
         except Exception as exc:
             self.post_message(BatchFinished(None, cancel.is_set(), say(exc)))
             return
-        self.post_message(BatchFinished(Counts.of(final), cancel.is_set(), None))
+        # Cancelled only when the engine stopped early: F10 after the last customer is moot.
+        cancelled = bool(getattr(final, "cancelled", False))
+        self.post_message(BatchFinished(Counts.of(final), cancelled, None, brake_of(final),
+                                        unsubscribes_only))
+
+    def with_known_total(self, counts: Counts) -> Counts:
+        if counts.total is None and self.counts.total is not None:
+            return replace(counts, total=self.counts.total)
+        return counts
 
     def on_counts_changed(self, message: CountsChanged) -> None:
-        self.counts = message.counts
+        if not self.running:
+            return
+        self.counts = self.with_known_total(message.counts)
         bar = self.query_one("#batch-progress", ProgressBar)
-        bar.update(total=message.counts.total, progress=message.counts.finished)
-        self.query_one("#batch-counts", Static).update(counts_line(self.counts, self.rate))
+        bar.update(total=self.counts.total, progress=self.counts.finished)
+        suffix = "   cancelling…" if self.cancel_event and self.cancel_event.is_set() else ""
+        self.show_counts(suffix)
 
     def on_batch_finished(self, message: BatchFinished) -> None:
         self.running = False
+        self.refresh_bindings()
+        bar = self.query_one("#batch-progress", ProgressBar)
         if message.counts is not None:
-            self.counts = message.counts
-            self.query_one("#batch-progress", ProgressBar).update(
-                total=message.counts.total or message.counts.finished or 1,
-                progress=message.counts.finished)
+            self.counts = self.with_known_total(message.counts)
+            bar.update(total=self.counts.total or self.counts.finished or 1,
+                       progress=self.counts.finished)
+        else:
+            bar.display = False
         state = "cancelled" if message.cancelled else "finished"
+        what = "Unsubscribes" if message.unsubscribes_only else "Batch"
         if message.error:
-            text = f"Batch failed: {message.error}"
+            text = f"{what} failed: {message.error}"
             self.notify(text, title="Batch", severity="error", markup=False)
         else:
             c = self.counts
-            text = (f"Batch {state}: {c.done} done, {c.failed} failed, {c.held} held by the "
+            text = (f"{what} {state}: {c.done} done, {c.failed} failed, {c.held} held by the "
                     f"consent guard (see F6 errors).")
             self.notify(text, title="Batch",
                         severity="warning" if c.failed or c.held or message.cancelled
-                        else "information")
-        self.query_one("#batch-counts", Static).update(text)
+                        else "information", markup=False)
+        self.query_one("#batch-counts", Static).update(Content(text))
+        if message.brake is not None and not message.cancelled:
+            self.app.push_screen(BrakeScreen(brake_words(message.brake)), self.brake_answered)
+
+    def brake_answered(self, apply: bool) -> None:
+        if not apply:
+            self.notify("The unsubscribes stay held as consent_guard errors (F6).",
+                        title="Brake", severity="information")
+            return
+        # The survey named who unsubscribes; without it, the run again (the others are no-ops).
+        ids = self.unsubscribing if self.unsubscribing else self.run_ids
+        self.running = True
+        self.run_with(self.confirm | {UNSUBSCRIBE}, ids, unsubscribes_only=True)
 
     def on_notification_received(self, message: NotificationReceived) -> None:
-        self.query_one("#feed", Log).write_line(message.line)
+        self.query_one("#feed", RichLog).write(message.line)
 
     # ------------------------------------------------------------------ listen
 

@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Footer, Label, ProgressBar, Select, Stati
 
 from console.keymap import binding
 from console.screens.base import Counts, CountsChanged, say, wait_engine
+from console.widgets.outcomes import table_time
 from console.widgets.screenbar import ScreenBar
 from console.widgets.words import FIXES, short_time
 from core.model import ErrorKind, ErrorRecord, ErrorStatus
@@ -43,16 +44,38 @@ class RetryFinished(Message):
 
 
 def detail_text(record: ErrorRecord) -> Content:
-    """Cause and fix in plain words, then the facts an operator may need to quote."""
+    """Cause and fix in plain words, every attempt oldest first, then the facts to quote."""
     status_style = "bold $success" if record.status is ErrorStatus.RESOLVED else "bold $error"
+    attempts = record.attempts
     parts: list[str | tuple[str, str]] = [
         (f"{record.status.value.upper()}", status_style),
-        f"  {record.kind.value.replace('_', ' ')} at {record.stage.value}"
-        f" · customer {record.customer_id} · {len(record.attempts)} attempt(s)\n\n",
+        f"  {record.kind.value} at {record.stage.value} · customer {record.customer_id}"
+        f" · {len(attempts)} attempt(s)\n\n",
         ("What happened: ", "bold"), f"{record.message}\n\n",
+    ]
+    first = attempts[0] if attempts else None
+    if first is not None and (first.kind, first.message) != (record.kind.value,
+                                                               record.message):
+        parts += [("First cause: ", "bold"), f"{first.kind}: {first.message}\n\n"]
+    parts += [
         ("How to fix: ", "bold"), f"{FIXES[record.kind]}\n\n",
         ("Retry will: ", "bold"), f"{record.retry_action or 'run the push again'}\n",
     ]
+    confirmed = getattr(record, "confirmed", None)
+    if confirmed:
+        parts.append(("\nConsent confirmed: ", "bold"))
+        parts.append("retry carries the confirmation while the plan's consent operations stay "
+                     "the same; a changed plan is held again.\n")
+    if attempts:
+        parts.append(("\nAttempts, oldest first:\n", "bold"))
+        for number, attempt in enumerate(attempts, 1):
+            parts.append((f"{number}. {short_time(attempt.at)} {attempt.kind}", "$text-muted"))
+            earlier = attempts[number - 2] if number > 1 else None
+            if earlier is not None and (earlier.kind, earlier.message) == (attempt.kind,
+                                                                            attempt.message):
+                parts.append(": the same again\n")
+            else:
+                parts.append(f": {attempt.message}\n")
     facts = [
         ("error id", record.id), ("http status", record.http_status), ("code", record.code),
         ("profile", record.profile_id), ("detail", record.detail),
@@ -64,6 +87,17 @@ def detail_text(record: ErrorRecord) -> Content:
             parts.append((f"{name}: ", "$text-muted"))
             parts.append(f"{value}\n")
     return Content.assemble(*parts).rstrip()
+
+
+def retry_words(what: str, counts: Counts, held_again: list[ErrorRecord]) -> str:
+    """The summary of a retry, naming why each record the guard held again was held."""
+    summary = (f"Retried {what}: {counts.done} resolved, {counts.failed} failed, "
+               f"{counts.held} held by the consent guard.")
+    for record in held_again[:3]:
+        summary += f"\nHeld again, customer {record.customer_id}: {record.message}"
+    if len(held_again) > 3:
+        summary += f"\n… and {len(held_again) - 3} more (filter kind: consent guard)."
+    return summary
 
 
 class ErrorsScreen(Screen[None]):
@@ -133,14 +167,15 @@ class ErrorsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for label in ("id", "customer", "kind", "stage", "status", "tries", "last seen",
-                      "message"):
+        # The stage is in the detail pane; without it the dates fit at 120 columns.
+        for label in ("id", "customer", "kind", "status", "tries", "last seen", "message"):
             table.add_column(label, key=label)
         self.query_one("#error-side").border_title = "Cause and fix"
         self.query_one("#retry-progress").display = False
         table.focus()
 
     def on_screen_resume(self) -> None:
+        self.query_one(DataTable).focus()
         self.load()
 
     # ------------------------------------------------------------------------ loading
@@ -182,15 +217,15 @@ class ErrorsScreen(Screen[None]):
         self.records = {r.id: r for r in message.records}
         for record in message.records:
             resolved = record.status is ErrorStatus.RESOLVED
+            # Text cells: a DataTable reads plain strings as markup, and these are data.
             table.add_row(
-                record.id,
-                record.customer_id,
-                record.kind.value,
-                record.stage.value,
+                Text(record.id),
+                Text(record.customer_id),
+                Text(record.kind.value),
                 Text(record.status.value, style="green" if resolved else "bold red"),
-                str(len(record.attempts)),
-                short_time(record.updated_at),
-                record.message,
+                Text(str(len(record.attempts))),
+                Text(table_time(record.updated_at)),
+                Text(record.message),
                 key=record.id,
             )
         if message.records:
@@ -287,8 +322,14 @@ class ErrorsScreen(Screen[None]):
             return
         counts = Counts.of(final)
         what = f"error {error_ids[0]}" if error_ids else "all open errors"
-        summary = (f"Retried {what}: {counts.done} resolved, {counts.failed} failed, "
-                   f"{counts.held} held by the consent guard.")
+        held_again: list[ErrorRecord] = []
+        if counts.held:
+            held_again = await asyncio.to_thread(
+                lambda: engine.errors.query(status=ErrorStatus.OPEN,
+                                            kind=ErrorKind.CONSENT_GUARD, limit=50))
+            if error_ids:
+                held_again = [r for r in held_again if r.id in error_ids] or held_again[:1]
+        summary = retry_words(what, counts, held_again)
         severity = "information" if not (counts.failed or counts.held) else "warning"
         self.post_message(RetryFinished(summary, severity))
 
@@ -300,5 +341,7 @@ class ErrorsScreen(Screen[None]):
         self.retrying = False
         self.query_one("#retry-progress").display = False
         severity: Any = message.severity
-        self.notify(message.summary, title="Retry", severity=severity, markup=False)
+        # Long enough to read why a record was held again.
+        self.notify(message.summary, title="Retry", severity=severity, markup=False,
+                    timeout=15 if message.severity != "information" else 5)
         self.load()

@@ -16,10 +16,13 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from console.keymap import binding
 from console.screens.base import say, wait_engine
+from console.widgets.outcomes import OUTCOME_STYLE, outcome_of, table_time
 from console.widgets.preview import SIDES_CSS, JsonView
 from console.widgets.screenbar import ScreenBar
 from console.widgets.words import short_time
 from core.model import HistoryEntry
+
+ROW_STYLE = {"done": "green", "failed": "bold red", "held": "bold yellow"}
 
 
 class HistoryLoaded(Message):
@@ -29,24 +32,47 @@ class HistoryLoaded(Message):
         self.entries = entries
 
 
-def entry_summary(entry: HistoryEntry) -> Content:
+def consent_line(consent: dict[str, Any], outcome: str) -> tuple[str, str]:
+    """One consent operation as it went: done, awaiting confirmation, or never run."""
+    action = str(consent.get("action", "?"))
+    where = f" via list {consent['list']!r}" if consent.get("list") else ""
+    words = f"{action} {consent.get('channel', 'email')}{where}"
+    if consent.get("pending_since"):
+        return (f"\nconsent: {words}: consent email sent {short_time(consent['pending_since'])}, "
+                "awaiting confirmation (nothing sent again)", "")
+    if outcome != "done":
+        return f"\nconsent: {words}: not run (the push was {outcome})", "$text-muted"
+    risky = action == "unsubscribe" or consent.get("double_opt_in")
+    return f"\nconsent: {words}", "bold $error" if risky else ""
+
+
+def entry_summary(entry: HistoryEntry, outcome: str | None = None) -> Content:
     """Outcome, trigger and the consent and list operations of one push."""
+    outcome = outcome or outcome_of(entry)
     parts: list[str | tuple[str, str]] = [
-        ("OK" if entry.ok else "FAILED", "bold $success" if entry.ok else "bold $error"),
+        (outcome.upper(), OUTCOME_STYLE.get(outcome, "bold")),
         f"  {entry.route.value.upper()} customer {entry.customer_id}"
         f" → profile {entry.profile_id or '-'} at {short_time(entry.at)} ({entry.trigger})",
     ]
     if entry.error_id:
         parts.append(f"\nerror record {entry.error_id} (F6)")
     for consent in entry.consent:
-        action = consent.get("action", "?")
-        style = "bold $error" if action == "unsubscribe" or consent.get("double_opt_in") else ""
-        where = f" via list {consent['list']!r}" if consent.get("list") else ""
-        parts.append(("\nconsent: " + f"{action} {consent.get('channel', 'email')}{where}",
-                      style))
+        parts.append(consent_line(consent, outcome))
     for item in entry.lists:
-        parts.append(f"\nlist: {item.get('action', '?')} {item.get('list', '?')!r}")
+        verb = item.get("action", "?") if outcome == "done" else f"not run: {item.get('action')}"
+        parts.append(f"\nlist: {verb} {item.get('list', '?')!r}")
     return Content.assemble(*parts)
+
+
+def profile_after(entry: HistoryEntry, outcome: str) -> tuple[Any, str]:
+    """The profile after the push and the pane's title; unchanged when nothing was written."""
+    if entry.after is not None:
+        return entry.after, "Profile after"
+    if entry.before is not None and outcome != "done":
+        return entry.before, "Profile after (unchanged: nothing was written)"
+    if entry.profile_id:
+        return {"id": entry.profile_id}, "Profile after (not read back after the push)"
+    return None, "Profile after"
 
 
 class HistoryScreen(Screen[None]):
@@ -56,7 +82,7 @@ class HistoryScreen(Screen[None]):
     # the rules read exactly as they did there.
     SCOPED_CSS = False
     DEFAULT_CSS = SIDES_CSS + """
-        #history-table { height: 1fr; min-height: 5; border: round $panel-lighten-2; }
+        #history-table { height: 1fr; min-height: 7; border: round $panel-lighten-2; }
         #history-detail { height: 2fr; padding: 0 1; }
         #history-summary { padding: 0 1; height: auto; }
     """
@@ -67,6 +93,7 @@ class HistoryScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.entries: dict[str, HistoryEntry] = {}
+        self.opened_for: str | None = None
 
     def compose(self) -> ComposeResult:
         yield ScreenBar("history")
@@ -94,10 +121,13 @@ class HistoryScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         current = getattr(self.app, "current_customer", None)
         field = self.query_one("#history-customer", Input)
-        if current and not field.value:
+        # F7 follows the customer on the lookup screen, not the one history first opened on.
+        if current and current != self.opened_for:
             field.value = current
+        self.opened_for = current
         self.load(field.value.strip() or None)
-        self.query_one(DataTable).focus()
+        field.focus()
+        field.select_all()  # so typing replaces the old id
 
     @on(Input.Submitted, "#history-customer")
     def customer_submitted(self, event: Input.Submitted) -> None:
@@ -124,13 +154,15 @@ class HistoryScreen(Screen[None]):
         table.clear()
         self.entries = {e.id: e for e in message.entries}
         for entry in message.entries:
+            outcome = outcome_of(entry)
+            # Text cells: a DataTable reads plain strings as markup, and these are data.
             table.add_row(
-                short_time(entry.at),
-                entry.customer_id,
-                entry.route.value.upper(),
-                Text("ok", style="green") if entry.ok else Text("failed", style="bold red"),
-                entry.trigger,
-                entry.profile_id or "-",
+                Text(table_time(entry.at)),  # the full time is in the summary
+                Text(entry.customer_id),
+                Text(entry.route.value.upper()),
+                Text(outcome, style=ROW_STYLE.get(outcome, "")),
+                Text(entry.trigger),
+                Text(entry.profile_id or "-"),
                 key=entry.id,
             )
         who = f"customer {message.customer_id}" if message.customer_id else "all customers"
@@ -145,7 +177,13 @@ class HistoryScreen(Screen[None]):
         entry = self.entries.get(str(event.row_key.value))
         if entry is None:
             return
-        self.query_one("#history-summary", Static).update(entry_summary(entry))
+        outcome = outcome_of(entry)
+        self.query_one("#history-summary", Static).update(entry_summary(entry, outcome))
         self.query_one("#before", JsonView).show(entry.before)
-        self.query_one("#after", JsonView).show(entry.after)
-        self.query_one("#sent", JsonView).show(entry.sent)
+        after, title = profile_after(entry, outcome)
+        pane = self.query_one("#after", JsonView)
+        pane.border_title = title
+        pane.show(after)
+        sent = self.query_one("#sent", JsonView)
+        sent.border_title = "Sent" if entry.sent is not None else "Sent: nothing"
+        sent.show(entry.sent)

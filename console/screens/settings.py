@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -15,11 +17,12 @@ from console.widgets.screenbar import ScreenBar
 
 
 def pairs_table(pairs: list[tuple[str, str]]) -> Table:
+    """Name/value rows; both are Text, so config data such as "[keymap]" stays literal."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
     for name, value in pairs:
-        table.add_row(name, value)
+        table.add_row(Text(name), Text(value))
     return table
 
 
@@ -81,6 +84,7 @@ class SettingsScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.show()
+        self.query_one("#settings", VerticalScroll).focus()  # so the arrows scroll at once
 
     def show(self) -> None:
         app: Any = self.app
@@ -91,7 +95,7 @@ class SettingsScreen(Screen[None]):
         template = getattr(config, "template_path", None)
         section = self.query_one("#settings-template", Static)
         section.border_title = "Mapping template"
-        section.update(str(template) if template else
+        section.update(Content(str(template)) if template else
                        "shipped default: the spec's 18 mappings (core/mapping/default.toml)")
         section = self.query_one("#settings-knobs", Static)
         on_sandbox = bool(getattr(config, "sandbox", True))
@@ -100,6 +104,9 @@ class SettingsScreen(Screen[None]):
         section.update(pairs_table(knob_pairs(app.engine)))
         keys = effective_keys(getattr(app, "keymap", {}))
         section = self.query_one("#settings-keys", Static)
-        section.border_title = "Keys ([keymap] in the config file remaps these ids)"
-        section.update(pairs_table(
-            [(f"{bid}", f"{keys[bid]}  ({DEFAULT_KEYS[bid][1]})") for bid in DEFAULT_KEYS]))
+        section.border_title = Content("Keys ([keymap] in the config file remaps these ids)")
+        rows = [(f"{bid}", f"{keys[bid]}  ({DEFAULT_KEYS[bid][1]})") for bid in DEFAULT_KEYS]
+        # Textual's own keys, fixed: listed so every key is named somewhere.
+        rows += [("(palette)", "ctrl+p  (screens, commands and customers by id, email, name)"),
+                 ("(quit)", "ctrl+q  (quit the console)")]
+        section.update(pairs_table(rows))

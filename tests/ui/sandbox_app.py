@@ -59,9 +59,11 @@ class HoldCustomer(httpx.AsyncBaseTransport):
         self._segment = f"/{customer_id}/"
         self.held = asyncio.Event()
         self.release = asyncio.Event()
+        # False lets the batch's survey read the customer; armed, the run itself waits.
+        self.armed = True
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._segment in request.url.path + "/":  # its read and its external-id lookup
+        if self.armed and self._segment in request.url.path + "/":  # read, external-id lookup
             self.held.set()
             await self.release.wait()
         return await self._inner.handle_async_request(request)

@@ -84,7 +84,7 @@ async def test_retry_one_resolves_the_highlighted_record(make_app, stub):
         await settle(pilot)
         assert stub.errors.get(target.id).status is ErrorStatus.RESOLVED
         assert stub.errors.count(status=ErrorStatus.OPEN) == 1
-        assert "resolved" in str(app.screen.query_one(DataTable).get_row(target.id)[4])
+        assert "resolved" in str(app.screen.query_one(DataTable).get_cell(target.id, "status"))
 
 
 async def test_retry_all_reports_progress_and_leaves_failures_open(make_app, stub):

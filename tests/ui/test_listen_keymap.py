@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from textual.widgets import Log
+from textual.widgets import RichLog
 
 from console.screens.batch import BatchScreen
 from console.screens.confirm import PushConfirmScreen
@@ -17,7 +17,7 @@ SECRET = "listen-secret-for-the-test"
 
 
 def feed_text(screen: BatchScreen) -> str:
-    return "\n".join(str(line) for line in screen.query_one("#feed", Log).lines)
+    return "\n".join(line.text for line in screen.query_one("#feed", RichLog).lines)
 
 
 async def test_listen_feeds_notifications_into_the_batch_screen(tmp_path: Path):

@@ -12,6 +12,7 @@ from console.screens.confirm import PushConfirmScreen
 from core.config import Config
 from core.model import ErrorStatus
 from core.sandbox import Knobs
+from tests.ui.batch_helpers import past_survey
 from tests.ui.helpers import lookup, settle, text_of
 from tests.ui.sandbox_app import HoldCustomer, sandbox_app
 
@@ -71,6 +72,7 @@ async def test_batch_holds_then_errors_retry(app):
         await pilot.press("f8")
         await settle(pilot)
         await pilot.press(*"55330 55262", "f5")  # no identifier; re-subscribes an opt-out
+        await past_survey(pilot, app.screen)  # nothing confirmed: the re-subscribe is held
         await settle(pilot)
         assert "1 failed, 1 held" in text_of(pilot, "#batch-counts")
         await pilot.press("f6")
@@ -88,6 +90,7 @@ async def test_batch_of_all_customers_can_be_cancelled(tmp_path):
 
     def hold_55271(inner):
         gates.append(HoldCustomer(inner, "55271"))
+        gates[0].armed = False  # the survey reads it; the run waits on it
         return gates[0]
 
     # Latency keeps most customers unstarted when cancel arrives; the hold keeps it running.
@@ -97,6 +100,7 @@ async def test_batch_of_all_customers_can_be_cancelled(tmp_path):
         await settle(pilot)
         await pilot.press("f3", "f5")
         screen = app.screen
+        await past_survey(pilot, screen, arm=gates[0])
         for _ in range(400):  # 55271's read is held, so the batch cannot finish on its own
             await pilot.pause()
             if gates and gates[0].held.is_set():

@@ -12,6 +12,7 @@ import pytest
 
 from console.app import ConsoleApp
 from console.screens.batch import BatchScreen
+from tests.ui.batch_helpers import past_survey
 from tests.ui.helpers import settle
 from tests.ui.sandbox_app import HoldCustomer, sandbox_app
 
@@ -93,6 +94,7 @@ def test_batch_in_progress(snap_compare):
 
     def hold_55271(inner):
         gates.append(HoldCustomer(inner, "55271"))
+        gates[0].armed = False  # the survey reads it; the run waits on it
         return gates[0]
 
     async def start(pilot) -> None:
@@ -101,6 +103,7 @@ def test_batch_in_progress(snap_compare):
         await settle(pilot)
         await pilot.press(*"55260 55262 55268 55330 55271", "f5")
         screen = pilot.app.screen
+        await past_survey(pilot, screen, arm=gates[0])
         # Four customers finish; 55271's read never answers, so the batch stays running.
         for _ in range(400):
             await pilot.pause()
