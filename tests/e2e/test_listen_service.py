@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,6 +21,7 @@ from core.engine import PushResult
 from core.engine.listen import HookHandler
 from core.loopback import LoopbackServer
 from core.model import Plan
+from tests.reliability.remote import ROOT, base_env
 
 SECRET = "s3cret-hook-token"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
@@ -170,3 +175,52 @@ async def test_status_lines_carry_their_reason_phrase() -> None:
     assert ok == b"HTTP/1.1 200 OK"
     # The phrase for 413 changed across Python versions ("Payload" / "Content Too Large").
     assert too_large.startswith(b"HTTP/1.1 413 ") and too_large.endswith(b"Too Large")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_service_binds_the_config_port_and_logs_to_the_log_file(tmp_path: Path) -> None:
+    port = _free_port()
+    config_dir = tmp_path / "xdg-config" / "klaviyo-console"
+    config_dir.mkdir(parents=True)
+    config_file = config_dir / "config.toml"
+    config_file.write_text(f'[listen]\nsecret = "{SECRET}"\nport = {port}\n', encoding="utf-8")
+    config_file.chmod(0o600)
+    state = tmp_path / "state"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console", "--sandbox", "--state-dir", str(state), "listen"],
+        env=base_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT)
+    assert process.stderr is not None
+    try:
+        said = ""
+        for line in process.stderr:  # the CLI says where it listens on stderr
+            if "listening on" in line:
+                said = line
+                break
+        assert f"listening on http://127.0.0.1:{port}/" in said
+        url = f"http://127.0.0.1:{port}"
+        hook = {"id": "hook-9", "notifications": [
+            {"scope": "customer/updated", "id": "55260", "destination": "9999"}]}
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.post("/v2/iPaaS", json=hook,
+                               headers={"Authorization": "Bearer guessed"}).status_code == 401
+            answer = client.post("/v2/iPaaS", json=hook, headers=AUTH)
+        assert answer.status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0
+    text = (state / "logs" / "klaviyo-console.log").read_text(encoding="utf-8")
+    assert "401 wrong bearer token" in text
+    assert "hook hook-9 accepted" in text
+    assert f"listening on http://127.0.0.1:{port}" in text
+    assert "guessed" not in text and SECRET not in text
