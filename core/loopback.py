@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import socket
 import struct
 from collections.abc import Awaitable, Callable, Sequence
@@ -207,7 +208,8 @@ class LoopbackServer:
         ]
         headers.append((b"content-length", str(len(body)).encode()))
         out = conn.send(
-            h11.Response(status_code=response.status_code, headers=headers, reason=b"")
+            h11.Response(status_code=response.status_code, headers=headers,
+                         reason=_reason(response.status_code))
         ) or b""
         if body and method != "HEAD":
             out += conn.send(h11.Data(data=body)) or b""
@@ -232,7 +234,8 @@ class LoopbackServer:
         if close:
             headers.append((b"connection", b"close"))
         try:
-            out = conn.send(h11.Response(status_code=status, headers=headers)) or b""
+            out = conn.send(h11.Response(status_code=status, headers=headers,
+                                         reason=_reason(status))) or b""
             out += conn.send(h11.Data(data=body)) or b""
             out += conn.send(h11.EndOfMessage()) or b""
         except h11.LocalProtocolError:
@@ -240,6 +243,14 @@ class LoopbackServer:
         writer.write(out)
         with contextlib.suppress(ConnectionError):
             await writer.drain()
+
+
+def _reason(status: int) -> bytes:
+    """The standard reason phrase for the status line (e.g. b"Unauthorized"), or none."""
+    try:
+        return http.HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
 
 
 def _content_length(headers: Sequence[tuple[bytes, bytes]]) -> int | None:

@@ -114,9 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("listen", parents=[common],
                        help="take iPaaS.com outbound notifications and sync each")
-    p.add_argument("--port", type=_port, default=8787)
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (loopback unless you say otherwise)")
+    # None: the config's [listen] port/host, then the built-in default, decide.
+    p.add_argument("--port", type=_port, default=None,
+                   help="port to bind (default: [listen] port, else 8787)")
+    p.add_argument("--host", default=None,
+                   help="address to bind (default: [listen] host, else 127.0.0.1)")
 
     from console.cli import report, undo
 

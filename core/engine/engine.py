@@ -420,7 +420,8 @@ class Engine:
         async def push_one(customer_id: str) -> PushResult:
             return await self.push(customer_id, trigger="listen")
 
-        return HookHandler(push_one, secret, on_result=on_result)
+        return HookHandler(push_one, secret, on_result=on_result,
+                           system_id=self.config.ipaas_system_id)
 
     async def listen(self, host: str, port: int, on_line: Callable[[str], None]) -> Listening:
         """Take outbound notifications on host:port (and sandbox changes), reporting each line."""

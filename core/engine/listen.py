@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -20,6 +21,8 @@ log = logging.getLogger("core.engine.listen")
 MAX_HOOK_BODY = 256 * 1024
 MAX_NOTIFICATIONS = 3000  # Manual Sync's own ceiling per submit
 CUSTOMER_SCOPES = frozenset({"customer/created", "customer/updated"})
+# Pushes of one hook in flight at once; the clients' rate limiter still paces the requests.
+MAX_CONCURRENT_PUSHES = 8
 
 PushOne = Callable[[str], Awaitable[PushResult]]
 
@@ -40,6 +43,8 @@ class Notification:
     action: str
     id: str | None
     external_id: str | None
+    # The iPaaS.com system the notification is for; None when the hook does not say.
+    destination: str | None = None
 
     @property
     def customer_scope(self) -> str:
@@ -72,6 +77,7 @@ def parse_hook(body: bytes) -> tuple[str | None, list[Notification]]:
             action=str(item.get("action") or ""),
             id=_text(item.get("id")),
             external_id=_text(item.get("external_id")),
+            destination=_text(item.get("destination")),
         ))
     hook_id = _text(raw.get("id"))
     return hook_id, out
@@ -88,44 +94,71 @@ class HookHandler:
     """An httpx-style handler for LoopbackServer: authenticate, parse, push each customer."""
 
     def __init__(self, push_one: PushOne, secret: str, *,
-                 on_result: Callable[[Notification, PushResult | None, str], None] | None = None
-                 ) -> None:
+                 on_result: Callable[[Notification, PushResult | None, str], None] | None = None,
+                 system_id: str | None = None,
+                 max_concurrent: int = MAX_CONCURRENT_PUSHES) -> None:
         if not secret:
             raise ValueError("a listen secret is required")
         self._push = push_one
         self._expected = f"Bearer {secret}".encode()
         self._on_result = on_result
+        self._system_id = system_id or None
+        self._max_concurrent = max(1, max_concurrent)
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
+        where = _origin(request)
         if request.method != "POST":
+            log.warning("listen: 405 %s %s from %s", request.method, request.url.path, where)
             return _reply(405, {"error": "only POST is accepted"}, allow="POST")
         given = request.headers.get("authorization", "").encode()
         if not hmac.compare_digest(given, self._expected):
+            # The header itself is never logged: a near miss may be a real secret.
+            state = "missing" if not given else "wrong"
+            log.warning("listen: 401 %s bearer token on POST %s from %s",
+                        state, request.url.path, where)
             return _reply(401, {"error": "missing or wrong bearer token"})
         body = await request.aread()
         if len(body) > MAX_HOOK_BODY:
+            log.warning("listen: 413 body of %d bytes from %s", len(body), where)
             return _reply(413, {"error": f"body over {MAX_HOOK_BODY} bytes"})
         try:
             hook_id, notifications = parse_hook(body)
         except HookError as exc:
+            log.warning("listen: 400 %s from %s", exc, where)
             return _reply(400, {"error": str(exc)})
-        results = []
-        for note in notifications:
-            results.append(await self._one(note))
+        log.info("listen: hook %s accepted from %s with %d notification(s)",
+                 hook_id or "-", where, len(notifications))
+        results = await self._handle_all(notifications)
         failed = sum(1 for r in results if r["status"] == "failed")
+        log.info("listen: hook %s answered 200: %d failed", hook_id or "-", failed)
         return _reply(200, {"id": hook_id, "results": results, "failed": failed})
 
+    async def _handle_all(self, notifications: list[Notification]) -> list[dict[str, Any]]:
+        """Each notification's answer, in order; different customers are pushed concurrently."""
+        gate = asyncio.Semaphore(self._max_concurrent)
+        # Two notifications for one customer run in order, so the later state wins.
+        customer_locks: dict[str | None, asyncio.Lock] = {}
+
+        async def bounded(note: Notification) -> dict[str, Any]:
+            lock = customer_locks.setdefault(note.id, asyncio.Lock())
+            async with lock, gate:
+                return await self._one(note)
+
+        return list(await asyncio.gather(*(bounded(note) for note in notifications)))
+
     async def _one(self, note: Notification) -> dict[str, Any]:
+        if (self._system_id is not None and note.destination is not None
+                and note.destination != self._system_id):
+            reason = (f"destination {note.destination} is another system "
+                      f"(this one is {self._system_id})")
+            return self._ignored(note, reason)
         if note.customer_scope not in CUSTOMER_SCOPES:
             reason = ("delete is not supported: remove the profile in Klaviyo"
                       if note.customer_scope.startswith("customer/") and "delete" in note.scope
                       else f"scope {note.scope} is not handled")
-            self._report(note, None, reason)
-            return {"id": note.id, "scope": note.scope, "status": "ignored", "reason": reason}
+            return self._ignored(note, reason)
         if note.id is None:
-            reason = "notification has no iPaaS.com id"
-            self._report(note, None, reason)
-            return {"id": None, "scope": note.scope, "status": "ignored", "reason": reason}
+            return self._ignored(note, "notification has no iPaaS.com id")
         result = await self._push(note.id)
         status = "ok" if result.ok else "held" if result.held else "failed"
         self._report(note, result, status)
@@ -137,9 +170,21 @@ class HookHandler:
             "error_id": result.error.id if result.error else None,
         }
 
+    def _ignored(self, note: Notification, reason: str) -> dict[str, Any]:
+        self._report(note, None, reason)
+        return {"id": note.id, "scope": note.scope, "status": "ignored", "reason": reason}
+
     def _report(self, note: Notification, result: PushResult | None, status: str) -> None:
+        level = logging.WARNING if status == "failed" else logging.INFO
+        log.log(level, "listen: %s", notification_line(note, result, status))
         if self._on_result is not None:
             self._on_result(note, result, status)
+
+
+def _origin(request: httpx.Request) -> str:
+    # Behind a reverse proxy the peer is the proxy; the proxy names the real client.
+    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+    return forwarded or request.headers.get("x-real-ip", "") or "a direct client"
 
 
 def _reply(status: int, body: dict[str, Any], **headers: str) -> httpx.Response:
