@@ -94,7 +94,7 @@ class Config:
     listen_secret: str | None = None
     # Attempts per API call before a transient failure (5xx, 429, timeout) is logged.
     retry_attempts: int = 5
-    # Port `listen` binds in the console (None: a free port); the CLI has its own --port.
+    # Port `listen` binds (None: the CLI uses 8787, the console a free port); --port wins.
     listen_port: int | None = None
     # The [keymap] table as written: binding id -> keys. The console validates the ids.
     keymap: Mapping[str, str] = field(default_factory=dict)
@@ -115,7 +115,7 @@ class Config:
     account_opt_in: str = "double_opt_in"
     # Push history older than this many days may be pruned; None keeps it for ever.
     history_retention_days: int | None = None
-    # Address `listen` binds in the console (None: loopback); the CLI has its own --host.
+    # Address `listen` binds (None: loopback); --host wins.
     listen_host: str | None = None
 
     def __repr__(self) -> str:
