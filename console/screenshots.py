@@ -12,10 +12,11 @@ from typing import Any
 
 import httpx
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Button, Input
 
 from console.app import ConsoleApp
 from console.screens.batch import BatchScreen
+from console.screens.batch_dialogs import SurveyScreen
 from core.config import Config
 from core.engine import Engine
 from core.sandbox import Knobs, Sandbox
@@ -132,10 +133,18 @@ async def errors_steps(pilot: Pilot[Any]) -> None:
 
 async def batch_steps(pilot: Pilot[Any]) -> None:
     await press(pilot, "f8", "ctrl+t", "f3")
-    await pilot.click("#allow-unsubscribe")
-    await pilot.press("f5")  # no settle: the shot is of a batch still running
     screen = pilot.app.screen
     assert isinstance(screen, BatchScreen)
+    await pilot.press("f5")  # no settle: the shot is of a batch still running
+    # The consent survey asks first when customers need a confirmation: run, confirming none.
+    for _ in range(600):
+        if isinstance(pilot.app.screen, SurveyScreen) or screen.running:
+            break
+        await pilot.pause(0.05)
+    if isinstance(pilot.app.screen, SurveyScreen):
+        await pilot.pause()
+        pilot.app.screen.query_one("#survey-run", Button).press()
+        await pilot.pause()
     # Real samples only: wait until the sampler has drawn a few seconds of the running batch.
     wanted = round(4 / screen.SAMPLE_SECONDS)
     for _ in range(600):
