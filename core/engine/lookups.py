@@ -64,13 +64,6 @@ class DirectLookups:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
 
-    async def facts(self, customer_id: str, customer: Customer | None = None, *,
-                    resend_consent_email: bool = False) -> Facts:
-        """The customer's facts (gather() without the mapping)."""
-        gathered = await self.gather(customer_id, customer,
-                                     resend_consent_email=resend_consent_email)
-        return gathered.facts
-
     async def gather(self, customer_id: str, customer: Customer | None = None, *,
                      resend_consent_email: bool = False,
                      note: StageNote = _no_note) -> Gathered:
@@ -119,13 +112,6 @@ class SharedLookups:
     def __init__(self, ctx: Context, calls: BatchCalls) -> None:
         self._ctx = ctx
         self._calls = calls
-
-    async def facts(self, customer_id: str, customer: Customer | None = None, *,
-                    resend_consent_email: bool = False) -> Facts:
-        """The customer's facts (gather() without the mapping)."""
-        gathered = await self.gather(customer_id, customer,
-                                     resend_consent_email=resend_consent_email)
-        return gathered.facts
 
     async def gather(self, customer_id: str, customer: Customer | None = None, *,
                      resend_consent_email: bool = False,
