@@ -29,7 +29,6 @@ from core.clients.klaviyo_endpoints import (
     IMPORT_BATCH,
     IMPORT_MAX_BYTES,
     LIST_BATCH,
-    LIST_MEMBER_IDS,
     MEDIA_TYPE,
     PAGE_MAX,
     PROFILE_LISTS,
@@ -349,27 +348,6 @@ class KlaviyoClient(SessionClient):
     def forget_list(self, name: str) -> None:
         """Drop a cached list (its id answered 404), so the next find asks Klaviyo again."""
         self._lists_by_name.pop(name, None)
-
-    async def list_member_ids(
-        self, list_id: str, *, email: str | None = None, phone_number: str | None = None
-    ) -> frozenset[str]:
-        """Ids of the list's members with this email (or phone): a list-side membership check.
-
-        L tier (75/s, 750/m), unlike GET /api/profiles/{id}?include=lists (1/s, 15/m).
-        """
-        if email:
-            params = {"filter": f"equals(email,{filter_string(email)})"}
-        elif phone_number:
-            params = {"filter": f"equals(phone_number,{filter_string(phone_number)})"}
-        else:
-            raise ValueError("a list membership check needs an email or a phone number")
-        params["page[size]"] = str(PAGE_MAX)
-        ids: set[str] = set()
-        path = f"/api/lists/{list_id}/relationships/profiles"
-        async for resource in self._pages(path, LIST_MEMBER_IDS, params):
-            if isinstance(resource, Mapping) and resource.get("id"):
-                ids.add(str(resource["id"]))
-        return frozenset(ids)
 
     async def list_members(
         self, list_id: str, *, emails: Iterable[str] = (), phone_numbers: Iterable[str] = ()

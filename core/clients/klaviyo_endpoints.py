@@ -22,7 +22,6 @@ GET_LISTS = "GET /api/lists"
 ADD_MEMBERS = "POST /api/lists/{id}/relationships/profiles"
 REMOVE_MEMBERS = "DELETE /api/lists/{id}/relationships/profiles"
 PROFILE_LISTS = "GET /api/profiles/{id}/lists"
-LIST_MEMBER_IDS = "GET /api/lists/{id}/relationships/profiles"
 LIST_MEMBERS = "GET /api/lists/{id}/profiles"
 BULK_IMPORT = "POST /api/profile-bulk-import-jobs"
 BULK_IMPORT_GET = "GET /api/profile-bulk-import-jobs/{job_id}"
@@ -41,7 +40,6 @@ BUCKETS: dict[str, BucketSpec] = {
     ADD_MEMBERS: _M,
     REMOVE_MEMBERS: _M,
     PROFILE_LISTS: _S,
-    LIST_MEMBER_IDS: _L,
     LIST_MEMBERS: _L,
     BULK_IMPORT: _M,
     BULK_IMPORT_GET: _M,

@@ -76,9 +76,9 @@ async def test_client_checks_membership_list_side() -> None:
 
     async with KlaviyoClient(API_KEY, base_url="http://klaviyo.test",
                              transport=httpx.MockTransport(handle)) as klaviyo:
-        by_email = await klaviyo.list_member_ids(lid, email="in@example.com")
-        by_phone = await klaviyo.list_member_ids(lid, phone_number="+13122041187")
-        nobody = await klaviyo.list_member_ids(lid, email="out@example.com")
-    assert by_email == by_phone == frozenset({pids["in"]})
-    assert nobody == frozenset()
+        found = await klaviyo.list_members(
+            lid, emails=["in@example.com", "out@example.com"], phone_numbers=["+13122041187"])
+    assert found.member_id(email="in@example.com") == pids["in"]
+    assert found.member_id(phone_number="+13122041187") == pids["in"]
+    assert found.member_id(email="out@example.com") is None
     assert all("include" not in r.url.params for r in seen)
