@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from console import render
 from console.cli.base import OK
@@ -20,7 +21,8 @@ async def run(ns: argparse.Namespace, engine: Engine) -> int:
     if ns.json:
         print_json([r.to_json() for r in records])
         return OK
-    out().print(render.errors_view(records))
+    # The message column names the push a failed undo was reversing ("undo of push H: ...").
+    out().print(render.errors_view([replace(r, message=r.headline()) for r in records]))
     total = engine.errors.count(status=status, kind=kind)
     if total > len(records):
         say(f"showing {len(records)} of {total} (use --limit N for more)", style="dim")

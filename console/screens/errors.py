@@ -51,7 +51,7 @@ def detail_text(record: ErrorRecord) -> Content:
         (f"{record.status.value.upper()}", status_style),
         f"  {record.kind.value} at {record.stage.value} · customer {record.customer_id}"
         f" · {len(attempts)} attempt(s)\n\n",
-        ("What happened: ", "bold"), f"{record.message}\n\n",
+        ("What happened: ", "bold"), f"{record.headline()}\n\n",
     ]
     first = attempts[0] if attempts else None
     if first is not None and (first.kind, first.message) != (record.kind.value,
@@ -225,7 +225,7 @@ class ErrorsScreen(Screen[None]):
                 Text(record.status.value, style="green" if resolved else "bold red"),
                 Text(str(len(record.attempts))),
                 Text(table_time(record.updated_at)),
-                Text(record.message),
+                Text(record.headline()),
                 key=record.id,
             )
         if message.records:

@@ -29,9 +29,8 @@ from core.plan.undo import UndoPlan, blocked_undo, plan_undo
 log = logging.getLogger("core.engine")
 
 TRIGGER = "undo"
-# A failed undo's error message starts with this and the history id, so a retry undoes again.
-PREFIX = "undo of push "
-_UNDONE = re.compile(re.escape(PREFIX) + r"(\S+):")
+# Records written before ErrorRecord.undo_of named the undone push in their message.
+_OLD_PREFIX = re.compile(r"undo of push (\S+):")
 
 
 class UnknownHistoryId(LookupError):
@@ -166,7 +165,7 @@ def _failed(ctx: Context, planned: UndoPlan, record: ErrorRecord, *,
             after: JSON | None = None, sent: bool = False) -> PushResult:
     """Log the failed undo; its retry runs the undo again, which reverts only what is still as
     the push left it."""
-    record = replace(record, message=f"{PREFIX}{planned.history_id}: {record.message}",
+    record = replace(record, undo_of=planned.history_id,
                      retry_action=retry_action(planned.history_id))
     return record_failure(ctx, planned.plan, record, TRIGGER,
                           profile_id=planned.plan.profile_id, after=after, sent=sent)
@@ -174,8 +173,8 @@ def _failed(ctx: Context, planned: UndoPlan, record: ErrorRecord, *,
 
 def undone_history_id(record: ErrorRecord) -> str | None:
     """The history id a failed undo's record names, or None for any other record."""
-    found = _UNDONE.match(record.message)
-    return found.group(1) if found else None
+    old = _OLD_PREFIX.match(record.message)
+    return record.undo_of or (old.group(1) if old else None)
 
 
 async def retry(ctx: Context, record: ErrorRecord) -> PushResult:

@@ -81,6 +81,12 @@ class ErrorRecord:
     profile_id: str | None = None
     # The fingerprint of the consent operations the operator confirmed for this customer.
     confirmed: str | None = None
+    # The history id of the push a failed undo was reversing: a retry undoes it again.
+    undo_of: str | None = None
+
+    def headline(self) -> str:
+        """The message, naming the push when the failure is an undo's."""
+        return f"undo of push {self.undo_of}: {self.message}" if self.undo_of else self.message
 
     def to_json(self) -> JSON:
         return {
@@ -97,6 +103,7 @@ class ErrorRecord:
             "http_status": self.http_status,
             "profile_id": self.profile_id,
             "confirmed": self.confirmed,
+            "undo_of": self.undo_of,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
@@ -119,6 +126,7 @@ class ErrorRecord:
             http_status=raw.get("http_status"),
             profile_id=raw.get("profile_id"),
             confirmed=raw.get("confirmed"),
+            undo_of=raw.get("undo_of"),
         )
 
 

@@ -126,7 +126,7 @@ def test_a_failed_undo_is_logged_and_running_it_again_finishes_it(
     assert code == 1 and doc["undos"][0]["outcome"] == "failed"
     _, [record] = cli.json("errors", "--status", "open")
     assert record["kind"] == "api_unavailable"
-    assert pushed["id"] in record["message"] and f"undo {pushed['id']}" in record["retry_action"]
+    assert record["undo_of"] == pushed["id"] and f"undo {pushed['id']}" in record["retry_action"]
     assert last_entry(cli, "70")["trigger"] == "undo"
 
     monkeypatch.delenv("SANDBOX_KLAVIYO_DOWN")
