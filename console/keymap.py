@@ -33,7 +33,11 @@ DEFAULT_KEYS: dict[str, tuple[str, str]] = {
     "batch-cancel": ("f10,ctrl+b", "Cancel batch"),
     "batch-all": ("f3", "All customers"),
     "listen": ("ctrl+t,f11", "Listen"),
+    "undo": ("f5,ctrl+z", "Undo"),
+    "history-mark": ("space,f3", "Mark"),
+    "history-mark-all": ("a,f10", "Mark all/none"),
     "confirm": ("y", "Push"),
+    "undo-confirm": ("y", "Undo"),
     "cancel": ("escape,n", "Cancel"),
     "quit": ("ctrl+q", "Quit"),
 }
@@ -47,10 +51,13 @@ SCOPES: dict[str, tuple[tuple[str, ...], bool]] = {
     "lookup": (("push", "resend_consent", "recent", "refresh"), True),
     "errors": (("retry", "retry-all", "next-page", "previous-page", "filter-kind",
                 "filter-status", "refresh"), False),
-    "history": (("refresh",), True),
+    "history": (("refresh", "undo"), True),
+    # The history table, focused: marking keys act only there, beside the screen's own.
+    "history-table": (("refresh", "undo", "history-mark", "history-mark-all"), False),
     "batch": (("batch-start", "batch-cancel", "batch-all", "listen"), True),
     "settings": ((), False),
     "dialog": (("confirm", "cancel"), False),
+    "undo-dialog": (("undo-confirm", "cancel"), False),
 }
 # Keys Textual keeps for itself: the command palette, interrupt, and moving focus.
 RESERVED = {"ctrl+p": "the command palette", "ctrl+c": "copy and interrupt",
@@ -147,7 +154,8 @@ def key_problem(binding_id: str, names: list[str]) -> str:
             return f"{key} is kept for {RESERVED[key]}"
         if binding_id != "quit" and key == "ctrl+q":
             return "ctrl+q quits the console"
-        if "dialog" in scopes_of(binding_id) and key in ("enter", "space"):
+        in_dialog = any(scope.endswith("dialog") for scope in scopes_of(binding_id))
+        if in_dialog and key in ("enter", "space"):
             return f"{key} presses the focused button in a dialog"
         field_scopes = [s for s in scopes_of(binding_id) if SCOPES[s][1]]
         if field_scopes and field_consumes(key):
