@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from textual.pilot import Pilot
-from textual.widgets import Button, Input
+from textual.widgets import Button, DataTable, Input
 
 from console.app import ConsoleApp
 from console.screens.batch import BatchScreen
@@ -161,6 +161,17 @@ async def history_steps(pilot: Pilot[Any]) -> None:
     await press(pilot, "f7")
 
 
+async def undo_steps(pilot: Pilot[Any]) -> None:
+    # Pushes to put back, one that wrote nothing among them; all marked, then Undo asks once.
+    engine: Any = pilot.app.engine
+    await engine.push("55330")
+    for customer_id in ("55260", "55270", "55266"):
+        await engine.push(customer_id, confirm=True)
+    await press(pilot, "f7")
+    pilot.app.screen.query_one(DataTable).focus()
+    await press(pilot, "a", "f5")
+
+
 async def report_steps(pilot: Pilot[Any]) -> None:
     await press(pilot, "f12")
     pilot.app.screen.query_one("#report-ids", Input).focus()
@@ -175,6 +186,7 @@ SHOTS: dict[str, Step] = {
     "errors": errors_steps,
     "batch": batch_steps,
     "history": history_steps,
+    "undo-confirm": undo_steps,
     "report": report_steps,
 }
 
