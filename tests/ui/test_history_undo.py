@@ -185,3 +185,29 @@ async def test_a_failed_undo_is_reported_with_its_error_record(tmp_path: Path) -
         assert record.undo_of == "H-000000-0000"
         assert "undo of push H-000000-0000: Klaviyo profile write failed" in text
         assert f"error record {record.id}" in text
+
+
+async def test_a_push_that_wrote_nothing_is_explained_and_cannot_be_confirmed(
+        tmp_path: Path) -> None:
+    app = sandbox_app(tmp_path / "state")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await app.engine.push("55330")
+        await pushed_then_history(pilot)
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, UndoConfirmScreen))
+        await settle(pilot)
+        dialog = app.screen
+        assert "Nothing to undo in the 1 chosen push" in str(
+            dialog.query_one(".dialog-title").render())
+        assert "cannot be undone: the push wrote nothing" in text_of(pilot, "#undo-summary")
+        assert not dialog.query("#do-undo") and str(
+            dialog.query_one("#cancel-undo").label) == "Close"
+        assert "undo_fields" not in footer_keys(app)
+        await pilot.press("y")  # no undo to confirm: the key does nothing
+        await settle(pilot)
+        assert app.screen is dialog
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, HistoryScreen)
+        assert [e.trigger for e in app.engine.history.recent(10)] == ["manual"]
