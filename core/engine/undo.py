@@ -117,11 +117,36 @@ async def undo(ctx: Context, entry: HistoryEntry, *, confirmed: bool = False,
         blank = blocked_undo(entry, f"cannot read profile {entry.profile_id}: {failure.error}")
         return UndoResult(blank, _failed(ctx, blank, record))
     if planned.plan.blocked or not planned.has_work:
+        _resolve_own_record(ctx, entry)
         return UndoResult(planned)
     if planned.plan.guarded_consent and not confirmed:
-        return UndoResult(planned, PushResult(plan=planned.plan, ok=False,
-                                              profile_id=entry.profile_id, held=True))
-    return UndoResult(planned, await _execute(ctx, planned))
+        return UndoResult(planned, _held(ctx, planned))
+    result = await _execute(ctx, planned)
+    if result.ok:
+        _resolve_own_record(ctx, entry)
+    return UndoResult(planned, result)
+
+
+def _held(ctx: Context, planned: UndoPlan) -> PushResult:
+    """Log the consent reversals the guard holds; a retry holds them again (it never
+    confirms), `undo H --reverse-consent --yes` confirms them."""
+    notes = "; ".join(change.note for change in planned.plan.guarded_consent)
+    record = records.simple(
+        ErrorKind.CONSENT_GUARD, Stage.PLAN, f"held by the consent guard: {notes}",
+        record_id=ctx.errors.new_id(), customer_id=planned.plan.customer_id,
+        route=planned.plan.route, profile_id=planned.plan.profile_id, secrets=ctx.secrets)
+    record = replace(record, undo_of=planned.history_id, retry_action=(
+        f"review the consent reversals, then confirm with `klaviyo-console undo "
+        f"{planned.history_id} --reverse-consent --yes`; a plain retry holds them again"))
+    return record_failure(ctx, planned.plan, record, TRIGGER,
+                          profile_id=planned.plan.profile_id, held=True)
+
+
+def _resolve_own_record(ctx: Context, entry: HistoryEntry) -> None:
+    """Resolve the customer's open record when it is a failed undo of this same push."""
+    existing = ctx.errors.open_for_customer(entry.customer_id)
+    if existing is not None and undone_history_id(existing) == entry.id:
+        ctx.errors.update(records.resolved(existing, attempted=True, at=ctx.now()))
 
 
 async def _execute(ctx: Context, planned: UndoPlan) -> PushResult:
@@ -178,7 +203,7 @@ def undone_history_id(record: ErrorRecord) -> str | None:
 
 
 async def retry(ctx: Context, record: ErrorRecord) -> PushResult:
-    """Run a failed undo again (never confirming consent); the record is resolved when the
+    """Run a failed undo again (never confirming consent); its record is resolved when the
     undo is done or has nothing left to do."""
     history_id = undone_history_id(record)
     entry = ctx.history.get(history_id) if history_id else None
@@ -187,11 +212,8 @@ async def retry(ctx: Context, record: ErrorRecord) -> PushResult:
         plan = Plan(customer_id=record.customer_id, route=Route.BLOCKED,
                     reason=f"history entry {history_id} is no longer in the history")
         return PushResult(plan=plan, ok=False, profile_id=record.profile_id, error=record)
-    done = await undo(ctx, entry)
-    if done.outcome in ("done", "nothing"):
-        current = ctx.errors.get(record.id)
-        if current is not None:
-            ctx.errors.update(records.resolved(current, attempted=True, at=ctx.now()))
+    # A held undo asked to reverse consent: its retry asks again, and is held again.
+    done = await undo(ctx, entry, reverse_consent=record.kind is ErrorKind.CONSENT_GUARD)
     if done.result is not None:
         return done.result
     return PushResult(plan=done.undo.plan, ok=True, profile_id=entry.profile_id)

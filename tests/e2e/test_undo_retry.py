@@ -44,11 +44,12 @@ def _quiet_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-async def test_an_undo_whose_write_fails_is_retried_as_an_undo(tmp_path: Path) -> None:
+async def open_engine(tmp_path: Path) -> tuple[Engine, FailingPatch]:
     seed_path = tmp_path / "seed.json"
     seed_path.write_text(json.dumps({
         "customers": [customer(70, email="ann@example.com", first="Ann", last="Dupont",
-                               company="Dupont Floral")],
+                               company="Dupont Floral"),
+                      customer(71, email="new@example.com", first="Emma", last="Johnson")],
         "profiles": [SEEDED], "lists": LISTS, "links": {"70": "ann@example.com"}}),
         encoding="utf-8")
     state = tmp_path / "state"
@@ -56,7 +57,11 @@ async def test_an_undo_whose_write_fails_is_retried_as_an_undo(tmp_path: Path) -
     sandbox = Sandbox(state, seed=seed_path, knobs=Knobs())
     wire = FailingPatch(sandbox.transport)
     wire.down = False
-    engine = await Engine.open(config, sandbox=sandbox, transport=wire)
+    return await Engine.open(config, sandbox=sandbox, transport=wire), wire
+
+
+async def test_an_undo_whose_write_fails_is_retried_as_an_undo(tmp_path: Path) -> None:
+    engine, wire = await open_engine(tmp_path)
     try:
         assert (await engine.push("70", confirm=True)).ok
         [pushed] = engine.history.for_customer("70")
@@ -100,5 +105,50 @@ def test_the_errors_command_names_the_push_a_failed_undo_was_reversing(
     assert cli.run("retry", record["id"])[0] == 0
     assert last_entry(cli, "70")["trigger"] == "undo"
     assert profile(cli, "ann@example.com")["attributes"]["first_name"] == "Anne"
+    _, still_open = cli.json("errors", "--status", "open")
+    assert still_open == []
+
+
+async def test_a_held_consent_reversal_is_logged_as_an_undo_and_held_again_by_retry(
+        tmp_path: Path) -> None:
+    engine, _ = await open_engine(tmp_path)
+    try:
+        assert (await engine.push("71", confirm=True)).ok
+        [pushed] = engine.history.for_customer("71")
+        assert pushed.consent  # the push subscribed the new profile
+
+        [held] = await engine.undo([pushed.id], apply=True, reverse_consent=True)
+        assert held.outcome == "held"
+        [record] = engine.errors.query(status=ErrorStatus.OPEN)
+        assert record.undo_of == pushed.id and record.kind.value == "consent_guard"
+        assert f"undo {pushed.id} --reverse-consent --yes" in record.retry_action
+        assert engine.history.for_customer("71")[0].outcome is Outcome.HELD
+
+        await engine.retry([record.id])  # a retry never confirms: held again, nothing written
+        again = engine.errors.get(record.id)
+        assert again is not None and again.status is ErrorStatus.OPEN
+        assert len(again.attempts) == 2
+        assert [e.outcome for e in engine.history.for_customer("71")][:2] == [
+            Outcome.HELD, Outcome.HELD]
+
+        [done] = await engine.undo([pushed.id], apply=True, confirmed=True,
+                                   reverse_consent=True)
+        assert done.outcome == "done"
+        resolved = engine.errors.get(record.id)
+        assert resolved is not None and resolved.status is ErrorStatus.RESOLVED
+    finally:
+        await engine.close()
+
+
+def test_running_the_failed_undo_again_resolves_its_record(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed(cli)
+    cli.json("push", "70", "--yes")
+    pushed = last_entry(cli, "70")
+    monkeypatch.setenv("SANDBOX_KLAVIYO_DOWN", "1")
+    assert cli.json("undo", pushed["id"], "--yes")[0] == 1
+    monkeypatch.delenv("SANDBOX_KLAVIYO_DOWN")
+
+    assert cli.json("undo", pushed["id"], "--yes")[0] == 0
     _, still_open = cli.json("errors", "--status", "open")
     assert still_open == []
