@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -67,3 +69,32 @@ async def lookup(pilot: Pilot[Any], query: str) -> None:
 
 def text_of(pilot: Pilot[Any], selector: str) -> str:
     return str(pilot.app.screen.query_one(selector, Static).render())
+
+
+_SVG_TEXT = re.compile(r'<text [^>]*?x="([0-9.]+)"[^>]*?textLength="([0-9.]+)"[^>]*?'
+                       r'clip-path="url\(#[^)]*-line-(\d+)\)"[^>]*>(.*?)</text>')
+
+
+def screen_lines(app: Any) -> list[str]:
+    """The screen as the terminal shows it, one string per row, read from the app's SVG export.
+
+    Rich places every text run at its cell column (x = column * cell width), so the rows are
+    rebuilt cell for cell: what lies outside the terminal, or under a dialog, is not there.
+    """
+    width, height = app.size
+    rows = [[" "] * width for _ in range(height)]
+    runs = [(float(x), float(length), int(line), html.unescape(text).replace("\xa0", " "))
+            for x, length, line, text in _SVG_TEXT.findall(app.export_screenshot())]
+    cell = min((length / len(text) for _, length, _, text in runs if text.isascii()),
+               default=1.0)
+    for x, _, line, text in runs:
+        column = round(x / cell)
+        for offset, char in enumerate(text):
+            if line < height and column + offset < width:
+                rows[line][column + offset] = char
+    return ["".join(row).rstrip() for row in rows]
+
+
+def screen_text(app: Any) -> str:
+    """The rendered screen as one string, rows joined by newlines."""
+    return "\n".join(screen_lines(app))
