@@ -6,7 +6,7 @@ import asyncio
 import html
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from textual.pilot import Pilot
@@ -65,6 +65,46 @@ async def lookup(pilot: Pilot[Any], query: str) -> None:
     await pilot.click("#customer")
     await pilot.press(*query, "enter")
     await settle(pilot)
+
+
+async def press_and_settle(pilot: Pilot[Any], *keys: str) -> None:
+    """Press the keys, then wait for every worker and message they set going."""
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
+async def open_push_dialog(pilot: Pilot[Any], customer_id: str) -> Any:
+    """Look the customer up and press F5: the push dialog (or the lookup, if it refused)."""
+    await lookup(pilot, customer_id)
+    await press_and_settle(pilot, "f5")
+    return pilot.app.screen
+
+
+RunBefore = Callable[[Pilot[Any]], Awaitable[None]]
+SIZES = {"80x24": (80, 24), "120x36": (120, 36)}  # the terminal sizes snapshots are drawn at
+
+
+def keys(*pressed: str) -> RunBefore:
+    """A snapshot's run_before: presses keys, waiting for every worker each one starts."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        for key in pressed:
+            await press_and_settle(pilot, key)
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    return run
+
+
+async def push_failures(pilot: Pilot[Any]) -> None:
+    """Failed, held and blocked pushes through the engine, then the error log (stable ids)."""
+    await settle(pilot)
+    for customer_id in ("55330", "55341", "55262", "55331"):
+        await pilot.app.engine.push(customer_id)
+    await press_and_settle(pilot, "f6")
+    pilot.app.clear_notifications()
+    await pilot.pause()
 
 
 def text_of(pilot: Pilot[Any], selector: str) -> str:

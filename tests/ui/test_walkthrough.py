@@ -15,7 +15,14 @@ from textual.pilot import Pilot
 
 from console.screens.batch_dialogs import SurveyScreen
 from tests.ui.batch_helpers import past_survey
-from tests.ui.helpers import lookup, screen_lines, screen_text, settle, until
+from tests.ui.helpers import (
+    lookup,
+    press_and_settle,
+    screen_lines,
+    screen_text,
+    settle,
+    until,
+)
 from tests.ui.sandbox_app import sandbox_app, sandbox_config
 
 ANN = "01JGFJK6QFB96KRART17WEJVYY"  # 55260's profile, linked
@@ -29,8 +36,8 @@ def klaviyo_reachable(app: Any, reachable: bool) -> None:
 
 
 async def press(pilot: Pilot[Any], *keys: str) -> str:
-    await pilot.press(*keys)
-    await settle(pilot)
+    """Press the keys, let what they started finish, and read the screen."""
+    await press_and_settle(pilot, *keys)
     return screen_text(pilot.app)
 
 
