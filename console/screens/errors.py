@@ -141,7 +141,7 @@ class ErrorsScreen(Screen[None]):
     ]
     PAGE_SIZE = 50
 
-    page: reactive[int] = reactive(0, init=False)
+    page: reactive[int] = reactive(0, init=False, bindings=True)  # the page keys follow it
     retrying: reactive[bool] = reactive(False, bindings=True)
 
     def __init__(self) -> None:
@@ -270,7 +270,8 @@ class ErrorsScreen(Screen[None]):
             step = int(str(parameters[0])) if parameters else 0
             pages = max(1, -(-self.total // self.PAGE_SIZE))
             if not 0 <= self.page + step < pages:
-                return None
+                # Hidden, not greyed: at 80 columns the two page keys pushed Quit off the footer.
+                return False
         return True
 
     def action_page(self, step: int) -> None:
