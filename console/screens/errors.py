@@ -91,6 +91,8 @@ def detail_text(record: ErrorRecord) -> Content:
 
 def retry_words(what: str, counts: Counts, held_again: list[ErrorRecord]) -> str:
     """The summary of a retry, naming why each record the guard held again was held."""
+    if counts.finished == 0:
+        return "Nothing to retry: no error record is open."
     summary = (f"Retried {what}: {counts.done} resolved, {counts.failed} failed, "
                f"{counts.held} held by the consent guard.")
     for record in held_again[:3]:

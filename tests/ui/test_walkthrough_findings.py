@@ -78,3 +78,14 @@ async def test_the_recent_lookups_dialog_shows_its_own_keys_not_the_lookups(make
         await press_and_settle(pilot, "escape")
         await settle(pilot)
         assert "f5 Push" in footer(pilot)
+
+
+async def test_retry_all_with_nothing_open_says_there_was_nothing_to_retry(make_app, stub):
+    app = make_app(stub)
+    said: list[str] = []
+    notify = app.notify
+    app.notify = lambda message, **kw: said.append(str(message)) or notify(message, **kw)  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press_and_settle(pilot, "f6")
+        await press_and_settle(pilot, "a")
+        assert said[-1] == "Nothing to retry: no error record is open."
