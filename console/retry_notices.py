@@ -32,14 +32,24 @@ class RetryNotices:
 
 
 def watch_retries(app: Any, engine: Any) -> Callable[[], None]:
-    """Subscribe the app's toasts to the engine's retry notices; returns the unsubscribe.
+    """Subscribe the console to the engine's retry notices; returns the unsubscribe.
 
-    The engine offers `on_retry(listener) -> unsubscribe` over both clients; an engine without
-    it shows no notices (the calls still retry).
+    One listener for the whole console, so each wait is shown in one place: the screen on
+    view takes it when it has a line for it (`show_retry(text) -> bool`, the lookup's status
+    while its own call waits), else it is a toast. The engine offers `on_retry(listener) ->
+    unsubscribe` over both clients; an engine without it shows no notices (the calls still
+    retry).
     """
     subscribe = getattr(engine, "on_retry", None)
     if not callable(subscribe):
         return lambda: None
-    listener = RetryNotices(lambda *args, **kw: app.call_later(app.notify, *args, **kw))
-    unsubscribe = subscribe(listener)
+    toasts = RetryNotices(lambda *args, **kw: app.notify(*args, **kw))
+
+    def shown(notice: Any) -> None:
+        show_retry = getattr(app.screen, "show_retry", None)
+        if callable(show_retry) and show_retry(str(notice)):
+            return
+        toasts(notice)
+
+    unsubscribe = subscribe(lambda notice: app.call_later(shown, notice))
     return unsubscribe if callable(unsubscribe) else (lambda: None)

@@ -177,7 +177,7 @@ class BatchScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield ScreenBar("batch")
         with Horizontal(id="batch-pick"):
-            yield Input(placeholder="Customer ids: 55260 1001 1002 …", id="batch-ids")
+            yield Input(placeholder="Customer ids, such as 55260 55261 55262", id="batch-ids")
         with Horizontal(id="batch-options"):
             yield TickBox("All customers (F3)", id="batch-all")
             yield TickBox("Bulk import jobs", id="batch-bulk")
@@ -279,6 +279,13 @@ class BatchScreen(Screen[None]):
         ids = parse_ids(self.query_one("#batch-ids", Input).value)
         if not everyone and not ids:
             self.notify("Type customer ids or tick All customers.", severity="warning")
+            return
+        not_ids = [part for part in ids if not part.isdigit()]
+        if not everyone and not_ids:
+            # A typo would only come back as a not_found record in the error log.
+            self.notify(f"Not a customer id: {', '.join(not_ids[:5])}. iPaaS.com customer ids "
+                        "are whole numbers such as 55260; nothing was started.",
+                        severity="warning", markup=False)
             return
         self.running = True
         self.cancel_event = None  # until the run starts, F10 cancels the planning

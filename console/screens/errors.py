@@ -91,6 +91,8 @@ def detail_text(record: ErrorRecord) -> Content:
 
 def retry_words(what: str, counts: Counts, held_again: list[ErrorRecord]) -> str:
     """The summary of a retry, naming why each record the guard held again was held."""
+    if counts.finished == 0:
+        return "Nothing to retry: no error record is open."
     summary = (f"Retried {what}: {counts.done} resolved, {counts.failed} failed, "
                f"{counts.held} held by the consent guard.")
     for record in held_again[:3]:
@@ -141,7 +143,7 @@ class ErrorsScreen(Screen[None]):
     ]
     PAGE_SIZE = 50
 
-    page: reactive[int] = reactive(0, init=False)
+    page: reactive[int] = reactive(0, init=False, bindings=True)  # the page keys follow it
     retrying: reactive[bool] = reactive(False, bindings=True)
 
     def __init__(self) -> None:
@@ -270,7 +272,8 @@ class ErrorsScreen(Screen[None]):
             step = int(str(parameters[0])) if parameters else 0
             pages = max(1, -(-self.total // self.PAGE_SIZE))
             if not 0 <= self.page + step < pages:
-                return None
+                # Hidden, not greyed: at 80 columns the two page keys pushed Quit off the footer.
+                return False
         return True
 
     def action_page(self, step: int) -> None:

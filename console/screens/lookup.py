@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
@@ -38,14 +37,6 @@ class PlanReady(Message):
 
 class LookupFailed(Message):
     """A lookup found nothing or failed: the earlier preview must go."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-
-class RetryWaiting(Message):
-    """A call of this screen waits to try again: what it waits for and the next attempt."""
 
     def __init__(self, text: str) -> None:
         super().__init__()
@@ -144,33 +135,13 @@ class LookupScreen(Screen[None]):
     def field_changed(self) -> None:
         self.refresh_bindings()  # F5 says whether it acts on the customer in the field
 
-    def on_mount(self) -> None:
-        self.retries_off: Callable[[], None] | None = None
-        self.follow_retries()
-
-    @work(group="retries", exit_on_error=False)
-    async def follow_retries(self) -> None:
-        """Hear the engine's retry waits, so a slow service is named while the status is busy."""
-        try:
-            engine = await wait_engine(self.app)
-        except Exception:
-            return  # the engine's failure is reported where it opens
-        on_retry = getattr(engine, "on_retry", None)
-        if on_retry is not None:
-            self.retries_off = on_retry(self.heard_retry)
-
-    def heard_retry(self, notice: Any) -> None:
-        from core.clients.http import retry_message
-
-        self.post_message(RetryWaiting(retry_message(notice)))
-
-    def on_retry_waiting(self, message: RetryWaiting) -> None:
-        if self.query_one("#status", StatusLine).busy:
-            self.set_status(message.text, busy=True)
-
-    def on_unmount(self) -> None:
-        if self.retries_off is not None:
-            self.retries_off()
+    def show_retry(self, text: str) -> bool:
+        """While this screen's own call is busy, its status line names the wait, not a toast."""
+        status = self.query_one("#status", StatusLine)
+        if not status.busy:
+            return False
+        self.set_status(text, busy=True)
+        return True
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         self.action_focus_lookup()

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Label, OptionList
+from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
 # The dialogs' rules, parsed when a dialog first opens rather than at start-up.
@@ -96,6 +96,7 @@ class PickCustomerScreen(ModalScreen[str | None]):
                 )
             else:
                 yield Label("Nothing yet: look a customer up first.", classes="muted")
+        yield Footer()  # the dialog's keys, not those of the screen behind it
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -89,6 +89,10 @@ def plan_differences(first: Plan, second: Plan) -> str:
     return "; ".join(parts) or "the request sent"
 
 
+READY = ("Enter in any field runs the report. Nothing is written: no history, no error "
+         "records, no links, no pushes.")
+
+
 class ReportScreen(Screen[None]):
     """Counts of every chosen customer's plan as bars; Enter on a bucket lists its customers,
     Enter on a customer opens its preview."""
@@ -113,12 +117,12 @@ class ReportScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield ScreenBar("report")
         with Horizontal(id="report-bar"):
-            yield Input(placeholder="Customer ids (empty: all), then Enter", id="report-ids")
+            # Short enough to read whole at 80 columns; the status line says how to run it.
+            yield Input(placeholder="Customer ids (empty: all)", id="report-ids")
             yield Input(placeholder="Template file (empty: current)", id="report-template")
-            yield Input(placeholder="Compare with template (optional)", id="report-compare")
+            yield Input(placeholder="Compare with (optional)", id="report-compare")
         yield ProgressBar(id="report-progress", show_eta=False)
-        yield Static("Nothing is written: no history, no error records, no links, no pushes.",
-                     id="report-status")
+        yield Static(READY, id="report-status")
         yield DataTable(id="report-buckets", cursor_type="row", zebra_stripes=True)
         yield DataTable(id="report-customers", cursor_type="row")
         yield Footer()

@@ -7,6 +7,7 @@ import json
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -17,7 +18,8 @@ from core.clients.http import ApiSession, RetryListener, RetryPolicy, SessionCli
 from core.clients.limiter import Clock, Limiter, Sleep
 from core.model import Customer
 
-__all__ = ["IpaasClient", "SystemIdError", "parse_link", "parse_pagination"]
+__all__ = ["IpaasClient", "StoredLink", "SystemIdError", "parse_link", "parse_pagination",
+           "read_link"]
 
 SERVICE = "ipaas"
 TABLE = "customer"
@@ -25,8 +27,16 @@ DELETED_PREFIX = "DELETED:"
 _MAX_PAGES = 100_000
 
 
-def parse_link(body: str) -> str | None:
-    """The external id from a LookupExternal body: raw or JSON-quoted; DELETED: means none."""
+@dataclass(frozen=True, slots=True)
+class StoredLink:
+    """A Customer's external id for Klaviyo as iPaaS.com stores it."""
+
+    profile_id: str | None = None  # the live link; None when unlinked or marked deleted
+    deleted: str | None = None  # the profile id a `DELETED:` link still names
+
+
+def read_link(body: str) -> StoredLink:
+    """A LookupExternal body (raw or JSON-quoted) as a live link, a deleted one, or none."""
     text = body.strip()
     if text.startswith('"'):
         try:
@@ -34,9 +44,16 @@ def parse_link(body: str) -> str | None:
         except ValueError:
             decoded = text.strip('"')
         text = decoded.strip() if isinstance(decoded, str) else ""
-    if not text or text.lower() == "null" or text.upper().startswith(DELETED_PREFIX):
-        return None
-    return text
+    if not text or text.lower() == "null":
+        return StoredLink()
+    if text.upper().startswith(DELETED_PREFIX):
+        return StoredLink(deleted=text[len(DELETED_PREFIX):].strip() or None)
+    return StoredLink(profile_id=text)
+
+
+def parse_link(body: str) -> str | None:
+    """The external id from a LookupExternal body: raw or JSON-quoted; DELETED: means none."""
+    return read_link(body).profile_id
 
 
 def garbled_link(response: httpx.Response) -> str | None:
@@ -207,7 +224,11 @@ class IpaasClient(SessionClient):
             page = (current if current is not None else page) + 1
 
     async def lookup_link(self, customer_id: str) -> str | None:
-        """The Klaviyo profile id stored for the Customer; None when unlinked or deleted.
+        """The Klaviyo profile id stored for the Customer; None when unlinked or deleted."""
+        return (await self.lookup_stored_link(customer_id)).profile_id
+
+    async def lookup_stored_link(self, customer_id: str) -> StoredLink:
+        """The Customer's stored link, a `DELETED:` one included (it names the old profile).
 
         SystemIdError when iPaaS.com does not know the configured system id: every Customer
         would look unlinked, so that answer must never be read as "not linked".
@@ -215,8 +236,8 @@ class IpaasClient(SessionClient):
         path = f"/customers/v2/External/LookupExternal/{customer_id}/{self.system_id}/{TABLE}"
         response = await self._system_request("GET", path, ok={404}, check=garbled_link)
         if response.status_code == 404:
-            return None
-        return parse_link(response.text)
+            return StoredLink()
+        return read_link(response.text)
 
     async def verify(self) -> list[CheckResult]:
         """Check the base URL, the token and the system id with two cheap reads, one result each.

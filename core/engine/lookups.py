@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from core.clients.http import ApiError
-from core.clients.ipaas import parse_link
+from core.clients.ipaas import StoredLink, read_link
 from core.engine.context import Context, CustomerNotFound, StageFailure, staged
 from core.engine.planning import Mapped, map_customer
 from core.engine.shared import BatchCalls
@@ -68,7 +68,8 @@ class DirectLookups:
                      resend_consent_email: bool = False,
                      note: StageNote = _no_note) -> Gathered:
         ctx = self._ctx
-        found, link = await fetch(ctx, customer_id, customer)
+        found, stored = await fetch(ctx, customer_id, customer)
+        link = stored.profile_id
         note(Stage.MAP)
         mapped = map_customer(ctx, found, link)
         email, phone = mapped.identifiers
@@ -89,7 +90,8 @@ class DirectLookups:
             customer=found, link=link, linked_profile=linked, email_match=by_email,
             phone_match=by_phone, lists=lists,
             memberships=dict(zip((k.id for k in named), found_members, strict=True)),
-            consent_emails=None, now=ctx.now(), resend_consent_email=resend_consent_email)
+            consent_emails=None, now=ctx.now(), resend_consent_email=resend_consent_email,
+            deleted_link=stored.deleted)
         pending = ctx.consent_emails.pending(candidates(facts)) if candidates(facts) else {}
         return Gathered(replace(facts, consent_emails=pending), mapped)
 
@@ -122,9 +124,10 @@ class SharedLookups:
         if customer is not None and calls.bulk:
             # A customer from a page carries its external ids: the same link as LookupExternal
             # answers, without a request per customer (which bulk's CPU budget cannot afford).
-            found, link = customer, page_link(ctx, customer)
+            found, stored = customer, page_link(ctx, customer)
         else:
-            found, link = await fetch(ctx, customer_id, customer)
+            found, stored = await fetch(ctx, customer_id, customer)
+        link = stored.profile_id
         note(Stage.MAP)
         mapped = map_customer(ctx, found, link)
         email, phone = mapped.identifiers
@@ -149,7 +152,8 @@ class SharedLookups:
         facts = Facts(
             customer=found, link=link, linked_profile=linked, email_match=by_email,
             phone_match=by_phone, lists=lists, memberships=memberships,
-            consent_emails=None, now=ctx.now(), resend_consent_email=resend_consent_email)
+            consent_emails=None, now=ctx.now(), resend_consent_email=resend_consent_email,
+            deleted_link=stored.deleted)
         pending = await calls.pending(ctx.consent_emails, candidates(facts))
         return Gathered(replace(facts, consent_emails=pending), mapped)
 
@@ -174,18 +178,18 @@ async def _read(ctx: Context, klist: KlaviyoList | None,
 
 
 async def fetch(ctx: Context, customer_id: str, customer: Customer | None = None
-                ) -> tuple[Customer, str | None]:
+                ) -> tuple[Customer, StoredLink]:
     """Round trip 1: the Customer, its stored link and the template's uncached lists, together."""
     names = ctx.template.list_names()
     if customer is not None:
         given = await asyncio.gather(
-            staged(Stage.FETCH, ctx.ipaas.lookup_link(customer_id)),
+            staged(Stage.FETCH, ctx.ipaas.lookup_stored_link(customer_id)),
             ensure_lists(ctx, names), return_exceptions=True)
         _raise_first(given)
         return customer, _as_link(given[0])
     got = await asyncio.gather(
         staged(Stage.FETCH, ctx.ipaas.get_customer(customer_id)),
-        staged(Stage.FETCH, ctx.ipaas.lookup_link(customer_id)),
+        staged(Stage.FETCH, ctx.ipaas.lookup_stored_link(customer_id)),
         ensure_lists(ctx, names), return_exceptions=True)
     _raise_first(got)
     found = got[0]
@@ -207,13 +211,13 @@ def candidates(facts: Facts) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p.id for p in found if p is not None))
 
 
-def page_link(ctx: Context, customer: Customer) -> str | None:
+def page_link(ctx: Context, customer: Customer) -> StoredLink:
     """The link a Customer read from iPaaS.com carries among its external ids."""
     system = ctx.ipaas.system_id
     for item in customer.external_ids:
         if str(item.system_id) == system:
-            return parse_link(item.external_id)
-    return None
+            return read_link(item.external_id)
+    return StoredLink()
 
 
 def _raise_first(outcomes: Sequence[object]) -> None:
@@ -223,8 +227,8 @@ def _raise_first(outcomes: Sequence[object]) -> None:
             raise outcome
 
 
-def _as_link(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+def _as_link(value: object) -> StoredLink:
+    return value if isinstance(value, StoredLink) else StoredLink()
 
 
 async def ensure_lists(ctx: Context, names: Iterable[str]) -> None:

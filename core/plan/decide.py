@@ -126,7 +126,8 @@ def _create(s: Situation) -> Decision:
 
 # Design §4, walked in order; the first row whose situation holds routes the customer.
 # "linked, profile gone from Klaviyo (404)" is a stale link: the Situation warns and maps the
-# Add collection, so the rows below it treat the customer as unlinked.
+# Add collection, so the rows below it treat the customer as unlinked. A link iPaaS.com marked
+# `DELETED:` is not a link either (design §3): the same warning, and the reason says so.
 ROUTES: tuple[Rule, ...] = (
     Rule("linked, profile exists -> UPDATE with the Update collection", _linked, _update),
     Rule("unlinked, email matches a profile -> LINK (matched by email)",
@@ -150,6 +151,9 @@ def decide(facts: Facts, mapped_add: MappedProfile | None, mapped_update: Mapped
     (Update for a live link, else Add) must be given."""
     situation = _situation(facts, mapped_add, mapped_update, on_match)
     decision = next(rule.route(situation) for rule in ROUTES if rule.holds(situation))
+    if facts.deleted_link is not None and not facts.linked:
+        decision = replace(decision, reason=f"iPaaS.com link to profile {facts.deleted_link} "
+                           f"marked deleted; {decision.reason}")
     block = next((b for b in BLOCKS if b.holds(situation)), None)
     if block is None:
         return decision
@@ -172,10 +176,13 @@ def _situation(facts: Facts, mapped_add: MappedProfile | None,
 
 def unlinked_warnings(facts: Facts, mapped: MappedProfile) -> tuple[str, ...]:
     """The Add mapping's warnings, after the stale link's when there is one."""
-    if facts.link is None:
-        return mapped.warnings
-    return (f"stale link: profile {facts.link} no longer exists in Klaviyo; "
-            "treated as not linked", *mapped.warnings)
+    if facts.link is not None:
+        return (f"stale link: profile {facts.link} no longer exists in Klaviyo; "
+                "treated as not linked", *mapped.warnings)
+    if facts.deleted_link is not None:
+        return (f"stale link: the iPaaS.com link to profile {facts.deleted_link} was marked "
+                "deleted; treated as not linked (Add collection)", *mapped.warnings)
+    return mapped.warnings
 
 
 def _link(s: Situation, found: Profile, matched_by: MatchedBy, reason: str) -> Decision:

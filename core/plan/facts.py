@@ -33,6 +33,8 @@ class Facts:
     unknown: tuple[str, ...] = ()
     now: str = ""  # ISO time the facts were read, for resend_days
     resend_consent_email: bool = False  # the operator asked to send it again
+    # The profile id of a link iPaaS.com marked `DELETED:`; such a customer counts as unlinked.
+    deleted_link: str | None = None
 
     @property
     def linked(self) -> bool:

@@ -95,6 +95,40 @@ def test_stale_link_with_an_email_match_links_by_email() -> None:
     assert d.mapped.collection is Collection.ADD
 
 
+def test_a_deleted_link_is_not_a_link_and_says_so_like_a_stale_one() -> None:
+    # Design §3: a LookupExternal answer with the DELETED: prefix means not linked.
+    gone = facts(deleted_link=LINKED)
+    d = decided(gone)
+    assert d.route is Route.CREATE and d.mapped.collection is Collection.ADD
+    assert d.reason.startswith(f"iPaaS.com link to profile {LINKED} marked deleted; no profile")
+    assert d.warnings[0] == (
+        f"stale link: the iPaaS.com link to profile {LINKED} was marked deleted; "
+        "treated as not linked (Add collection)")
+    assert decide(gone, mapped(Collection.ADD), None).route is Route.CREATE
+
+
+def test_a_deleted_link_to_a_profile_that_still_matches_links_it_again_by_email() -> None:
+    d = decided(facts(deleted_link=LINKED, email_match=profile(LINKED)))
+    assert (d.route, d.matched_by, d.target.id) == (Route.LINK, MatchedBy.EMAIL, LINKED)
+    assert d.reason == (f"iPaaS.com link to profile {LINKED} marked deleted; "
+                        f"email {ANN} matched profile {LINKED}")
+    assert "marked deleted" in d.warnings[0]
+
+
+def test_a_blocked_customer_with_a_deleted_link_still_carries_the_warning() -> None:
+    d = decided(facts(deleted_link=LINKED), attributes=attrs(email=None, phone_number=None))
+    assert d.route is Route.BLOCKED and d.reason.startswith("blocked: ")
+    assert "marked deleted" in d.warnings[0]
+
+
+def test_a_deleted_link_plan_maps_the_add_collection_and_warns_in_the_plan() -> None:
+    plan = plan_customer(facts(CUSTOMER, deleted_link=LINKED), TEMPLATE, DOUBLE)
+    assert plan.route is Route.CREATE and plan.basis.mapped.collection is Collection.ADD
+    assert plan.payload is not None and "id" not in plan.payload["data"]
+    assert plan.warnings[0].startswith(f"stale link: the iPaaS.com link to profile {LINKED}")
+    assert "marked deleted" in plan.reason
+
+
 def test_row_email_match_links_by_email_and_patches() -> None:
     d = decided(facts(email_match=profile(OTHER)))
     assert (d.route, d.matched_by, d.target.id, d.send) == (

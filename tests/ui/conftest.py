@@ -30,3 +30,10 @@ def make_app(tmp_path: Path) -> Callable[[StubEngine], ConsoleApp]:
                           recent_path=tmp_path / "recent.json")
 
     return build
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots run in a fresh folder with the state dir at the relative path `state`, which
+    the settings screen shows: the same text every run."""
+    monkeypatch.chdir(tmp_path)

@@ -11,7 +11,14 @@ from console.app import ConsoleApp
 from console.screens.confirm import PushConfirmScreen
 from console.screens.lookup import LookupScreen
 from core.model import GuardKind
-from tests.ui.helpers import lookup, settle, text_of, until
+from tests.ui.helpers import (
+    lookup,
+    open_push_dialog,
+    press_and_settle,
+    settle,
+    text_of,
+    until,
+)
 from tests.ui.stub_engine import CUSTOMERS, StubConfig, stub_factory
 from tests.ui.stub_guard import GuardEngine, reason, verdict
 
@@ -66,16 +73,13 @@ async def test_push_dialog_lists_the_reasons_and_confirms_only_the_kinds_shown(e
                                                                                tmp_path):
     app = app_on(engine, tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
-        await lookup(pilot, "1005")
-        await pilot.press("f5")
-        await settle(pilot)
-        assert isinstance(app.screen, PushConfirmScreen)
-        summary = str(app.screen.query_one("#confirm-summary").render())
+        dialog = await open_push_dialog(pilot, "1005")
+        assert isinstance(dialog, PushConfirmScreen)
+        summary = str(dialog.query_one("#confirm-summary").render())
         assert summary.startswith("Needs your confirmation:")
         assert UNSUBSCRIBE.text in summary and CONSENT_EMAIL.text in summary
         assert app.focused.id == "cancel-push"
-        await pilot.press("y")
-        await settle(pilot)
+        await press_and_settle(pilot, "y")
         assert engine.calls == [{"id": "1005", "confirm": frozenset({GuardKind.UNSUBSCRIBE}),
                                  "resend": False}]
 
@@ -83,11 +87,8 @@ async def test_push_dialog_lists_the_reasons_and_confirms_only_the_kinds_shown(e
 async def test_enter_on_the_risky_dialog_cancels_and_says_so(engine, tmp_path):
     app = app_on(engine, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await lookup(pilot, "1005")
-        await pilot.press("f5")
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_push_dialog(pilot, "1005")
+        await press_and_settle(pilot, "enter")
         assert isinstance(app.screen, LookupScreen)
         assert engine.calls == []
         assert "Push of customer 1005 cancelled: nothing was sent." in text_of(pilot, "#status")
@@ -100,15 +101,13 @@ async def test_resend_consent_pushes_with_resend_after_the_same_dialog(engine, t
         assert "resend_consent" not in footer_actions(app)
         await lookup(pilot, "1005")
         assert "resend_consent" in footer_actions(app)
-        await pilot.press("ctrl+o")
-        await settle(pilot)
+        await press_and_settle(pilot, "ctrl+o")
         assert isinstance(app.screen, PushConfirmScreen)
         title = str(app.screen.query_one(".dialog-title").render())
         assert "re-send the consent email" in title
         assert "send the double opt-in consent email again" in str(
             app.screen.query_one("#confirm-summary").render())
-        await pilot.press("y")
-        await settle(pilot)
+        await press_and_settle(pilot, "y")
         assert engine.calls[-1]["resend"] is True
 
 
@@ -123,29 +122,28 @@ async def test_resend_is_in_the_palette_when_it_can_act(engine, tmp_path):
         assert "Re-send consent email" not in titles
 
 
-async def test_a_push_saved_without_the_phone_is_a_partial_success(engine, tmp_path):
-    engine.partial_ids.add("55260")
+async def status_after_push(engine: GuardEngine, tmp_path: Path, customer_id: str) -> str:
+    """The lookup's status line once the customer is pushed through the dialog."""
     app = app_on(engine, tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
-        await lookup(pilot, "55260")
-        await pilot.press("f5")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
-        status = text_of(pilot, "#status")
-        assert "Partial success" in status and "without phone number" in status
-        assert "failed" not in status
-        assert "Correct the phone number in iPaaS.com" in status
-        assert "Retry then sends the profile again" in status
+        await open_push_dialog(pilot, customer_id)
+        await press_and_settle(pilot, "y")
+        return text_of(pilot, "#status")
+
+
+async def test_a_push_saved_without_the_phone_is_a_partial_success(engine, tmp_path):
+    engine.partial_ids.add("55260")
+    status = await status_after_push(engine, tmp_path, "55260")
+    assert "Partial success" in status and "without phone number" in status
+    assert "failed" not in status
+    assert "Correct the phone number in iPaaS.com" in status
+    assert "Retry then sends the profile again" in status
 
 
 async def test_the_dialog_fits_80x24_with_its_buttons_and_its_own_keys(engine, tmp_path):
     app = app_on(engine, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await lookup(pilot, "1005")
-        await pilot.press("f5")
-        await settle(pilot)
-        screen = app.screen
+        screen = await open_push_dialog(pilot, "1005")
         assert isinstance(screen, PushConfirmScreen)
         for button in screen.query(Button):
             region = button.region
@@ -155,17 +153,10 @@ async def test_the_dialog_fits_80x24_with_its_buttons_and_its_own_keys(engine, t
 
 async def test_a_push_that_fails_says_what_to_fix_and_what_retry_does(engine, tmp_path):
     engine.fail_ids.add("55260")
-    app = app_on(engine, tmp_path)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await lookup(pilot, "55260")
-        await pilot.press("f5")
-        await settle(pilot)
-        await pilot.press("y")
-        await settle(pilot)
-        status = text_of(pilot, "#status")
-        assert "Push of customer 55260 failed: Klaviyo answered 503" in status
-        assert "Retry sends the same push" in status
-        assert CUSTOMERS["55260"].first_name == "Ann"
+    status = await status_after_push(engine, tmp_path, "55260")
+    assert "Push of customer 55260 failed: Klaviyo answered 503" in status
+    assert "Retry sends the same push" in status
+    assert CUSTOMERS["55260"].first_name == "Ann"
 
 
 async def test_a_slow_service_is_named_while_the_lookup_waits(engine, tmp_path):

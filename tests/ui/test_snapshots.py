@@ -13,17 +13,13 @@ import pytest
 from console.app import ConsoleApp
 from console.screens.batch import BatchScreen
 from tests.ui.batch_helpers import past_survey
-from tests.ui.helpers import settle
+from tests.ui.helpers import keys, push_failures, settle
 from tests.ui.sandbox_app import HoldCustomer, sandbox_app
+
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 WIDE = (160, 48)
 NARROW = (80, 24)
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The settings screen shows the state dir: keep it the same relative path every run."""
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(autouse=True)
@@ -34,20 +30,6 @@ def frozen_batch_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def build(**kw) -> ConsoleApp:
     return sandbox_app(Path("state"), **kw)
-
-
-def keys(*pressed: str):
-    """A run_before that presses keys and waits for every worker they start."""
-
-    async def run(pilot) -> None:
-        await settle(pilot)
-        for key in pressed:
-            await pilot.press(key)
-            await settle(pilot)
-        pilot.app.clear_notifications()
-        await pilot.pause()
-
-    return run
 
 
 def test_lookup_empty(snap_compare):
@@ -68,17 +50,6 @@ def test_preview_blocked(snap_compare):
 
 def test_push_confirmation_with_consent_warning(snap_compare):
     assert snap_compare(build(), terminal_size=WIDE, run_before=keys(*"55262", "enter", "f5"))
-
-
-async def push_failures(pilot) -> None:
-    """Failed, held and blocked pushes through the engine, one after another (stable ids)."""
-    await settle(pilot)
-    for customer_id in ("55330", "55341", "55262", "55331"):
-        await pilot.app.engine.push(customer_id)
-    await pilot.press("f6")
-    await settle(pilot)
-    pilot.app.clear_notifications()
-    await pilot.pause()
 
 
 def test_error_log(snap_compare):

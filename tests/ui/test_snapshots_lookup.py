@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.ui.helpers import SIZES, keys
 from tests.ui.sandbox_app import sandbox_app
-from tests.ui.test_snapshots import keys
 
-SIZES = {"80x24": (80, 24), "120x36": (120, 36)}
+pytestmark = pytest.mark.usefixtures("in_tmp")
+
 CASES = {
     "lookup": (),
     "preview-update": (*"55264", "enter"),
@@ -19,11 +20,6 @@ CASES = {
     "preview-stale-link": (*"55265", "enter"),
     "push-dialog": (*"55262", "enter", "f5"),
 }
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -15,17 +15,11 @@ import pytest
 from console.app import ConsoleApp
 from console.screens.batch import BatchScreen
 from tests.ui.guard_stub import GuardStub
-from tests.ui.helpers import settle
+from tests.ui.helpers import SIZES, keys, push_failures, settle
 from tests.ui.sandbox_app import sandbox_app
 from tests.ui.stub_engine import StubConfig, stub_factory
 
-SIZES = {"80x24": (80, 24), "120x36": (120, 36)}
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The settings screen shows the state dir: keep it the same relative path every run."""
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 @pytest.fixture(autouse=True)
@@ -44,31 +38,6 @@ def on_stub(**setup: object) -> ConsoleApp:
         setattr(engine, name, value)
     return ConsoleApp(engine.config, engine_factory=stub_factory(engine), keymap={},
                       recent_path=Path("state") / "recent.json")
-
-
-def keys(*pressed: str):
-    """A run_before that presses keys, waiting for every worker they start."""
-
-    async def run(pilot) -> None:
-        await settle(pilot)
-        for key in pressed:
-            await pilot.press(key)
-            await settle(pilot)
-        pilot.app.clear_notifications()
-        await pilot.pause()
-
-    return run
-
-
-async def push_failures(pilot) -> None:
-    """Failed, held and blocked pushes through the engine, one after another (stable ids)."""
-    await settle(pilot)
-    for customer_id in ("55330", "55341", "55262", "55331"):
-        await pilot.app.engine.push(customer_id)
-    await pilot.press("f6")
-    await settle(pilot)
-    pilot.app.clear_notifications()
-    await pilot.pause()
 
 
 async def running(pilot) -> None:
