@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -10,14 +11,71 @@ from textual.content import Content
 from textual.markup import escape
 
 if TYPE_CHECKING:
-    from core.model import Customer
+    from core.engine.customer_index import CustomerHit, CustomerSearch, IndexStatus
 
 PALETTE_PLACEHOLDER = "Find a customer (id, email or name) or a command…"
+REFRESH_INDEX = "Refresh the customer index"
+REFRESH_HELP = "Read every customer from iPaaS.com, so parts of emails and names find them"
+PALETTE_HITS = 20
 
 
-def customer_label(customer: Customer) -> str:
+def customer_label(customer: CustomerHit) -> str:
     email = f" <{customer.email_address}>" if customer.email_address else ""
     return f"customer {customer.id}: {customer.display_name}{email}"
+
+
+def hit_label(hit: CustomerHit) -> str:
+    """A search hit for a pick list: who, and what of them matched."""
+    return f"{hit.display_name} <{hit.email_address or '-'}>  · {hit.why}"
+
+
+def index_words(index: IndexStatus | None) -> str:
+    """What the customer index holds and how fresh it is, or that it is still building."""
+    if index is None:
+        return "the customer index is not open"
+    if index.building:
+        return (f"the customer index is still being built ({index.read:,} customers read so "
+                "far): try again in a moment")
+    if index.refreshed_at is None:
+        held = f"holds only the {index.customers:,} customers looked up so far" \
+            if index.customers else "is empty"
+        return f"the customer index {held}: {refresh_hint()}"
+    return (f"the customer index holds {index.customers:,} customers, refreshed "
+            f"{when(index.refreshed_at)}; not there yet? {refresh_hint()}")
+
+
+def refresh_hint() -> str:
+    return f"ctrl+p, '{REFRESH_INDEX.lower()}'"
+
+
+def when(iso: str) -> str:
+    try:
+        return f"{datetime.fromisoformat(iso):%Y-%m-%d %H:%M} UTC"
+    except ValueError:
+        return iso
+
+
+def no_match(query: str, found: CustomerSearch) -> str:
+    """Why nothing matched and what to do, in the status line's words."""
+    return (f"No customer matches '{query}'. Search takes an id, a complete email address or "
+            f"a first or last name (asked of iPaaS.com), or the start of any word of an email, "
+            f"name or company: {index_words(found.index)}.")
+
+
+def more_words(found: CustomerSearch) -> str:
+    """How many matched beyond those shown ("" when none)."""
+    if not found.more:
+        return ""
+    count = f"more than {found.more:,}" if found.more_is_lower_bound else f"{found.more:,}"
+    return f"{count} more not shown: type more of it"
+
+
+def search_title(found: CustomerSearch) -> str:
+    """The pick list's title: how many matched, and how many of them are shown."""
+    total = f"{found.total:,}{'+' if found.more_is_lower_bound else ''}"
+    title = f"{total} customers match '{found.query}'"
+    more = more_words(found)
+    return f"{title} ({more})" if more else title
 
 
 class CustomerCommands(Provider):
@@ -31,21 +89,59 @@ class CustomerCommands(Provider):
                 partial(app.preview_customer, customer_id),
                 help="Recent lookup",
             )
+        yield DiscoveryHit(REFRESH_INDEX, partial(refresh_index, app), help=REFRESH_HELP)
 
     async def search(self, query: str) -> Hits:
         app: Any = self.app
         query = query.strip()
+        matcher = self.matcher(query)
+        refresh_score = matcher.match(REFRESH_INDEX)
+        if refresh_score > 0:
+            yield Hit(refresh_score, matcher.highlight(REFRESH_INDEX),
+                      partial(refresh_index, app), help=REFRESH_HELP)
         if len(query) < 2 or app.engine is None:
             return
-        matcher = self.matcher(query)
         try:
-            found = await app.engine.search_customers(query)
+            found: CustomerSearch = await app.engine.search_customers(query)
         except Exception:  # a failing search just yields no hits; the palette stays usable
             return
-        for customer in found[:20]:
-            text = f"preview: {customer_label(customer)}"
+        for hit in found.hits[:PALETTE_HITS]:
+            text = f"preview: {customer_label(hit)}"
             # The engine already matched; keep every hit, ranked by how well the text matches.
             score = max(matcher.match(text), 0.1)
+            source = "iPaaS.com" if hit.exact else "the customer index"
             # Escaped: the highlighter reads markup, and a customer's name is never markup.
             yield Hit(score, matcher.highlight(escape(text)),
-                      partial(app.preview_customer, customer.id), help="Preview this customer")
+                      partial(app.preview_customer, hit.id),
+                      help=f"Matched on {hit.why} ({source}); Enter previews it")
+        hidden = found.total - min(len(found.hits), PALETTE_HITS)
+        if hidden > 0:
+            plus = "+" if found.more_is_lower_bound else ""
+            yield Hit(0.05, Content(f"{hidden:,}{plus} more customers match '{query}'"),
+                      partial(search_on_lookup, app, query),
+                      help="Enter lists them in the lookup; or type more of it")
+        elif not found.hits and found.index is not None:
+            yield Hit(0.05, Content(f"No customer matches '{query}': {REFRESH_INDEX.lower()}"),
+                      partial(refresh_index, app), help=index_words(found.index))
+
+
+def refresh_index(app: Any) -> None:
+    """Refresh the customer index from the lookup, whose status line follows it."""
+    on_lookup(app, lambda screen: screen.refresh_index(force=True))
+
+
+def search_on_lookup(app: Any, query: str) -> None:
+    """Run the query in the lookup field, where every hit can be picked."""
+    on_lookup(app, lambda screen: screen.search_from_palette(query))
+
+
+def on_lookup(app: Any, then: Any) -> None:
+    app.switch_mode("lookup")
+
+    def run() -> None:
+        from console.screens.lookup import LookupScreen
+
+        if isinstance(app.screen, LookupScreen):
+            then(app.screen)
+
+    app.call_after_refresh(run)

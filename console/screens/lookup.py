@@ -14,6 +14,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
+from console.commands import hit_label, no_match, search_title
 from console.keymap import binding, key_name
 from console.screens.base import say, wait_engine
 from console.screens.recent import PickCustomerScreen
@@ -87,8 +88,6 @@ HINT = ("Enter a customer to preview what a push would send.  "
         "{recent} recent lookups · ctrl+p find customers · {errors} errors · {batch} batch")
 EMPTY_FIELD = ("Type a customer id (such as 55260), an email or a name in the field, "
                "then press Enter.")
-NO_MATCH = ("No customer matches '{query}'. Search takes an id, a complete email address, or a "
-            "first or last name.")
 KEPT_PANES = 8  # customers whose drawn preview is kept for an instant switch back
 
 
@@ -236,18 +235,21 @@ class LookupScreen(Screen[None]):
             customer_id = query
             if not looks_like_id(query):
                 found = await engine.search_customers(query)
-                if not found:
-                    self.post_message(LookupFailed(NO_MATCH.format(query=query)))
-                    self.notify(NO_MATCH.format(query=query), severity="warning",
+                if found.live_error:
+                    self.notify(f"iPaaS.com's exact search failed ({found.live_error}); these "
+                                "are the customer index's suggestions.", severity="warning",
                                 markup=False)
+                if not found.hits:
+                    self.post_message(LookupFailed(no_match(query, found)))
+                    self.notify(no_match(query, found), severity="warning", markup=False)
                     return
-                if len(found) == 1:
-                    customer_id = found[0].id
+                if len(found.hits) == 1 and not found.more:
+                    customer_id = found.hits[0].id
                 else:
-                    choices = [(c.id, f"{c.display_name} <{c.email_address or '-'}>")
-                               for c in found[:50]]
+                    # An index hit is a suggestion: picking it previews the customer fresh.
+                    choices = [(hit.id, hit_label(hit)) for hit in found.hits]
                     picked = await self.app.push_screen_wait(
-                        PickCustomerScreen(f"{len(found)} customers match '{query}'", choices)
+                        PickCustomerScreen(search_title(found), choices)
                     )
                     if picked is None:
                         self.post_message(LookupFailed("No customer picked: nothing shown."))
@@ -261,6 +263,58 @@ class LookupScreen(Screen[None]):
             self.notify(say(exc), title="Preview failed", severity="error", markup=False)
             return
         self.post_message(PlanReady(plan, focus=not kept))
+
+    def search_from_palette(self, query: str) -> None:
+        """The palette's "N more match": the query in the field, its hits in the pick list."""
+        self.query_one("#customer", Input).value = query
+        self.lookup(query)
+
+    # ------------------------------------------------------------------ customer index
+
+    @on(events.Mount)
+    def start_index(self) -> None:
+        self.index_note = ""
+        self.refresh_index()
+
+    @work(group="customer-index", exit_on_error=False)
+    async def refresh_index(self, force: bool = False) -> None:
+        """Refresh the customer index when it is empty or older than the setting (or when
+        asked); the status line says so while it builds, if nothing else is shown there."""
+        try:
+            engine = await wait_engine(self.app)
+            if force:
+                self.note_index("Refreshing the customer index…")
+            started = time.monotonic()
+            shown = 0.0
+
+            def progress(read: int) -> None:
+                nonlocal shown
+                now = time.monotonic()
+                if now - shown >= 0.25 or read == 1:
+                    shown = now
+                    self.note_index(f"Building the customer index (for parts of emails and "
+                                    f"names): {read:,} customers read…")
+
+            status = await engine.refresh_customer_index(if_older=not force,
+                                                         on_progress=progress)
+        except Exception as exc:  # the index only adds suggestions: say it, keep the lookup
+            self.note_index("")
+            self.notify(f"The customer index was not refreshed: {say(exc)}", markup=False,
+                        severity="warning", title="Customer index")
+            return
+        self.note_index("")
+        if status is not None and (force or time.monotonic() - started > 2):
+            self.notify(f"Customer index refreshed: {status.customers:,} customers.",
+                        title="Customer index", markup=False)
+
+    def note_index(self, text: str) -> None:
+        """Say how the index build goes, unless the status line is saying something else."""
+        status = self.query_one("#status", StatusLine)
+        shown = status.visual.plain if isinstance(status.visual, Content) else ""
+        if status.busy or shown not in ("", self.index_note):
+            return
+        self.index_note = text
+        self.set_status(text)
 
     def on_plan_ready(self, message: PlanReady) -> None:
         # The preview's modules load with the first plan, not before the lookup is drawn.
