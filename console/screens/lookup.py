@@ -290,7 +290,7 @@ class LookupScreen(Screen[None]):
             def progress(read: int) -> None:
                 nonlocal shown
                 now = time.monotonic()
-                if now - shown >= 0.25 or read == 1:
+                if now - shown >= 0.25 or read <= 1:
                     shown = now
                     self.note_index(f"Building the customer index (for parts of emails and "
                                     f"names): {read:,} customers read…")

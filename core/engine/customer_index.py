@@ -213,6 +213,8 @@ class CustomerIndexer:
             return await self.status()
         running = self._refresh = _Refresh()
         started = self._now()
+        if on_progress is not None:
+            on_progress(0)  # under way: a slow first page still shows the index is building
         try:
             async for _ in self.ipaas.iter_customers():
                 running.read += 1
