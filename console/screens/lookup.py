@@ -14,10 +14,10 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from console.commands import hit_label, no_match, search_title
 from console.keymap import binding, key_name
 from console.screens.base import say, wait_engine
 from console.screens.recent import PickCustomerScreen
+from console.search_words import hit_label, no_match, search_title
 from console.widgets.field import CustomerField
 from console.widgets.screenbar import ScreenBar
 from console.widgets.status import StatusLine
