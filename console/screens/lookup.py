@@ -16,8 +16,8 @@ from textual.widgets import Footer, Input
 
 from console.keymap import binding, key_name
 from console.screens.base import say, wait_engine
+from console.screens.customer_search import IndexRefresh, choose_customer
 from console.screens.recent import PickCustomerScreen
-from console.search_words import hit_label, no_match, search_title
 from console.widgets.field import CustomerField
 from console.widgets.screenbar import ScreenBar
 from console.widgets.status import StatusLine
@@ -234,27 +234,11 @@ class LookupScreen(Screen[None]):
             engine = await wait_engine(self.app)
             customer_id = query
             if not looks_like_id(query):
-                found = await engine.search_customers(query)
-                if found.live_error:
-                    self.notify(f"iPaaS.com's exact search failed ({found.live_error}); these "
-                                "are the customer index's suggestions.", severity="warning",
-                                markup=False)
-                if not found.hits:
-                    self.post_message(LookupFailed(no_match(query, found)))
-                    self.notify(no_match(query, found), severity="warning", markup=False)
+                picked, why = await choose_customer(self, engine, query)
+                if picked is None:
+                    self.post_message(LookupFailed(why))
                     return
-                if len(found.hits) == 1 and not found.more:
-                    customer_id = found.hits[0].id
-                else:
-                    # An index hit is a suggestion: picking it previews the customer fresh.
-                    choices = [(hit.id, hit_label(hit)) for hit in found.hits]
-                    picked = await self.app.push_screen_wait(
-                        PickCustomerScreen(search_title(found), choices)
-                    )
-                    if picked is None:
-                        self.post_message(LookupFailed("No customer picked: nothing shown."))
-                        return
-                    customer_id = picked
+                customer_id = picked
             if not kept:
                 self.set_status(f"Previewing customer {customer_id}…", busy=True)
             plan = await engine.preview(customer_id)
@@ -269,52 +253,19 @@ class LookupScreen(Screen[None]):
         self.query_one("#customer", Input).value = query
         self.lookup(query)
 
-    # ------------------------------------------------------------------ customer index
-
     @on(events.Mount)
     def start_index(self) -> None:
-        self.index_note = ""
+        self.customer_index = IndexRefresh(self)
         self.refresh_index()
 
     @work(group="customer-index", exit_on_error=False)
     async def refresh_index(self, force: bool = False) -> None:
-        """Refresh the customer index when it is empty or older than the setting (or when
-        asked); the status line says so while it builds, if nothing else is shown there."""
+        """The customer index refreshed after launch (when empty or old) or when asked."""
         try:
             engine = await wait_engine(self.app)
-            if force:
-                self.note_index("Refreshing the customer index…")
-            started = time.monotonic()
-            shown = 0.0
-
-            def progress(read: int) -> None:
-                nonlocal shown
-                now = time.monotonic()
-                if now - shown >= 0.25 or read <= 1:
-                    shown = now
-                    self.note_index(f"Building the customer index (for parts of emails and "
-                                    f"names): {read:,} customers read…")
-
-            status = await engine.refresh_customer_index(if_older=not force,
-                                                         on_progress=progress)
-        except Exception as exc:  # the index only adds suggestions: say it, keep the lookup
-            self.note_index("")
-            self.notify(f"The customer index was not refreshed: {say(exc)}", markup=False,
-                        severity="warning", title="Customer index")
-            return
-        self.note_index("")
-        if status is not None and (force or time.monotonic() - started > 2):
-            self.notify(f"Customer index refreshed: {status.customers:,} customers.",
-                        title="Customer index", markup=False)
-
-    def note_index(self, text: str) -> None:
-        """Say how the index build goes, unless the status line is saying something else."""
-        status = self.query_one("#status", StatusLine)
-        shown = status.visual.plain if isinstance(status.visual, Content) else ""
-        if status.busy or shown not in ("", self.index_note):
-            return
-        self.index_note = text
-        self.set_status(text)
+        except Exception:
+            return  # the engine's failure is reported where it opens
+        await self.customer_index.run(engine, force=force)
 
     def on_plan_ready(self, message: PlanReady) -> None:
         # The preview's modules load with the first plan, not before the lookup is drawn.
