@@ -139,3 +139,17 @@ async def _found(engine: Engine, query: str) -> list[str]:
 def _customer(n: int) -> Customer:
     return Customer(id=str(900_000 + n), first_name="Bulk", last_name=f"Person{n}",
                     email_address=f"bulk{n}@example.net")
+
+
+async def test_a_stale_hit_is_a_suggestion_that_opening_corrects(tmp_path: Path) -> None:
+    async with await Engine.open(config(tmp_path)) as engine:
+        await engine.refresh_customer_index()
+        assert engine.sandbox is not None
+        engine.sandbox.ipaas.update_customer("55264", last_name="Sato",
+                                             email_address="keiko.sato@example.jp")
+        assert await _found(engine, "tanaka") == ["55264"]  # what the index saw last
+        plan = await engine.preview("55264")  # opening it reads iPaaS.com afresh
+        assert plan.customer_id == "55264"
+        await engine.customer_index()
+        assert await _found(engine, "tanaka") == []
+        assert await _found(engine, "keiko.sato@") == ["55264"]
