@@ -27,6 +27,9 @@ log = logging.getLogger("core.engine")
 SEARCH_CAP = 50
 # Customers a refresh reads ahead of the index's writes.
 BACKLOG = 2000
+# Customers written in one transaction, and how long a smaller group waits for more.
+GROUP = 500
+LINGER = 0.2
 
 
 @dataclass(frozen=True)
@@ -115,9 +118,12 @@ class IndexFeed:
             yield customer
 
     async def _write(self) -> None:
-        # What arrives during one write waits for the next: a busy batch makes larger groups.
+        # A group waits a moment for company: one transaction of hundreds costs little more
+        # than one of a few, and a batch reads customers a page at a time.
         try:
             while self._pending:
+                if len(self._pending) < GROUP:
+                    await asyncio.sleep(LINGER)
                 noted = self._noted
                 group, self._pending = list(self._pending.values()), {}
                 try:

@@ -24,7 +24,6 @@ COUNT_MAX = 1000
 # Above every character a folded term can hold, so [prefix, prefix + END) is "starts with".
 _END = "\U0010ffff"
 _WORD_START = re.compile(r"(?<![^\W_])[^\W_]")
-_SPACES = re.compile(r"\s+")
 _SLICE = 500
 
 FIELDS = ("email", "name", "company")
@@ -32,9 +31,10 @@ FIELDS = ("email", "name", "company")
 
 def fold(text: str) -> str:
     """Text as the index compares it: no case, no accents, single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _SPACES.sub(" ", bare.casefold()).strip()
+    if not text.isascii():  # most emails and many names: nothing to decompose
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(text.casefold().split())
 
 
 def word_suffixes(text: str) -> set[str]:
