@@ -9,6 +9,7 @@ suggestion: opening it fetches the customer fresh.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
@@ -100,6 +101,7 @@ class IndexFeed:
         self._noted = 0  # customers noted so far; the first `_written` of them are stored
         self._written = 0
         self._wrote = asyncio.Condition()
+        self._hurry = asyncio.Event()  # someone waits: write without lingering
 
     def note(self, customers: Iterable[Customer]) -> None:
         """Queue customers for the index; never waits and never fails the caller."""
@@ -122,8 +124,9 @@ class IndexFeed:
         # than one of a few, and a batch reads customers a page at a time.
         try:
             while self._pending:
-                if len(self._pending) < GROUP:
-                    await asyncio.sleep(LINGER)
+                if len(self._pending) < GROUP and not self._hurry.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._hurry.wait(), LINGER)
                 noted = self._noted
                 group, self._pending = list(self._pending.values()), {}
                 try:
@@ -134,13 +137,17 @@ class IndexFeed:
                     self._written = noted
                     self._wrote.notify_all()
         finally:
+            self._hurry.clear()
             self._writing = None  # also ends the flushes an error left waiting
             async with self._wrote:
                 self._wrote.notify_all()
 
     async def flush(self) -> None:
         """Wait until the customers noted before this call are written."""
+        if self._writing is None:
+            return
         target = self._noted
+        self._hurry.set()
         async with self._wrote:
             await self._wrote.wait_for(lambda: self._written >= target or self._writing is None
                                        or self._writing.done())
