@@ -40,6 +40,7 @@ _FILE_KEYS: dict[tuple[str, str], str] = {
     ("console", "sms_consent"): "sms_consent",
     ("console", "retry_attempts"): "retry_attempts",
     ("console", "consent_resend_days"): "consent_resend_days",
+    ("console", "customer_index_hours"): "customer_index_hours",
     ("listen", "secret"): "listen_secret",
     ("listen", "port"): "listen_port",
     ("listen", "host"): "listen_host",
@@ -117,6 +118,8 @@ class Config:
     history_retention_days: int | None = None
     # Address `listen` binds (None: loopback); --host wins.
     listen_host: str | None = None
+    # The console refreshes the customer index at launch when it is older than this.
+    customer_index_hours: float = 24.0
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items())
@@ -230,6 +233,7 @@ class Config:
             account_opt_in=setting("account_opt_in", _opt_in, "double_opt_in"),
             history_retention_days=setting("history_retention_days", _days, None),
             listen_host=setting("listen_host", _host, None),
+            customer_index_hours=setting("customer_index_hours", _hours, 24.0),
         )
         if config.template_path is not None and not config.template_path.is_file():
             raise ConfigError(
@@ -324,6 +328,13 @@ def _seconds(value: Any, name: str) -> float:
     number = _number(value, name, "a number of seconds")
     if not 0 < number <= 3600:
         raise ConfigError(f"{name} must be more than 0 and at most 3600 seconds, got {value!r}")
+    return number
+
+
+def _hours(value: Any, name: str) -> float:
+    number = _number(value, name, "a number of hours")
+    if not 0 < number <= 8760:
+        raise ConfigError(f"{name} must be more than 0 and at most 8760 hours, got {value!r}")
     return number
 
 

@@ -27,10 +27,10 @@ __all__ = ["FAILED", "OK", "PROG", "USAGE", "UsageError", "build_parser", "main"
            "split_sandbox"]
 
 COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "check", "listen",
-            "sandbox", "undo", "report")
+            "sandbox", "undo", "report", "search")
 # The commands that run on an engine; each module's run(ns, engine) returns the exit code.
 ENGINE_COMMANDS = ("preview", "push", "sync", "errors", "retry", "history", "listen", "undo",
-                   "report")
+                   "report", "search")
 # What a command needs when it runs on real services (design §9: only the console falls back
 # to the sandbox).
 CREDENTIALS = ("KLAVIYO_API_KEY", "IPAAS_API_TOKEN", "IPAAS_SYSTEM_ID")
@@ -120,10 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None,
                    help="address to bind (default: [listen] host, else 127.0.0.1)")
 
-    from console.cli import report, undo
+    from console.cli import report, search, undo
 
     undo.add_parser(sub, common)
     report.add_parser(sub, common)
+    search.add_parser(sub, common)
 
     p = sub.add_parser("sandbox", parents=[common], help="the sandbox emulators")
     sandbox_sub = p.add_subparsers(dest="sandbox_command", metavar="ACTION",

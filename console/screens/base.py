@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from core.engine.customer_index import CustomerSearch, IndexStatus
     from core.model import (
-        Customer,
         ErrorKind,
         ErrorRecord,
         ErrorStatus,
@@ -73,7 +73,12 @@ class EnginePort(Protocol):
     async def retry(self, error_ids: Sequence[str] | None, *,
                     on_progress: Callable[[Any], None] | None = None) -> Any: ...
 
-    async def search_customers(self, query: str) -> list[Customer]: ...
+    async def search_customers(self, query: str) -> CustomerSearch: ...
+
+    async def customer_index(self) -> IndexStatus: ...
+
+    async def refresh_customer_index(self, *, on_progress: Callable[[int], None] | None = None,
+                                     if_older: bool = False) -> IndexStatus | None: ...
 
     def rate_limits(self) -> Mapping[str, Any]: ...
 

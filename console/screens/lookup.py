@@ -15,6 +15,7 @@ from textual.widgets import Footer, Input
 
 from console.keymap import binding, key_name
 from console.screens.base import say, wait_engine
+from console.screens.customer_search import IndexRefresh, choose_customer
 from console.screens.recent import PickCustomerScreen
 from console.widgets.field import CustomerField
 from console.widgets.screenbar import ScreenBar
@@ -78,8 +79,6 @@ HINT = ("Enter a customer to preview what a push would send.  "
         "{recent} recent lookups · ctrl+p find customers · {errors} errors · {batch} batch")
 EMPTY_FIELD = ("Type a customer id (such as 55260), an email or a name in the field, "
                "then press Enter.")
-NO_MATCH = ("No customer matches '{query}'. Search takes an id, a complete email address, or a "
-            "first or last name.")
 KEPT_PANES = 8  # customers whose drawn preview is kept for an instant switch back
 
 
@@ -206,24 +205,11 @@ class LookupScreen(Screen[None]):
             engine = await wait_engine(self.app)
             customer_id = query
             if not looks_like_id(query):
-                found = await engine.search_customers(query)
-                if not found:
-                    self.post_message(LookupFailed(NO_MATCH.format(query=query)))
-                    self.notify(NO_MATCH.format(query=query), severity="warning",
-                                markup=False)
+                picked, why = await choose_customer(self, engine, query)
+                if picked is None:
+                    self.post_message(LookupFailed(why))
                     return
-                if len(found) == 1:
-                    customer_id = found[0].id
-                else:
-                    choices = [(c.id, f"{c.display_name} <{c.email_address or '-'}>")
-                               for c in found[:50]]
-                    picked = await self.app.push_screen_wait(
-                        PickCustomerScreen(f"{len(found)} customers match '{query}'", choices)
-                    )
-                    if picked is None:
-                        self.post_message(LookupFailed("No customer picked: nothing shown."))
-                        return
-                    customer_id = picked
+                customer_id = picked
             if not kept:
                 self.set_status(f"Previewing customer {customer_id}…", busy=True)
             plan = await engine.preview(customer_id)
@@ -232,6 +218,25 @@ class LookupScreen(Screen[None]):
             self.notify(say(exc), title="Preview failed", severity="error", markup=False)
             return
         self.post_message(PlanReady(plan, focus=not kept))
+
+    def search_from_palette(self, query: str) -> None:
+        """The palette's "N more match": the query in the field, its hits in the pick list."""
+        self.query_one("#customer", Input).value = query
+        self.lookup(query)
+
+    @on(events.Mount)
+    def start_index(self) -> None:
+        self.customer_index = IndexRefresh(self)
+        self.refresh_index()
+
+    @work(group="customer-index", exit_on_error=False)
+    async def refresh_index(self, force: bool = False) -> None:
+        """The customer index refreshed after launch (when empty or old) or when asked."""
+        try:
+            engine = await wait_engine(self.app)
+        except Exception:
+            return  # the engine's failure is reported where it opens
+        await self.customer_index.run(engine, force=force)
 
     def on_plan_ready(self, message: PlanReady) -> None:
         # The preview's modules load with the first plan, not before the lookup is drawn.

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import httpx
 
 from core.clients.http import RetryListener, RetryPolicy
-from core.clients.ipaas import IpaasClient
 from core.clients.klaviyo import KlaviyoClient
 from core.clients.limiter import RateLimitState
 from core.config import Config, ConfigError
@@ -29,6 +28,13 @@ from core.engine.batch import (
     run_batch,
 )
 from core.engine.context import Context, CustomerNotFound, PushResult, StageFailure
+from core.engine.customer_index import (
+    CustomerIndexer,
+    CustomerSearch,
+    IndexFeed,
+    IndexingIpaas,
+    IndexStatus,
+)
 from core.engine.guarding import Confirm, GuardSurvey
 from core.engine.import_jobs import BULK_WORKERS
 from core.engine.list_cache import ListCache
@@ -58,6 +64,7 @@ from core.model import (
 )
 from core.plan import ConsentPolicy, PlanSettings
 from core.store import ConsentEmails, ErrorLog, History, KeyValue
+from core.store.customers import CustomerIndex
 
 if TYPE_CHECKING:
     from core.sandbox import Sandbox
@@ -98,9 +105,11 @@ class UnknownErrorId(LookupError):
 class Engine:
     """Preview, push, batch, retry and listen over one set of clients and stores."""
 
-    def __init__(self, config: Config, ctx: Context, *, sandbox: Sandbox | None) -> None:
+    def __init__(self, config: Config, ctx: Context, *, sandbox: Sandbox | None,
+                 indexer: CustomerIndexer) -> None:
         self.config = config
         self._ctx = ctx
+        self._indexer = indexer
         self.sandbox = sandbox
         self.errors: ErrorLog = ctx.errors
         self.history: History = ctx.history
@@ -157,11 +166,13 @@ class Engine:
             klaviyo_url, ipaas_url = config.klaviyo_base_url, config.ipaas_base_url
             secrets = config.secrets
         policy = retry or RetryPolicy.from_settings(config)
+        now = records.now_iso if clock is None else records.iso_clock(clock)
+        feed = IndexFeed(CustomerIndex(state), now)
         try:
             klaviyo = KlaviyoClient(klaviyo_key, base_url=klaviyo_url, revision=config.revision,
                                     transport=transport, retry=policy, rate_scale=rate_scale)
-            ipaas = IpaasClient(ipaas_token, system_id, base_url=ipaas_url, transport=transport,
-                                retry=policy)
+            ipaas = IndexingIpaas(ipaas_token, system_id, feed=feed, base_url=ipaas_url,
+                                  transport=transport, retry=policy)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         ctx = Context(
@@ -176,15 +187,16 @@ class Engine:
             lists=ListCache(KeyValue(state, "cache", secrets=secrets)),
             consent_emails=ConsentEmails(state),
             secrets=secrets,
-            now=records.now_iso if clock is None else records.iso_clock(clock),
+            now=now,
         )
-        return cls(config, ctx, sandbox=sandbox)
+        return cls(config, ctx, sandbox=sandbox, indexer=CustomerIndexer(ipaas, now))
 
     async def close(self) -> None:
         """Close the clients and persist the sandbox."""
         if self._closed:
             return
         self._closed = True
+        await self._indexer.close()
         await asyncio.gather(self._ctx.klaviyo.aclose(), self._ctx.ipaas.aclose(),
                              return_exceptions=True)
         if self.sandbox is not None:
@@ -244,17 +256,22 @@ class Engine:
         return await impact(self._ctx, ids, template=chosen, compare=other,
                             on_progress=on_progress, cancel=cancel)
 
-    async def search_customers(self, query: str) -> list[Customer]:
-        """Customers by id, email or name."""
-        text = query.strip()
-        if not text:
-            return []
-        if text.isdigit():
-            found = await self._ctx.ipaas.get_customer(text)
-            return [found] if found is not None else []
-        if "@" in text:
-            return await self._ctx.ipaas.search_customers(email=text)
-        return await self._ctx.ipaas.search_customers(name=text)
+    async def search_customers(self, query: str) -> CustomerSearch:
+        """Customers by id; or by email or name, whole (iPaaS.com) or in part (the index)."""
+        return await self._indexer.search(query)
+
+    async def customer_index(self) -> IndexStatus:
+        """How many customers the local index holds (those read so far included), how fresh,
+        and whether it is building."""
+        return await self._indexer.status(settle=True)
+
+    async def refresh_customer_index(self, *, on_progress: Callable[[int], None] | None = None,
+                                     if_older: bool = False) -> IndexStatus | None:
+        """Page every customer into the index; with `if_older`, only when the last refresh is
+        older than `[console] customer_index_hours` (None when it was not)."""
+        if if_older and not await self._indexer.due(self.config.customer_index_hours):
+            return None
+        return await self._indexer.refresh(on_progress)
 
     def on_retry(self, listener: RetryListener) -> Callable[[], None]:
         """Call `listener` before every retry wait of either service; returns the unsubscribe."""

@@ -87,6 +87,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (profile_id, list_id)
         ) WITHOUT ROWID""",
     ),
+    # 3: the customer index (core.store.customers), a cache of what iPaaS.com served. Each
+    # term is a folded value from one of its word starts on; a search is one range of its key.
+    (
+        """CREATE TABLE customers (
+            id TEXT PRIMARY KEY,
+            email TEXT,
+            first_name TEXT,
+            last_name TEXT,
+            company TEXT,
+            seen_at TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        """CREATE TABLE customer_terms (
+            term TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            PRIMARY KEY (term, customer_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE customer_index_refresh (
+            one INTEGER PRIMARY KEY CHECK (one = 1),
+            refreshed_at TEXT NOT NULL
+        )""",
+    ),
 )
 
 INSERT_ERROR = (

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.engine.customer_index import CustomerHit, CustomerSearch, IndexStatus
 from core.mapping import NO_IDENTIFIER
 from core.model import (
     Attempt,
@@ -37,6 +38,11 @@ from core.model import (
 )
 
 STAMP = "2026-07-01T09:30:00+00:00"
+
+
+def _hit(customer: Customer, matched_on: tuple[str, ...]) -> CustomerHit:
+    return CustomerHit(customer.id, customer.display_name, customer.email_address,
+                       customer.company, matched_on, exact=False)
 
 
 @dataclass(frozen=True)
@@ -162,13 +168,23 @@ class StubEngine:
         self._ids += 1
         return f"{prefix}{self._ids:04d}"
 
-    async def search_customers(self, query: str) -> list[Customer]:
+    async def search_customers(self, query: str) -> CustomerSearch:
         text = query.strip().casefold()
         if text.isdigit():
-            return [CUSTOMERS[text]] if text in CUSTOMERS else []
-        return [c for c in CUSTOMERS.values()
+            found = [CUSTOMERS[text]] if text in CUSTOMERS else []
+            return CustomerSearch(text, [_hit(c, ("id",)) for c in found])
+        hits = [_hit(c, ("email",) if text in (c.email_address or "").casefold() else ("name",))
+                for c in CUSTOMERS.values()
                 if text in (c.email_address or "").casefold()
                 or text in c.display_name.casefold()]
+        return CustomerSearch(text, hits, index=await self.customer_index())
+
+    async def customer_index(self) -> IndexStatus:
+        return IndexStatus(len(CUSTOMERS), STAMP)
+
+    async def refresh_customer_index(self, *, on_progress: Callable[[int], None] | None = None,
+                                     if_older: bool = False) -> IndexStatus | None:
+        return None if if_older else await self.customer_index()
 
     async def preview(self, customer_id: str) -> Plan:
         await asyncio.sleep(0)
