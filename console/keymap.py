@@ -39,6 +39,10 @@ DEFAULT_KEYS: dict[str, tuple[str, str]] = {
     "confirm": ("y", "Push"),
     "undo-confirm": ("y", "Undo"),
     "cancel": ("escape,n", "Cancel"),
+    "dialog-scroll-down": ("down", "Scroll"),
+    "dialog-scroll-up": ("up", "Scroll up"),
+    "dialog-page-down": ("pagedown", "Page down"),
+    "dialog-page-up": ("pageup", "Page up"),
     "quit": ("ctrl+q", "Quit"),
 }
 
@@ -47,6 +51,7 @@ DEFAULT_KEYS: dict[str, tuple[str, str]] = {
 # editing keys never reach the screen while the field has focus.
 APP_IDS = ("show-settings", "show-lookup", "show-errors", "show-history", "show-batch", "report",
            "quit")
+DIALOG_SCROLL = ("dialog-scroll-down", "dialog-scroll-up", "dialog-page-down", "dialog-page-up")
 SCOPES: dict[str, tuple[tuple[str, ...], bool]] = {
     "lookup": (("push", "resend_consent", "recent", "refresh"), True),
     "errors": (("retry", "retry-all", "next-page", "previous-page", "filter-kind",
@@ -56,8 +61,8 @@ SCOPES: dict[str, tuple[tuple[str, ...], bool]] = {
     "history-table": (("refresh", "undo", "history-mark", "history-mark-all"), False),
     "batch": (("batch-start", "batch-cancel", "batch-all", "listen"), True),
     "settings": ((), False),
-    "dialog": (("confirm", "cancel"), False),
-    "undo-dialog": (("undo-confirm", "cancel"), False),
+    "dialog": (("confirm", "cancel", *DIALOG_SCROLL), False),
+    "undo-dialog": (("undo-confirm", "cancel", *DIALOG_SCROLL), False),
 }
 # Keys Textual keeps for itself: the command palette, interrupt, and moving focus.
 RESERVED = {"ctrl+p": "the command palette", "ctrl+c": "copy and interrupt",

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
 from console.keymap import binding
+from console.screens.dialog import SCROLL_BINDINGS, ScrollingDialog
 from console.screens.recent import DIALOG_CSS
 from console.widgets.words import (
     cell,
@@ -24,9 +23,6 @@ from console.widgets.words import (
     route_title,
 )
 from core.model import Change, Plan, Route
-
-# Rows the dialog needs around its scrolling summary: footer, border, title, buttons.
-DIALOG_FRAME_ROWS = 10
 
 
 def summary(plan: Plan, *, resend: bool = False) -> Content:
@@ -77,7 +73,7 @@ def summary(plan: Plan, *, resend: bool = False) -> Content:
     return Content.assemble(*parts).rstrip()
 
 
-class PushConfirmScreen(ModalScreen[bool]):
+class PushConfirmScreen(ScrollingDialog[bool]):
     """Asks before a push; focus starts on Cancel when consent is at risk."""
 
     SCOPED_CSS = False
@@ -90,7 +86,7 @@ class PushConfirmScreen(ModalScreen[bool]):
     .buttons Button { margin-left: 2; }
     """
 
-    BINDINGS = [binding("confirm", "confirm"), binding("cancel", "cancel")]
+    BINDINGS = [binding("confirm", "confirm"), binding("cancel", "cancel"), *SCROLL_BINDINGS]
 
     def __init__(self, plan: Plan, *, resend: bool = False) -> None:
         super().__init__()
@@ -117,10 +113,6 @@ class PushConfirmScreen(ModalScreen[bool]):
     def on_mount(self) -> None:
         self.query_one("#cancel-push" if self.risky else "#do-push", Button).focus()
 
-    def on_resize(self, event: events.Resize) -> None:
-        # The summary scrolls inside what the buttons leave, so they stay on screen at 80x24.
-        body = self.query_one("#confirm-body")
-        body.styles.max_height = max(3, event.size.height - DIALOG_FRAME_ROWS)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "do-push")

@@ -89,8 +89,9 @@ def plan_differences(first: Plan, second: Plan) -> str:
     return "; ".join(parts) or "the request sent"
 
 
-READY = ("Enter in any field runs the report. Nothing is written: no history, no error "
-         "records, no links, no pushes.")
+READY = ("Enter in any field runs the report: customer ids (empty: all), a template file "
+         "(empty: the current one) and optionally a template to compare with. Nothing is "
+         "written: no history, no error records, no links, no pushes.")
 
 
 class ReportScreen(Screen[None]):
@@ -118,9 +119,9 @@ class ReportScreen(Screen[None]):
         yield ScreenBar("report")
         with Horizontal(id="report-bar"):
             # Short enough to read whole at 80 columns; the status line says how to run it.
-            yield Input(placeholder="Customer ids (empty: all)", id="report-ids")
-            yield Input(placeholder="Template file (empty: current)", id="report-template")
-            yield Input(placeholder="Compare with (optional)", id="report-compare")
+            yield Input(placeholder="Customer ids (all)", id="report-ids")
+            yield Input(placeholder="Template (current)", id="report-template")
+            yield Input(placeholder="Compare with (none)", id="report-compare")
         yield ProgressBar(id="report-progress", show_eta=False)
         yield Static(READY, id="report-status")
         yield DataTable(id="report-buckets", cursor_type="row", zebra_stripes=True)

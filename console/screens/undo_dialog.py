@@ -6,14 +6,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
 from console.keymap import binding
+from console.screens.dialog import SCROLL_BINDINGS, ScrollingDialog
 from console.screens.recent import DIALOG_CSS
 from console.widgets.words import cell, short_time
 from core.model import ListAction
@@ -27,8 +26,6 @@ if TYPE_CHECKING:
 Choice = Literal["fields", "consent"] | None
 Parts = list[str | tuple[str, str]]
 
-# Rows the dialog needs around its scrolling body: footer, border, title, buttons.
-DIALOG_FRAME_ROWS = 10
 
 DIALOG_STYLES = DIALOG_CSS + """
     UndoConfirmScreen, UndoOutcomeScreen { align: center middle; }
@@ -129,12 +126,13 @@ def confirm_text(results: Sequence[UndoResult],
     return Content.assemble(*parts)
 
 
-class UndoConfirmScreen(ModalScreen[Choice]):
+class UndoConfirmScreen(ScrollingDialog[Choice]):
     """Asks once before undoing several pushes; Cancel does nothing."""
 
     SCOPED_CSS = False
     DEFAULT_CSS = DIALOG_STYLES
-    BINDINGS = [binding("undo-confirm", "undo_fields"), binding("cancel", "cancel")]
+    BINDINGS = [binding("undo-confirm", "undo_fields"), binding("cancel", "cancel"),
+                *SCROLL_BINDINGS]
 
     def __init__(self, results: Sequence[UndoResult],
                  entries: Mapping[str, HistoryEntry]) -> None:
@@ -168,10 +166,6 @@ class UndoConfirmScreen(ModalScreen[Choice]):
     def on_mount(self) -> None:
         self.query_one("#do-undo" if self.undoable else "#cancel-undo", Button).focus()
 
-    def on_resize(self, event: events.Resize) -> None:
-        # The body scrolls inside what the buttons leave, so they stay on screen at 80x24.
-        body = self.query_one(".undo-body")
-        body.styles.max_height = max(3, event.size.height - DIALOG_FRAME_ROWS)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         choices: dict[str | None, Choice] = {"do-undo": "fields", "do-undo-consent": "consent"}
@@ -228,12 +222,12 @@ def outcome_text(results: Sequence[UndoResult]) -> Content:
     return Content.assemble(*parts).rstrip()
 
 
-class UndoOutcomeScreen(ModalScreen[None]):
+class UndoOutcomeScreen(ScrollingDialog[None]):
     """What the undo run did, per push."""
 
     SCOPED_CSS = False
     DEFAULT_CSS = DIALOG_STYLES
-    BINDINGS = [binding("cancel", "close")]
+    BINDINGS = [binding("cancel", "close"), *SCROLL_BINDINGS]
 
     def __init__(self, results: Sequence[UndoResult]) -> None:
         super().__init__()
@@ -253,9 +247,6 @@ class UndoOutcomeScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#close-outcome", Button).focus()
 
-    def on_resize(self, event: events.Resize) -> None:
-        body = self.query_one(".undo-body")
-        body.styles.max_height = max(3, event.size.height - DIALOG_FRAME_ROWS)
 
     def on_button_pressed(self, _event: Button.Pressed) -> None:
         self.dismiss(None)

@@ -118,7 +118,11 @@ async def test_the_confirmation_says_what_each_undo_does_and_cancel_does_nothing
         assert str(dialog.query_one("#do-undo").label) == "Undo 1"
         assert dialog.query_one("#do-undo-consent") is not None
         assert dialog.query_one("#cancel-undo").region.bottom <= 23  # on screen at 80x24
-        assert footer_keys(app) == {"undo_fields": "y", "cancel": "escape"}
+        # Its own keys only; the body is longer than 80x24 leaves, so ↓ scrolls it.
+        assert footer_keys(app) == {"undo_fields": "y", "cancel": "escape",
+                                    "scroll_body('down')": "down"}
+        await pilot.press("down")
+        assert app.screen.query_one(".undo-body").scroll_y > 0
 
         before = [e.id for e in app.engine.history.recent(50)]
         await pilot.press("escape")

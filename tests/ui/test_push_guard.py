@@ -148,7 +148,8 @@ async def test_the_dialog_fits_80x24_with_its_buttons_and_its_own_keys(engine, t
         for button in screen.query(Button):
             region = button.region
             assert region.height == 3 and region.bottom <= 23, button.id  # above the footer
-        assert sorted(footer_actions(app)) == ["cancel", "confirm"]
+        # The dialog's own keys only: its body is longer than 80x24 leaves, so it scrolls.
+        assert sorted(footer_actions(app)) == ["cancel", "confirm", "scroll_body('down')"]
 
 
 async def test_a_push_that_fails_says_what_to_fix_and_what_retry_does(engine, tmp_path):
@@ -170,3 +171,32 @@ async def test_a_slow_service_is_named_while_the_lookup_waits(engine, tmp_path):
                 in text_of(pilot, "#status"))
         await settle(pilot)
         assert "Preview of customer 55260" in text_of(pilot, "#status")
+
+
+async def test_dialog_body_scrolls_by_keys_while_the_buttons_keep_focus(engine, tmp_path):
+    app = app_on(engine, tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        dialog = await open_push_dialog(pilot, "1005")
+        assert isinstance(dialog, PushConfirmScreen)
+        body = dialog.query_one("#confirm-body")
+        assert body.max_scroll_y > 0, "the 80x24 dialog should have more than it shows"
+        assert "scroll_body('down')" in footer_actions(app)
+        focused = app.focused
+        await press_and_settle(pilot, "down")
+        assert body.scroll_y > 0
+        await press_and_settle(pilot, "pagedown")
+        assert body.scroll_y == body.max_scroll_y or body.scroll_y > 1
+        await press_and_settle(pilot, "pageup")
+        assert body.scroll_y == 0
+        assert app.focused is focused  # a key press later still answers the same button
+        assert isinstance(app.screen, PushConfirmScreen)
+
+
+async def test_dialog_offers_no_scroll_key_when_all_of_it_shows(engine, tmp_path):
+    app = app_on(engine, tmp_path)
+    async with app.run_test(size=(160, 60)) as pilot:
+        dialog = await open_push_dialog(pilot, "1005")
+        assert isinstance(dialog, PushConfirmScreen)
+        await settle(pilot)
+        assert dialog.query_one("#confirm-body").max_scroll_y == 0
+        assert "scroll_body('down')" not in footer_actions(app)

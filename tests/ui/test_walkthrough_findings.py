@@ -62,9 +62,10 @@ async def test_the_report_fields_say_what_they_take_whole_at_80_columns(make_app
     async with app.run_test(size=(80, 24)) as pilot:
         await press_and_settle(pilot, "f12")
         screen = screen_text(app)
-        assert "Customer ids (empty: all)" in screen
-        assert "Template file (empty: current)" in screen
-        assert "Enter in either field runs the report." in screen
+        assert "Customer ids (all)" in screen
+        assert "Template (current)" in screen
+        assert "Compare with (none)" in screen
+        assert "Enter in any field runs the report: customer ids (empty: all)" in screen
 
 
 async def test_the_recent_lookups_dialog_shows_its_own_keys_not_the_lookups(make_app, stub):
