@@ -103,10 +103,11 @@ class DirectLookups:
 
 
 class SharedLookups:
-    """A batch's reads joined across its customers (sync and bulk): the same facts.
+    """A batch's reads joined across its customers (sync, bulk, report, survey): the same facts.
 
-    Each customer's reads are queued on the batch's shared requests at once and their futures
-    awaited in turn: no task per read, which at bulk sizes is most of a customer's CPU.
+    A page of customers is gathered as one unit: every read of the page is queued on the
+    batch's shared requests at once and their futures awaited in turn, with no task per
+    customer or per read.
     """
 
     def __init__(self, ctx: Context, calls: BatchCalls) -> None:
@@ -116,42 +117,108 @@ class SharedLookups:
     async def gather(self, customer_id: str, customer: Customer | None = None, *,
                      resend_consent_email: bool = False,
                      note: StageNote = _no_note) -> Gathered:
+        [outcome] = await self.gather_page([(customer_id, customer)],
+                                           resend_consent_email=resend_consent_email)
+        if isinstance(outcome, Unread):
+            note(outcome.stage)
+            raise outcome.error
+        return outcome
+
+    async def gather_page(self, page: Sequence[tuple[str, Customer | None]], *,
+                          resend_consent_email: bool = False) -> list[Gathered | Unread]:
+        """Each customer's facts, or why they could not be gathered, in page order."""
         ctx, calls = self._ctx, self._calls
-        # A batch looks its lists up once, not once per customer that starts meanwhile.
-        await calls.once("lists", lambda: ensure_lists(ctx, ctx.template.list_names()))
-        if customer is not None and calls.bulk:
-            # A customer from a page carries its external ids: the same link as LookupExternal
-            # answers, without a request per customer (which bulk's CPU budget cannot afford).
-            found, link = customer, page_link(ctx, customer)
-        else:
-            found, link = await fetch(ctx, customer_id, customer)
-        note(Stage.MAP)
-        mapped = map_customer(ctx, found, link)
-        email, phone = mapped.identifiers
-        note(Stage.RESOLVE)
+        try:
+            # A batch looks its lists up once, not once per page that starts meanwhile.
+            await calls.once("lists", lambda: ensure_lists(ctx, ctx.template.list_names()))
+        except Exception as exc:
+            return [_unread(exc, Stage.RESOLVE)] * len(page)
+        outcomes: list[Gathered | Unread | None] = []
         lists = known_lists(ctx)
         named = [klist for klist in lists.values() if klist is not None]
-        reads = calls.reads
-        profiles = [reads.enqueue(name, value) if value else None
-                    for name, value in (("id", link), ("email", email), ("phone_number", phone))]
-        asked = email or phone
-        members = [calls.list_reads.enqueue(klist.id, (email, phone)) if asked else None
-                   for klist in named]
+        reads, list_reads = calls.reads, calls.list_reads
+        queued = []
+        for got in await self._fetch(page):
+            outcomes.append(got if isinstance(got, Unread) else None)
+            if isinstance(got, Unread):
+                continue
+            found, link = got
+            try:
+                mapped = map_customer(ctx, found, link)
+            except Exception as exc:
+                outcomes[-1] = Unread(Stage.MAP, exc)
+                continue
+            email, phone = mapped.identifiers
+            profiles = [reads.enqueue(name, value) if value else None
+                        for name, value in (("id", link), ("email", email),
+                                            ("phone_number", phone))]
+            asked = email or phone
+            members = [list_reads.enqueue(klist.id, (email, phone)) if asked else None
+                       for klist in named]
+            queued.append((len(outcomes) - 1, found, link, mapped, profiles, members))
+        now = ctx.now()
+        read: list[tuple[int, Facts, Mapped]] = []
+        for index, found, link, mapped, profiles, members in queued:
+            try:
+                linked, by_email, by_phone = [await _read(ctx, None, f) for f in profiles]
+                memberships = {klist.id: await _read(ctx, klist, f) or frozenset()
+                               for klist, f in zip(named, members, strict=True)}
+            except Exception as exc:
+                for future in (*profiles, *members):
+                    if future is not None:
+                        future.add_done_callback(_retrieved)  # one failure is reported, not all
+                outcomes[index] = Unread(Stage.RESOLVE, exc)
+                continue
+            read.append((index, Facts(
+                customer=found, link=link, linked_profile=linked, email_match=by_email,
+                phone_match=by_phone, lists=lists, memberships=memberships,
+                consent_emails=None, now=now, resend_consent_email=resend_consent_email),
+                mapped))
         try:
-            linked, by_email, by_phone = [await _read(ctx, None, f) for f in profiles]
-            memberships = {klist.id: await _read(ctx, klist, f) or frozenset()
-                           for klist, f in zip(named, members, strict=True)}
-        except BaseException:
-            for future in (*profiles, *members):
-                if future is not None:
-                    future.add_done_callback(_retrieved)  # one failure is reported, not all
-            raise
-        facts = Facts(
-            customer=found, link=link, linked_profile=linked, email_match=by_email,
-            phone_match=by_phone, lists=lists, memberships=memberships,
-            consent_emails=None, now=ctx.now(), resend_consent_email=resend_consent_email)
-        pending = await calls.pending(ctx.consent_emails, candidates(facts))
-        return Gathered(replace(facts, consent_emails=pending), mapped)
+            pending = await calls.pending(ctx.consent_emails, tuple(
+                pid for _, facts, _ in read for pid in candidates(facts)))
+        except Exception as exc:
+            for index, _, _ in read:
+                outcomes[index] = Unread(Stage.RESOLVE, exc)
+        else:
+            for index, facts, mapped in read:
+                outcomes[index] = Gathered(replace(facts, consent_emails=pending), mapped)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _fetch(self, page: Sequence[tuple[str, Customer | None]]
+                     ) -> list[tuple[Customer, str | None] | Unread]:
+        """Each customer with its link, or why it could not be fetched."""
+        ctx = self._ctx
+        if self._calls.bulk and all(customer is not None for _, customer in page):
+            # A customer from a page carries its external ids: the same link as LookupExternal
+            # answers, without a request per customer (which bulk's CPU budget cannot afford).
+            return [(customer, page_link(ctx, customer)) for _, customer in page
+                    if customer is not None]
+        got = await asyncio.gather(*(fetch(ctx, customer_id, customer)
+                                     for customer_id, customer in page),
+                                   return_exceptions=True)
+        return [_fetched(item) for item in got]
+
+
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """Why a customer's facts could not be gathered, and the design §3 stage it failed at."""
+
+    stage: Stage
+    error: Exception
+
+
+def _unread(error: Exception, stage: Stage) -> Unread:
+    return Unread(error.stage if isinstance(error, StageFailure) else stage, error)
+
+
+def _fetched(item: tuple[Customer, str | None] | BaseException
+             ) -> tuple[Customer, str | None] | Unread:
+    if isinstance(item, Exception):
+        return _unread(item, Stage.FETCH)
+    if isinstance(item, BaseException):
+        raise item
+    return item
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
