@@ -126,7 +126,15 @@ class SharedLookups:
 
     async def gather_page(self, page: Sequence[tuple[str, Customer | None]], *,
                           resend_consent_email: bool = False) -> list[Gathered | Unread]:
-        """Each customer's facts, or why they could not be gathered, in page order."""
+        """Each customer's facts, or why they could not be gathered, in page order.
+
+        The reads go in three rounds, each asking only what the earlier ones left open: the
+        linked profiles; the email and phone matches (a linked profile with the customer's
+        email or phone is that match: Klaviyo holds each on one profile at most); and list
+        membership through the identifiers that matched a profile (the phone only when it
+        matched another profile than the email). The facts are the preview's; the requests
+        are fewer.
+        """
         ctx, calls = self._ctx, self._calls
         try:
             # A batch looks its lists up once, not once per page that starts meanwhile.
@@ -137,43 +145,46 @@ class SharedLookups:
         lists = known_lists(ctx)
         named = [klist for klist in lists.values() if klist is not None]
         reads, list_reads = calls.reads, calls.list_reads
-        queued = []
+        readings: list[_Reading] = []
         for got in await self._fetch(page):
             outcomes.append(got if isinstance(got, Unread) else None)
             if isinstance(got, Unread):
                 continue
-            found, link = got
             try:
-                mapped = map_customer(ctx, found, link)
+                reading = _Reading(len(outcomes) - 1, got[0], got[1],
+                                   map_customer(ctx, got[0], got[1]))
             except Exception as exc:
                 outcomes[-1] = Unread(Stage.MAP, exc)
                 continue
-            email, phone = mapped.identifiers
-            profiles = [reads.enqueue(name, value) if value else None
-                        for name, value in (("id", link), ("email", email),
-                                            ("phone_number", phone))]
-            asked = email or phone
-            members = [list_reads.enqueue(klist.id, (email, phone)) if asked else None
-                       for klist in named]
-            queued.append((len(outcomes) - 1, found, link, mapped, profiles, members))
+            if reading.link:
+                reading.asked = [reads.enqueue("id", reading.link)]
+            readings.append(reading)
+        for reading in await _answered(ctx, readings, outcomes):
+            reading.linked = reading.answers[0] if reading.link else None
+            reading.asked = [
+                reads.enqueue(name, value) if value and not _holds(reading.linked, name, value)
+                else None for name, value in (("email", reading.email),
+                                              ("phone_number", reading.phone))]
+        for reading in await _answered(ctx, readings, outcomes):
+            by_email, by_phone = reading.answers
+            reading.by_email = by_email or _held(reading.linked, "email", reading.email)
+            reading.by_phone = by_phone or _held(reading.linked, "phone_number", reading.phone)
+            asked = (reading.email if reading.by_email else None,
+                     reading.phone if reading.by_phone and (
+                         reading.by_email is None or reading.by_phone.id != reading.by_email.id)
+                     else None)
+            reading.asked = [list_reads.enqueue(klist.id, asked) if any(asked) else None
+                             for klist in named]
         now = ctx.now()
         read: list[tuple[int, Facts, Mapped]] = []
-        for index, found, link, mapped, profiles, members in queued:
-            try:
-                linked, by_email, by_phone = [await _read(ctx, None, f) for f in profiles]
-                memberships = {klist.id: await _read(ctx, klist, f) or frozenset()
-                               for klist, f in zip(named, members, strict=True)}
-            except Exception as exc:
-                for future in (*profiles, *members):
-                    if future is not None:
-                        future.add_done_callback(_retrieved)  # one failure is reported, not all
-                outcomes[index] = Unread(Stage.RESOLVE, exc)
-                continue
-            read.append((index, Facts(
-                customer=found, link=link, linked_profile=linked, email_match=by_email,
-                phone_match=by_phone, lists=lists, memberships=memberships,
+        for reading in await _answered(ctx, readings, outcomes, named):
+            read.append((reading.index, Facts(
+                customer=reading.customer, link=reading.link, linked_profile=reading.linked,
+                email_match=reading.by_email, phone_match=reading.by_phone, lists=lists,
+                memberships={klist.id: ids or frozenset()
+                             for klist, ids in zip(named, reading.answers, strict=True)},
                 consent_emails=None, now=now, resend_consent_email=resend_consent_email),
-                mapped))
+                reading.mapped))
         try:
             pending = await calls.pending(ctx.consent_emails, tuple(
                 pid for _, facts, _ in read for pid in candidates(facts)))
@@ -206,6 +217,61 @@ class Unread:
 
     stage: Stage
     error: Exception
+
+
+class _Reading:
+    """One customer of a page while its reads are answered, round by round."""
+
+    __slots__ = ("answers", "asked", "by_email", "by_phone", "customer", "email", "index",
+                 "link", "linked", "mapped", "phone")
+
+    def __init__(self, index: int, customer: Customer, link: str | None, mapped: Mapped) -> None:
+        self.index = index
+        self.customer = customer
+        self.link = link
+        self.mapped = mapped
+        self.email, self.phone = mapped.identifiers
+        self.asked: list[asyncio.Future[Any] | None] = []
+        self.answers: list[Any] = []
+        self.linked: Profile | None = None
+        self.by_email: Profile | None = None
+        self.by_phone: Profile | None = None
+
+
+async def _answered(ctx: Context, readings: list[_Reading],
+                    outcomes: list[Gathered | Unread | None],
+                    named: Sequence[KlaviyoList] = ()) -> list[_Reading]:
+    """The readings whose asked reads all answered (in `answers`); the others are failed at the
+    resolve stage, dropped from `readings` and set in `outcomes`. `named`: the lists the
+    reads asked about, in order (membership reads), else profile reads."""
+    kept = []
+    for reading in readings:
+        try:
+            reading.answers = [await _read(ctx, named[i] if named else None, future)
+                               for i, future in enumerate(reading.asked)]
+        except Exception as exc:
+            for future in reading.asked:
+                if future is not None:
+                    future.add_done_callback(_retrieved)  # one failure is reported, not all
+            outcomes[reading.index] = Unread(Stage.RESOLVE, exc)
+            continue
+        kept.append(reading)
+    readings[:] = kept
+    return kept
+
+
+def _holds(profile: Profile | None, field_name: str, value: str) -> bool:
+    """Whether this profile has this email (any case) or phone number."""
+    if profile is None:
+        return False
+    own = profile.email if field_name == "email" else profile.phone_number
+    if own is None:
+        return False
+    return own.casefold() == value.casefold() if field_name == "email" else own == value
+
+
+def _held(profile: Profile | None, field_name: str, value: str | None) -> Profile | None:
+    return profile if value and _holds(profile, field_name, value) else None
 
 
 def _unread(error: Exception, stage: Stage) -> Unread:
