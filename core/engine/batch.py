@@ -25,9 +25,11 @@ QUEUE_MAX = 500
 # A read-only pass (report, survey) waits on no write: enough customers in flight to fill each
 # shared read with 100 identifiers.
 READ_WORKERS = 1000
-# A sync without --bulk writes each customer with a request of its own: small pages keep a
-# cancel prompt (the pages in flight finish) while the writes keep their bucket busy.
-SYNC_PAGE = 8
+# A sync without --bulk writes each customer with a request of its own, so its pages hold one
+# customer: a slow read or write holds back no other customer's result (the operator sees each
+# one finish) and a cancel stays prompt; the reads still share requests across the customers in
+# flight (the shared calls' linger).
+SYNC_PAGE = 1
 
 
 @dataclass
