@@ -240,7 +240,20 @@ async def pages_of(items: AsyncIterator[Item], size: int) -> AsyncIterator[tuple
         yield (page,)
 
 
-def paging(customers: int, page: int) -> tuple[int, int]:
-    """(customers a page, pages in flight) for about `customers` in flight, pages of `page`."""
+async def run_pages(
+    items: AsyncIterator[Item],
+    push_page: Callable[[Page], Awaitable[Sequence[PushResult] | None]],
+    progress: BatchProgress,
+    *,
+    page: int,
+    customers: int,
+    on_progress: Callable[[BatchProgress], None] | None = None,
+    cancel: asyncio.Event | None = None,
+) -> BatchProgress:
+    """run_batch over pages of up to `page` customers, about `customers` of them in flight; the
+    source runs at most QUEUE_MAX customers (or two pages per worker) ahead."""
     size = min(page, max(1, customers))
-    return size, max(1, customers // size)
+    pages = max(1, customers // size)
+    return await run_batch(pages_of(items, size), push_page, progress, workers=pages,
+                           on_progress=on_progress, cancel=cancel,
+                           ahead=min(pages * QUEUE_PER_WORKER, max(1, QUEUE_MAX // size)))

@@ -29,9 +29,8 @@ from core.engine.batch import (
     Page,
     customers_source,
     ids_source,
-    pages_of,
-    paging,
     run_batch,
+    run_pages,
 )
 from core.engine.context import Context, CustomerNotFound, PushResult, StageFailure
 from core.engine.guarding import Confirm, GuardSurvey
@@ -295,8 +294,7 @@ class Engine:
         calls, lookups = ctx.calls, SharedLookups(ctx, ctx.calls)
         deferred = flow.Deferred()
         trigger = _trigger(bulk)
-        size, pages = (paging(max(workers, BULK_WORKERS), PAGE_MAX) if bulk
-                       else paging(workers, SYNC_PAGE))
+        page, customers = (PAGE_MAX, max(workers, BULK_WORKERS)) if bulk else (SYNC_PAGE, workers)
 
         def told(results: list[PushResult]) -> list[PushResult]:
             if on_result is not None:
@@ -309,9 +307,8 @@ class Engine:
                                              trigger=trigger, defer=deferred))
 
         items, total = self._items(ids)
-        progress = await run_batch(pages_of(items, size), push_page, BatchProgress(total=total),
-                                   workers=pages, on_progress=on_progress, cancel=cancel,
-                                   ahead=pages)
+        progress = await run_pages(items, push_page, BatchProgress(total=total), page=page,
+                                   customers=customers, on_progress=on_progress, cancel=cancel)
         if not deferred or progress.cancelled:
             return progress
         progress.finished = None
@@ -329,9 +326,8 @@ class Engine:
             await calls.settle(customer_id for customer_id, _ in page)
             return told([result for result in held if result is not None])
 
-        return await run_batch(pages_of(_given(deferred), size), push_deferred, progress,
-                               workers=pages, on_progress=on_progress, cancel=cancel,
-                               ahead=pages)
+        return await run_pages(_given(deferred), push_deferred, progress, page=page,
+                               customers=customers, on_progress=on_progress, cancel=cancel)
 
     async def survey(self, ids: Iterable[str] | None) -> GuardSurvey:
         """The plans of a run, read as the run would read them and writing nothing: how many
@@ -354,9 +350,8 @@ class Engine:
                 survey.add(customer_id, plan)
 
         items, total = self._items(ids)
-        size, pages = paging(READ_WORKERS, PAGE_MAX)
-        await run_batch(pages_of(items, size), plan_page, BatchProgress(total=total),
-                        workers=pages, ahead=pages)
+        await run_pages(items, plan_page, BatchProgress(total=total), page=PAGE_MAX,
+                        customers=READ_WORKERS)
         return survey
 
     def _batch_ctx(self, bulk: bool, *, fill: bool = False) -> Context:

@@ -17,8 +17,7 @@ from core.engine.batch import (
     Page,
     customers_source,
     ids_source,
-    pages_of,
-    run_batch,
+    run_pages,
 )
 from core.engine.context import Context, CustomerNotFound, PushResult, StageFailure
 from core.engine.list_cache import ListCache
@@ -112,8 +111,8 @@ async def impact(ctx: Context, ids: Iterable[str] | None, *, template: Template 
             _keep(result, plan, other)
         return [PushResult(plan=plan, ok=not plan.blocked) for plan in (*unread, *plans)]
 
-    await run_batch(pages_of(items, PAGE_MAX), plan_page, BatchProgress(total=total),
-                    workers=max(1, workers // PAGE_MAX), on_progress=on_progress, cancel=cancel)
+    await run_pages(items, plan_page, BatchProgress(total=total), page=PAGE_MAX,
+                    customers=workers, on_progress=on_progress, cancel=cancel)
     return result
 
 
