@@ -153,8 +153,8 @@ async def push_page(ctx: Context, page: Sequence[tuple[str, Customer | None]], *
                               trigger=trigger, carried=None, defer=defer)
             if isinstance(decided, tuple):
                 runs.append((customer_id, _run(ctx, *decided, trigger=trigger)))
-            else:
-                done[customer_id] = decided
+            # A running customer records its own interruption (see _run).
+            done[customer_id] = None if isinstance(decided, tuple) else decided
         if runs:
             ran = await asyncio.gather(*(run for _, run in runs))
             done.update(zip((customer_id for customer_id, _ in runs), ran, strict=True))

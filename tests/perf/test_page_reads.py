@@ -3,6 +3,7 @@ and the facts still the preview's."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -116,5 +117,44 @@ async def test_the_phone_is_asked_of_a_list_when_it_matched_another_profile(
         for cid in ("1", "2", "3"):
             preview = await engine.preview(cid)
             assert found.plans[cid].to_json() == preview.to_json()
+    finally:
+        await engine.close()
+
+
+class HoldImports(httpx.AsyncBaseTransport):
+    """Holds every import job submit until the test lets go (it never does)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.submitted = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.startswith(
+                "/api/profile-bulk-import-jobs"):
+            self.submitted.set()
+            await asyncio.Event().wait()
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_page_stopped_mid_write_records_each_customer_once(tmp_path: Path) -> None:
+    people = _people(5)
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"lists": LISTS, "customers": people}), encoding="utf-8")
+    sandbox = Sandbox(None, seed=seed, knobs=Knobs(rate_scale=0.001))
+    wire = HoldImports(sandbox.transport)
+    engine = await Engine.open(Config(state_dir=tmp_path / "state", sandbox=True,
+                                      sandbox_seed=seed, retry_attempts=1),
+                               sandbox=sandbox, transport=wire)
+    try:
+        run = asyncio.create_task(engine.sync(None, bulk=True))
+        await asyncio.wait_for(wire.submitted.wait(), timeout=30)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        for cid in ("1", "2", "3", "4", "5"):
+            entries = engine.history.for_customer(cid)
+            assert [e.outcome.value for e in entries] == ["failed"]
+            record = engine.errors.open_for_customer(cid)
+            assert record is not None and "interrupted" in record.message
     finally:
         await engine.close()
