@@ -1,4 +1,4 @@
-"""Figure 7: the impact report over many customers at Klaviyo's real read limits.
+"""Figure 8: the impact report over many customers at Klaviyo's real read limits.
 
 Run: .venv/bin/python bench/report.py [--customers 10000] [--rate-scale 1.0] [--linked 0.5]
 The sandbox enforces Klaviyo's per-endpoint limits (rate scale 1: the real windows). Prints the

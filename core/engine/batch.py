@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.engine.context import PushResult
 from core.engine.guarding import BrakeVerdict
@@ -21,6 +22,14 @@ QUEUE_PER_WORKER = 2
 # The source needs to stay only a page or so ahead of the workers: at a bulk sync's 20,000
 # workers, two per worker would also hold 40,000 fetched customers in memory.
 QUEUE_MAX = 500
+# A read-only pass (report, survey) waits on no write: enough customers in flight to fill each
+# shared read with 100 identifiers.
+READ_WORKERS = 1000
+# A sync without --bulk writes each customer with a request of its own, so its pages hold one
+# customer: a slow read or write holds back no other customer's result (the operator sees each
+# one finish) and a cancel stays prompt; the reads still share requests across the customers in
+# flight (the shared calls' linger).
+SYNC_PAGE = 1
 
 
 @dataclass
@@ -84,8 +93,11 @@ class BatchProgress:
 
 
 Item = tuple[str, Customer | None]
-# None: the customer produced no result of its own (set aside for the brake, or only planned).
-PushOne = Callable[[str, Customer | None], Awaitable[PushResult | None]]
+# A batch's unit of work: one customer (retry) or a page of them (sync, bulk, report, survey).
+Page = list[Item]
+# Called with a unit's fields; answers its customers' results. None: the customer produced no
+# result of its own (set aside for the brake, or only planned).
+PushOne = Callable[..., Awaitable[PushResult | Sequence[PushResult] | None]]
 
 
 async def _from_ids(ids: Iterable[str]) -> AsyncIterator[Item]:
@@ -99,24 +111,26 @@ async def _from_customers(customers: AsyncIterator[Customer]) -> AsyncIterator[I
 
 
 async def run_batch(
-    items: AsyncIterator[Item],
+    items: AsyncIterator[tuple[Any, ...]],
     push_one: PushOne,
     progress: BatchProgress,
     *,
     workers: int = DEFAULT_WORKERS,
     on_progress: Callable[[BatchProgress], None] | None = None,
     cancel: asyncio.Event | None = None,
+    ahead: int | None = None,
 ) -> BatchProgress:
-    """Push every item with up to `workers` concurrent pushes; a set `cancel` stops taking new
-    items.
+    """Push every item (a customer, or a page as one unit) with up to `workers` concurrent
+    pushes; a set `cancel` stops taking new items.
 
     Items already taken always finish (done or logged); memory is bounded by the queue size
-    and the pushes in flight.
+    (`ahead` units, by default two per worker up to QUEUE_MAX) and the pushes in flight.
     """
     cancel = cancel or asyncio.Event()
     limit = max(1, workers)
-    queue: asyncio.Queue[Item | None] = asyncio.Queue(
-        maxsize=min(limit * QUEUE_PER_WORKER, QUEUE_MAX))
+    # `ahead`: how many units the source may run ahead of the workers (pages are large units).
+    queue: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue(
+        maxsize=ahead or min(limit * QUEUE_PER_WORKER, QUEUE_MAX))
     # A push that raised (a callback broke): stop taking items, let the rest finish, re-raise.
     halt = asyncio.Event()
     failure: list[BaseException] = []
@@ -137,8 +151,8 @@ async def run_batch(
                 continue  # drain without starting new pushes
             try:
                 result = await push_one(*item)
-                if result is not None:
-                    progress.count(result)
+                for one in [result] if isinstance(result, PushResult) else result or ():
+                    progress.count(one)
                 if on_progress is not None:
                     on_progress(progress)
             except Exception as exc:
@@ -212,3 +226,34 @@ def ids_source(ids: Iterable[str]) -> AsyncIterator[Item]:
 def customers_source(customers: AsyncIterator[Customer]) -> AsyncIterator[Item]:
     """Batch items streamed from iPaaS.com pages (each push reuses the customer it was given)."""
     return _from_customers(customers)
+
+
+async def pages_of(items: AsyncIterator[Item], size: int) -> AsyncIterator[tuple[Page]]:
+    """The items in pages of `size` (the last one shorter), each a unit for run_batch."""
+    page: Page = []
+    async for item in items:
+        page.append(item)
+        if len(page) >= size:
+            yield (page,)
+            page = []
+    if page:
+        yield (page,)
+
+
+async def run_pages(
+    items: AsyncIterator[Item],
+    push_page: Callable[[Page], Awaitable[Sequence[PushResult] | None]],
+    progress: BatchProgress,
+    *,
+    page: int,
+    customers: int,
+    on_progress: Callable[[BatchProgress], None] | None = None,
+    cancel: asyncio.Event | None = None,
+) -> BatchProgress:
+    """run_batch over pages of up to `page` customers, about `customers` of them in flight; the
+    source runs at most QUEUE_MAX customers (or two pages per worker) ahead."""
+    size = min(page, max(1, customers))
+    pages = max(1, customers // size)
+    return await run_batch(pages_of(items, size), push_page, progress, workers=pages,
+                           on_progress=on_progress, cancel=cancel,
+                           ahead=min(pages * QUEUE_PER_WORKER, max(1, QUEUE_MAX // size)))

@@ -30,6 +30,7 @@ class _Pending(Generic[T, R]):
     waiters: list[asyncio.Future[R]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
     started: float = 0.0
+    joined: float = 0.0  # when the last item joined
     waiting: bool = False  # due, but waiting for its bucket to have room
 
 
@@ -67,11 +68,13 @@ class Coalescer(Generic[T, R]):
         loop = asyncio.get_running_loop()
         pending = self._pending.get(key)
         if pending is None:
-            pending = self._pending[key] = _Pending(started=loop.time())
-            pending.timer = loop.call_later(self._wait(pending, loop.time()), self._flush, key)
-        elif self._idle is not None and pending.timer is not None and not pending.waiting:
-            pending.timer.cancel()
-            pending.timer = loop.call_later(self._wait(pending, loop.time()), self._flush, key)
+            now = loop.time()
+            pending = self._pending[key] = _Pending(started=now, joined=now)
+            pending.timer = loop.call_at(self._due(pending), self._flush, key)
+        elif self._idle is not None:
+            # The timer is not moved for every item (thousands a second in a bulk sync):
+            # when it fires, it looks at when the last item joined.
+            pending.joined = loop.time()
         future: asyncio.Future[R] = loop.create_future()
         pending.items.append(item)
         pending.waiters.append(future)
@@ -79,14 +82,20 @@ class Coalescer(Generic[T, R]):
             self._seal(key)
         return future
 
-    def _wait(self, pending: _Pending[T, R], now: float) -> float:
-        left = max(0.0, pending.started + self._linger - now)
-        return left if self._idle is None else min(self._idle, left)
+    def _due(self, pending: _Pending[T, R]) -> float:
+        """When the call goes out: after `linger`, or `idle` after the last item joined."""
+        due = pending.started + self._linger
+        return due if self._idle is None else min(due, pending.joined + self._idle)
 
     def _flush(self, key: Hashable) -> None:
         """The call is due: send it once its bucket has room (at once without `ready`)."""
         pending = self._pending.get(key)
         if pending is None or pending.waiting:
+            return
+        loop = asyncio.get_running_loop()
+        due = self._due(pending)
+        if due > loop.time():  # items joined since the timer was set
+            pending.timer = loop.call_at(due, self._flush, key)
             return
         if self._ready is None:
             self._seal(key)

@@ -14,18 +14,22 @@ from typing import TYPE_CHECKING
 import httpx
 
 from core.clients.http import RetryListener, RetryPolicy
-from core.clients.klaviyo import KlaviyoClient
+from core.clients.klaviyo import PAGE_MAX, KlaviyoClient
 from core.clients.limiter import RateLimitState
 from core.config import Config, ConfigError
 from core.engine import flow, guarding, records
 from core.engine import undo as undo_flow
 from core.engine.batch import (
     DEFAULT_WORKERS,
+    READ_WORKERS,
+    SYNC_PAGE,
     BatchProgress,
     Item,
+    Page,
     customers_source,
     ids_source,
     run_batch,
+    run_pages,
 )
 from core.engine.context import Context, CustomerNotFound, PushResult, StageFailure
 from core.engine.customer_index import (
@@ -48,7 +52,7 @@ from core.engine.listen import (
     sandbox_change_line,
     start_server,
 )
-from core.engine.lookups import SharedLookups
+from core.engine.lookups import SharedLookups, Unread
 from core.engine.report import ImpactReport, impact
 from core.engine.shared import BatchCalls
 from core.engine.undo import UndoResult
@@ -302,22 +306,26 @@ class Engine:
         BatchResult.brake) unless `confirm` has "unsubscribe".
         """
         kinds = guarding.ALL if allow_unsubscribe else frozenset(str(k) for k in confirm)
-        ctx = self._batch_ctx(bulk)
-        lookups = SharedLookups(ctx, ctx.calls) if ctx.calls is not None else None
+        ctx = self._batch_ctx(bulk, fill=bulk)
+        assert ctx.calls is not None
+        calls, lookups = ctx.calls, SharedLookups(ctx, ctx.calls)
         deferred = flow.Deferred()
-        if bulk:
-            workers = max(workers, BULK_WORKERS)
+        trigger = _trigger(bulk)
+        page, customers = (PAGE_MAX, max(workers, BULK_WORKERS)) if bulk else (SYNC_PAGE, workers)
 
-        async def push_one(customer_id: str, customer: Customer | None) -> PushResult | None:
-            result = await flow.push(ctx, customer_id, confirm=kinds, trigger=_trigger(bulk),
-                                     customer=customer, lookups=lookups, defer=deferred)
-            if result is not None and on_result is not None:
-                on_result(result)
-            return result
+        def told(results: list[PushResult]) -> list[PushResult]:
+            if on_result is not None:
+                for result in results:
+                    on_result(result)
+            return results
+
+        async def push_page(page: Page) -> list[PushResult]:
+            return told(await flow.push_page(ctx, page, lookups=lookups, confirm=kinds,
+                                             trigger=trigger, defer=deferred))
 
         items, total = self._items(ids)
-        progress = await run_batch(items, push_one, BatchProgress(total=total), workers=workers,
-                                   on_progress=on_progress, cancel=cancel)
+        progress = await run_pages(items, push_page, BatchProgress(total=total), page=page,
+                                   customers=customers, on_progress=on_progress, cancel=cancel)
         if not deferred or progress.cancelled:
             return progress
         progress.finished = None
@@ -326,49 +334,47 @@ class Engine:
                                  minimum=ctx.settings.policy.brake_min)
         progress.brake = verdict
 
-        async def push_deferred(customer_id: str, customer: Customer | None
-                                ) -> PushResult | None:
-            if verdict.tripped:
-                _, plan = deferred.plans[customer_id]
-                result = flow.hold(ctx, plan, kinds, _trigger(bulk), because=verdict.message())
-                if ctx.calls is not None:
-                    await ctx.calls.settle(customer_id)
-            else:
-                result = await flow.push(ctx, customer_id, confirm=kinds, trigger=_trigger(bulk),
-                                         customer=customer, lookups=lookups)
-            if result is not None and on_result is not None:
-                on_result(result)
-            return result
+        async def push_deferred(page: Page) -> list[PushResult]:
+            if not verdict.tripped:
+                return told(await flow.push_page(ctx, page, lookups=lookups, confirm=kinds,
+                                                 trigger=trigger))
+            held = [flow.hold(ctx, deferred.plans[customer_id][1], kinds, trigger,
+                              because=verdict.message()) for customer_id, _ in page]
+            await calls.settle(customer_id for customer_id, _ in page)
+            return told([result for result in held if result is not None])
 
-        return await run_batch(_given(deferred), push_deferred, progress, workers=workers,
-                               on_progress=on_progress, cancel=cancel)
+        return await run_pages(_given(deferred), push_deferred, progress, page=page,
+                               customers=customers, on_progress=on_progress, cancel=cancel)
 
     async def survey(self, ids: Iterable[str] | None) -> GuardSurvey:
         """The plans of a run, read as the run would read them and writing nothing: how many
         customers need each kind of confirmation, and how many would unsubscribe."""
-        ctx = self._batch_ctx(False)
+        ctx = self._batch_ctx(False, fill=True)
         assert ctx.calls is not None
         lookups = SharedLookups(ctx, ctx.calls)
         survey = GuardSurvey()
 
-        async def plan_one(customer_id: str, customer: Customer | None) -> PushResult | None:
-            try:
-                gathered = await lookups.gather(customer_id, customer)
-                plan = gathered.plan(ctx.template, ctx.settings)
-            except (CustomerNotFound, CustomerDataError, StageFailure):
-                survey.failed.append(customer_id)
-                return None
-            survey.add(customer_id, plan)
-            return None
+        async def plan_page(page: Page) -> None:
+            for (customer_id, _), gathered in zip(page, await lookups.gather_page(page),
+                                                  strict=True):
+                try:
+                    if isinstance(gathered, Unread):
+                        raise gathered.error
+                    plan = gathered.plan(ctx.template, ctx.settings)
+                except (CustomerNotFound, CustomerDataError, StageFailure):
+                    survey.failed.append(customer_id)
+                    continue
+                survey.add(customer_id, plan)
 
         items, total = self._items(ids)
-        await run_batch(items, plan_one, BatchProgress(total=total))
+        await run_pages(items, plan_page, BatchProgress(total=total), page=PAGE_MAX,
+                        customers=READ_WORKERS)
         return survey
 
-    def _batch_ctx(self, bulk: bool) -> Context:
+    def _batch_ctx(self, bulk: bool, *, fill: bool = False) -> Context:
         # Reads, consent jobs and list calls are shared across the batch's customers; with
         # `bulk`, profile writes too, as profile-bulk-import jobs.
-        return replace(self._ctx, calls=BatchCalls(self._ctx.klaviyo, bulk=bulk))
+        return replace(self._ctx, calls=BatchCalls(self._ctx.klaviyo, bulk=bulk, fill=fill))
 
     def _items(self, ids: Iterable[str] | None) -> tuple[AsyncIterator[Item], int | None]:
         if ids is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from core.engine import records
@@ -24,7 +24,7 @@ from core.engine.guarding import (
     unsubscribes,
 )
 from core.engine.list_cache import ListCache
-from core.engine.lookups import DirectLookups, Lookups
+from core.engine.lookups import DirectLookups, Gathered, Lookups, SharedLookups, Unread
 from core.engine.planning import Mapped, map_customer
 from core.engine.recording import record_failure, record_history, resolve_open, with_message
 from core.engine.writes import attributes_of, consent_jobs, list_calls, store_link, write_profile
@@ -112,36 +112,74 @@ async def push(ctx: Context, customer_id: str, *, confirm: Confirm = False,
     plan whose consent operations are the same. With `defer`, a plan that unsubscribes is set
     aside there (None is returned) for the brake to judge.
     """
-    try:
-        return await _push(ctx, customer_id, confirm=confirm, trigger=trigger, customer=customer,
-                           lookups=lookups or DirectLookups(ctx),
-                           resend=resend_consent_email, carried=carried, defer=defer)
-    finally:
-        if ctx.calls is not None:
-            await ctx.calls.settle(customer_id)  # its history entry is on disk when this returns
-
-
-async def _push(ctx: Context, customer_id: str, *, confirm: Confirm, trigger: str,
-                customer: Customer | None, lookups: Lookups, resend: bool,
-                carried: str | None, defer: Deferred | None) -> PushResult | None:
-    plan: Plan | None = None
     progress = _Progress()
     try:
-        try:
-            gathered = await lookups.gather(customer_id, customer,
-                                            resend_consent_email=resend, note=progress.note)
-            progress.note(Stage.PLAN)
-            plan = gathered.plan(ctx.template, ctx.settings)
-        except CustomerNotFound as exc:
-            if trigger == MANUAL:
-                raise  # a typo is not a failed transfer: nothing is recorded
-            return record_failure(ctx, blank_plan(customer_id, str(exc)), records.simple(
-                ErrorKind.NOT_FOUND, Stage.FETCH, str(exc), record_id=ctx.errors.new_id(),
-                customer_id=customer_id), trigger)
-        except CustomerDataError as exc:
-            return record_failure(ctx, blank_plan(customer_id, str(exc)), records.simple(
-                ErrorKind.VALIDATION, progress.stage, str(exc), record_id=ctx.errors.new_id(),
-                customer_id=customer_id, secrets=ctx.secrets), trigger)
+        gathered: Gathered | Unread = await (lookups or DirectLookups(ctx)).gather(
+            customer_id, customer, resend_consent_email=resend_consent_email,
+            note=progress.note)
+    except CustomerNotFound as exc:
+        if trigger == MANUAL:
+            raise  # a typo is not a failed transfer: nothing is recorded
+        gathered = Unread(Stage.FETCH, exc)
+    except asyncio.CancelledError:
+        _interrupted(ctx, customer_id, None, progress.stage, trigger)
+        raise
+    except Exception as exc:
+        gathered = Unread(progress.stage, exc)
+    try:
+        decided = _decide(ctx, customer_id, customer, gathered, confirm=confirm,
+                          trigger=trigger, carried=carried, defer=defer)
+        if isinstance(decided, tuple):
+            return await _run(ctx, *decided, trigger=trigger)
+        return decided
+    finally:
+        if ctx.calls is not None:
+            await ctx.calls.settle([customer_id])  # its history entry is on disk on return
+
+
+async def push_page(ctx: Context, page: Sequence[tuple[str, Customer | None]], *,
+                    lookups: SharedLookups, confirm: Confirm, trigger: str,
+                    defer: Deferred | None = None) -> list[PushResult]:
+    """A page of a batch as one unit: one gather of its facts, one planning loop, its writes
+    on the batch's shared requests, and its records settled together."""
+    assert ctx.calls is not None, "a page is pushed within a batch"
+    ids = [customer_id for customer_id, _ in page]
+    done: dict[str, PushResult | None] = {}
+    try:
+        gathered = await lookups.gather_page(page)
+        runs: list[tuple[str, Awaitable[PushResult]]] = []
+        for (customer_id, customer), outcome in zip(page, gathered, strict=True):
+            decided = _decide(ctx, customer_id, customer, outcome, confirm=confirm,
+                              trigger=trigger, carried=None, defer=defer)
+            if isinstance(decided, tuple):
+                runs.append((customer_id, _run(ctx, *decided, trigger=trigger)))
+            # A running customer records its own interruption (see _run).
+            done[customer_id] = None if isinstance(decided, tuple) else decided
+        if runs:
+            ran = await asyncio.gather(*(run for _, run in runs))
+            done.update(zip((customer_id for customer_id, _ in runs), ran, strict=True))
+    except asyncio.CancelledError:
+        for customer_id in ids:
+            if customer_id not in done:
+                _interrupted(ctx, customer_id, None, Stage.FETCH, trigger)
+        raise
+    finally:
+        await ctx.calls.settle(ids)  # the page's history entries are on disk on return
+    return [result for customer_id in ids if (result := done.get(customer_id)) is not None]
+
+
+def _decide(ctx: Context, customer_id: str, customer: Customer | None,
+            gathered: Gathered | Unread, *, confirm: Confirm, trigger: str,
+            carried: str | None, defer: Deferred | None
+            ) -> PushResult | tuple[Plan, Confirm] | None:
+    """Step 5 and the guard: the plan to execute with its confirmation, or the recorded
+    outcome of a customer that stops here (None: set aside for the brake)."""
+    if isinstance(gathered, Unread):
+        return _failed(ctx, customer_id, None, gathered.error, gathered.stage,
+                       confirm=confirm, trigger=trigger)
+    plan: Plan | None = None
+    try:
+        plan = gathered.plan(ctx.template, ctx.settings)
         if plan.blocked:
             return record_failure(ctx, plan, records.from_plan(
                 plan, record_id=ctx.errors.new_id(), secrets=ctx.secrets), trigger)
@@ -155,34 +193,60 @@ async def _push(ctx: Context, customer_id: str, *, confirm: Confirm, trigger: st
         held = hold(ctx, plan, confirm, trigger, carried=carried)
         if held is not None:
             return held
+    except Exception as exc:
+        return _failed(ctx, customer_id, plan, exc, Stage.PLAN, confirm=confirm,
+                       trigger=trigger)
+    return plan, confirm
+
+
+async def _run(ctx: Context, plan: Plan, confirm: Confirm, *, trigger: str) -> PushResult:
+    """Steps 6-7 of a planned customer, every failure recorded on it."""
+    try:
         return await _execute(ctx, plan, confirm=confirm, trigger=trigger)
-    except StageFailure as failure:
-        current = plan or blank_plan(customer_id, str(failure.error))
-        record = records.from_api_error(
-            failure.error, record_id=ctx.errors.new_id(), customer_id=customer_id,
-            stage=failure.stage, route=current.route if plan else None,
-            profile_id=current.profile_id, secrets=ctx.secrets)
-        return record_failure(ctx, current, _confirmed(record, plan, confirm), trigger,
-                              sent=failure.stage is not Stage.FETCH and
-                              failure.stage is not Stage.RESOLVE and plan is not None)
-    except CustomerNotFound:
-        raise  # only a manual push gets here: the operator is told, nothing is logged
     except asyncio.CancelledError:
-        # A hard stop mid-push: log it so the customer is never silently half-done.
-        current = plan or blank_plan(customer_id, "interrupted")
-        record_failure(ctx, current, records.simple(
-            ErrorKind.INTERNAL, progress.stage,
-            f"push interrupted during {progress.stage.value}",
-            record_id=ctx.errors.new_id(), customer_id=customer_id, route=current.route,
-            profile_id=current.profile_id), trigger)
+        _interrupted(ctx, plan.customer_id, plan, Stage.PLAN, trigger)
         raise
     except Exception as exc:
-        log.exception("push of customer %s failed unexpectedly", customer_id)
-        current = plan or blank_plan(customer_id, "internal error")
-        return record_failure(ctx, current, records.simple(
-            ErrorKind.INTERNAL, progress.stage, f"internal error: {type(exc).__name__}: {exc}",
-            record_id=ctx.errors.new_id(), customer_id=customer_id, route=current.route,
-            profile_id=current.profile_id, secrets=ctx.secrets), trigger)
+        return _failed(ctx, plan.customer_id, plan, exc, Stage.PLAN, confirm=confirm,
+                       trigger=trigger)
+
+
+def _failed(ctx: Context, customer_id: str, plan: Plan | None, exc: Exception, stage: Stage,
+            *, confirm: Confirm, trigger: str) -> PushResult:
+    """The failure recorded on its customer, at the stage it happened."""
+    if isinstance(exc, CustomerNotFound):
+        return record_failure(ctx, blank_plan(customer_id, str(exc)), records.simple(
+            ErrorKind.NOT_FOUND, Stage.FETCH, str(exc), record_id=ctx.errors.new_id(),
+            customer_id=customer_id), trigger)
+    if isinstance(exc, CustomerDataError) and plan is None:
+        return record_failure(ctx, blank_plan(customer_id, str(exc)), records.simple(
+            ErrorKind.VALIDATION, stage, str(exc), record_id=ctx.errors.new_id(),
+            customer_id=customer_id, secrets=ctx.secrets), trigger)
+    if isinstance(exc, StageFailure):
+        current = plan or blank_plan(customer_id, str(exc.error))
+        record = records.from_api_error(
+            exc.error, record_id=ctx.errors.new_id(), customer_id=customer_id,
+            stage=exc.stage, route=current.route if plan else None,
+            profile_id=current.profile_id, secrets=ctx.secrets)
+        return record_failure(ctx, current, _confirmed(record, plan, confirm), trigger,
+                              sent=exc.stage is not Stage.FETCH and
+                              exc.stage is not Stage.RESOLVE and plan is not None)
+    log.error("push of customer %s failed unexpectedly", customer_id, exc_info=exc)
+    current = plan or blank_plan(customer_id, "internal error")
+    return record_failure(ctx, current, records.simple(
+        ErrorKind.INTERNAL, stage, f"internal error: {type(exc).__name__}: {exc}",
+        record_id=ctx.errors.new_id(), customer_id=customer_id, route=current.route,
+        profile_id=current.profile_id, secrets=ctx.secrets), trigger)
+
+
+def _interrupted(ctx: Context, customer_id: str, plan: Plan | None, stage: Stage,
+                 trigger: str) -> None:
+    """A hard stop mid-push, logged so the customer is never silently half-done."""
+    current = plan or blank_plan(customer_id, "interrupted")
+    record_failure(ctx, current, records.simple(
+        ErrorKind.INTERNAL, stage, f"push interrupted during {stage.value}",
+        record_id=ctx.errors.new_id(), customer_id=customer_id, route=current.route,
+        profile_id=current.profile_id), trigger)
 
 
 def _confirmed(record: ErrorRecord, plan: Plan | None, confirm: Confirm) -> ErrorRecord:

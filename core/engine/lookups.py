@@ -105,10 +105,11 @@ class DirectLookups:
 
 
 class SharedLookups:
-    """A batch's reads joined across its customers (sync and bulk): the same facts.
+    """A batch's reads joined across its customers (sync, bulk, report, survey): the same facts.
 
-    Each customer's reads are queued on the batch's shared requests at once and their futures
-    awaited in turn: no task per read, which at bulk sizes is most of a customer's CPU.
+    A page of customers is gathered as one unit: every read of the page is queued on the
+    batch's shared requests at once and their futures awaited in turn, with no task per
+    customer or per read.
     """
 
     def __init__(self, ctx: Context, calls: BatchCalls) -> None:
@@ -118,44 +119,176 @@ class SharedLookups:
     async def gather(self, customer_id: str, customer: Customer | None = None, *,
                      resend_consent_email: bool = False,
                      note: StageNote = _no_note) -> Gathered:
+        [outcome] = await self.gather_page([(customer_id, customer)],
+                                           resend_consent_email=resend_consent_email)
+        if isinstance(outcome, Unread):
+            note(outcome.stage)
+            raise outcome.error
+        return outcome
+
+    async def gather_page(self, page: Sequence[tuple[str, Customer | None]], *,
+                          resend_consent_email: bool = False) -> list[Gathered | Unread]:
+        """Each customer's facts, or why they could not be gathered, in page order.
+
+        The reads go in three rounds, each asking only what the earlier ones left open: the
+        linked profiles; the email and phone matches (a linked profile with the customer's
+        email or phone is that match: Klaviyo holds each on one profile at most); and list
+        membership through the identifiers that matched a profile (the phone only when it
+        matched another profile than the email). The facts are the preview's; the requests
+        are fewer.
+        """
         ctx, calls = self._ctx, self._calls
-        # A batch looks its lists up once, not once per customer that starts meanwhile.
-        await calls.once("lists", lambda: ensure_lists(ctx, ctx.template.list_names()))
-        if customer is not None and calls.bulk:
-            # A customer from a page carries its external ids: the same link as LookupExternal
-            # answers, without a request per customer (which bulk's CPU budget cannot afford).
-            found, stored = customer, page_link(ctx, customer)
-        else:
-            found, stored = await fetch(ctx, customer_id, customer)
-        link = stored.profile_id
-        note(Stage.MAP)
-        mapped = map_customer(ctx, found, link)
-        email, phone = mapped.identifiers
-        note(Stage.RESOLVE)
+        try:
+            # A batch looks its lists up once, not once per page that starts meanwhile.
+            await calls.once("lists", lambda: ensure_lists(ctx, ctx.template.list_names()))
+        except Exception as exc:
+            return [_unread(exc, Stage.RESOLVE)] * len(page)
+        outcomes: list[Gathered | Unread | None] = []
         lists = known_lists(ctx)
         named = [klist for klist in lists.values() if klist is not None]
-        reads = calls.reads
-        profiles = [reads.enqueue(name, value) if value else None
-                    for name, value in (("id", link), ("email", email), ("phone_number", phone))]
-        asked = email or phone
-        members = [calls.list_reads.enqueue(klist.id, (email, phone)) if asked else None
-                   for klist in named]
+        reads, list_reads = calls.reads, calls.list_reads
+        readings: list[_Reading] = []
+        for got in await self._fetch(page):
+            outcomes.append(got if isinstance(got, Unread) else None)
+            if isinstance(got, Unread):
+                continue
+            try:
+                reading = _Reading(len(outcomes) - 1, got[0], got[1],
+                                   map_customer(ctx, got[0], got[1].profile_id))
+            except Exception as exc:
+                outcomes[-1] = Unread(Stage.MAP, exc)
+                continue
+            if reading.link:
+                reading.asked = [reads.enqueue("id", reading.link)]
+            readings.append(reading)
+        for reading in await _answered(ctx, readings, outcomes):
+            reading.linked = reading.answers[0] if reading.link else None
+            reading.asked = [
+                reads.enqueue(name, value) if value and not _holds(reading.linked, name, value)
+                else None for name, value in (("email", reading.email),
+                                              ("phone_number", reading.phone))]
+        for reading in await _answered(ctx, readings, outcomes):
+            by_email, by_phone = reading.answers
+            reading.by_email = by_email or _held(reading.linked, "email", reading.email)
+            reading.by_phone = by_phone or _held(reading.linked, "phone_number", reading.phone)
+            asked = (reading.email if reading.by_email else None,
+                     reading.phone if reading.by_phone and (
+                         reading.by_email is None or reading.by_phone.id != reading.by_email.id)
+                     else None)
+            reading.asked = [list_reads.enqueue(klist.id, asked) if any(asked) else None
+                             for klist in named]
+        now = ctx.now()
+        read: list[tuple[int, Facts, Mapped]] = []
+        for reading in await _answered(ctx, readings, outcomes, named):
+            read.append((reading.index, Facts(
+                customer=reading.customer, link=reading.link, linked_profile=reading.linked,
+                email_match=reading.by_email, phone_match=reading.by_phone, lists=lists,
+                memberships={klist.id: ids or frozenset()
+                             for klist, ids in zip(named, reading.answers, strict=True)},
+                consent_emails=None, now=now, resend_consent_email=resend_consent_email,
+                deleted_link=reading.deleted), reading.mapped))
         try:
-            linked, by_email, by_phone = [await _read(ctx, None, f) for f in profiles]
-            memberships = {klist.id: await _read(ctx, klist, f) or frozenset()
-                           for klist, f in zip(named, members, strict=True)}
-        except BaseException:
-            for future in (*profiles, *members):
+            pending = await calls.pending(ctx.consent_emails, tuple(
+                pid for _, facts, _ in read for pid in candidates(facts)))
+        except Exception as exc:
+            for index, _, _ in read:
+                outcomes[index] = Unread(Stage.RESOLVE, exc)
+        else:
+            for index, facts, mapped in read:
+                outcomes[index] = Gathered(replace(facts, consent_emails=pending), mapped)
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _fetch(self, page: Sequence[tuple[str, Customer | None]]
+                     ) -> list[tuple[Customer, StoredLink] | Unread]:
+        """Each customer with its link, or why it could not be fetched."""
+        ctx = self._ctx
+        if self._calls.bulk and all(customer is not None for _, customer in page):
+            # A customer from a page carries its external ids: the same link as LookupExternal
+            # answers, without a request per customer (which bulk's CPU budget cannot afford).
+            return [(customer, page_link(ctx, customer)) for _, customer in page
+                    if customer is not None]
+        got = await asyncio.gather(*(fetch(ctx, customer_id, customer)
+                                     for customer_id, customer in page),
+                                   return_exceptions=True)
+        return [_fetched(item) for item in got]
+
+
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """Why a customer's facts could not be gathered, and the design §3 stage it failed at."""
+
+    stage: Stage
+    error: Exception
+
+
+class _Reading:
+    """One customer of a page while its reads are answered, round by round."""
+
+    __slots__ = ("answers", "asked", "by_email", "by_phone", "customer", "deleted", "email",
+                 "index", "link", "linked", "mapped", "phone")
+
+    def __init__(self, index: int, customer: Customer, stored: StoredLink,
+                 mapped: Mapped) -> None:
+        self.index = index
+        self.customer = customer
+        self.link = stored.profile_id
+        self.deleted = stored.deleted
+        self.mapped = mapped
+        self.email, self.phone = mapped.identifiers
+        self.asked: list[asyncio.Future[Any] | None] = []
+        self.answers: list[Any] = []
+        self.linked: Profile | None = None
+        self.by_email: Profile | None = None
+        self.by_phone: Profile | None = None
+
+
+async def _answered(ctx: Context, readings: list[_Reading],
+                    outcomes: list[Gathered | Unread | None],
+                    named: Sequence[KlaviyoList] = ()) -> list[_Reading]:
+    """The readings whose asked reads all answered (in `answers`); the others are failed at the
+    resolve stage, dropped from `readings` and set in `outcomes`. `named`: the lists the
+    reads asked about, in order (membership reads), else profile reads."""
+    kept = []
+    for reading in readings:
+        try:
+            reading.answers = [await _read(ctx, named[i] if named else None, future)
+                               for i, future in enumerate(reading.asked)]
+        except Exception as exc:
+            for future in reading.asked:
                 if future is not None:
                     future.add_done_callback(_retrieved)  # one failure is reported, not all
-            raise
-        facts = Facts(
-            customer=found, link=link, linked_profile=linked, email_match=by_email,
-            phone_match=by_phone, lists=lists, memberships=memberships,
-            consent_emails=None, now=ctx.now(), resend_consent_email=resend_consent_email,
-            deleted_link=stored.deleted)
-        pending = await calls.pending(ctx.consent_emails, candidates(facts))
-        return Gathered(replace(facts, consent_emails=pending), mapped)
+            outcomes[reading.index] = Unread(Stage.RESOLVE, exc)
+            continue
+        kept.append(reading)
+    readings[:] = kept
+    return kept
+
+
+def _holds(profile: Profile | None, field_name: str, value: str) -> bool:
+    """Whether this profile has this email (any case) or phone number."""
+    if profile is None:
+        return False
+    own = profile.email if field_name == "email" else profile.phone_number
+    if own is None:
+        return False
+    return own.casefold() == value.casefold() if field_name == "email" else own == value
+
+
+def _held(profile: Profile | None, field_name: str, value: str | None) -> Profile | None:
+    return profile if value and _holds(profile, field_name, value) else None
+
+
+def _unread(error: Exception, stage: Stage) -> Unread:
+    return Unread(error.stage if isinstance(error, StageFailure) else stage, error)
+
+
+def _fetched(item: tuple[Customer, StoredLink] | BaseException
+             ) -> tuple[Customer, StoredLink] | Unread:
+    if isinstance(item, Exception):
+        return _unread(item, Stage.FETCH)
+    if isinstance(item, BaseException):
+        raise item
+    return item
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:

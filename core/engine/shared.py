@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, cast
 
@@ -42,6 +42,10 @@ log = logging.getLogger("core.engine")
 STORE_GROUP = 512
 CUSTOMER_CALLS = 8
 STORE_LINGER = 0.02
+# A filled read waits at most this long for its 100th identifier, and goes out sooner once no
+# identifier joined for FILL_IDLE seconds.
+FILL_LINGER = 2.0
+FILL_IDLE = 0.2
 
 
 ConsentKey = tuple[ConsentAction, str | None, frozenset[Channel]]
@@ -52,9 +56,12 @@ class BatchCalls:
     """The coalesced Klaviyo calls one batch shares across its customers."""
 
     def __init__(self, klaviyo: KlaviyoClient, *, linger: float = LINGER,
-                 bulk: bool = False) -> None:
+                 bulk: bool = False, fill: bool = False) -> None:
         self._klaviyo = klaviyo
         self.bulk = bulk
+        # With `fill` (nothing waits on a write: a bulk sync, a report, a survey), a read goes
+        # out with 100 identifiers, or once the source stops giving more (see Coalescer idle).
+        read_linger, read_idle = (FILL_LINGER, FILL_IDLE) if fill and linger else (linger, None)
         self._import_jobs = ImportJobs(klaviyo, self.profile)
         self.imports: Coalescer[Write, WriteOutcome] = Coalescer(
             self._import_jobs.run, size=IMPORT_BATCH, linger=IMPORT_LINGER if linger else 0.0,
@@ -62,7 +69,8 @@ class BatchCalls:
         self._records: dict[str, list[asyncio.Future[None]]] = {}
         # Each shared call waits for room in its bucket before it is sealed (see Coalescer).
         self.reads: Coalescer[str, Profile | None] = Coalescer(
-            self._read, size=PAGE_MAX, linger=linger, ready=self._room(lambda _: GET_PROFILES))
+            self._read, size=PAGE_MAX, linger=read_linger, idle=read_idle,
+            ready=self._room(lambda _: GET_PROFILES))
         self.subscribes: Coalescer[ConsentSubject, None] = Coalescer(
             self._consent, size=SUBSCRIBE_BATCH, linger=linger,
             ready=self._room(lambda _: SUBSCRIBE))
@@ -77,7 +85,7 @@ class BatchCalls:
                                                       linger=STORE_LINGER if linger else 0.0)
         # List membership of many customers' identifiers: 100 of each a request, L tier.
         self.list_reads: Coalescer[tuple[str | None, str | None], frozenset[str]] = Coalescer(
-            self._list_members, size=PAGE_MAX, linger=linger,
+            self._list_members, size=PAGE_MAX, linger=read_linger, idle=read_idle,
             ready=self._room(lambda _: LIST_MEMBERS))
         # Pending consent emails of many customers' profiles: one store query a group.
         self.consent_reads: Coalescer[tuple[Any, tuple[str, ...]], Mapping[PendingKey, str]] = (
@@ -187,9 +195,10 @@ class BatchCalls:
             await asyncio.get_running_loop().run_in_executor(None, _each, write, items)
         return [None] * len(items)
 
-    async def settle(self, customer_id: str) -> None:
-        """Wait for this customer's store writes; the first failure is raised."""
-        futures = self._records.pop(customer_id, [])
+    async def settle(self, customer_ids: Iterable[str]) -> None:
+        """Wait for these customers' store writes; the first failure is raised."""
+        futures = [f for customer_id in customer_ids
+                   for f in self._records.pop(customer_id, ())]
         if futures:
             await asyncio.gather(*futures)
 

@@ -45,6 +45,18 @@ def test_a_history_entry_with_a_nested_secret_is_refused(tmp_path: Path) -> None
     assert KEY not in _files(tmp_path) and TOKEN not in _files(tmp_path)
 
 
+def test_a_history_entry_is_refused_whatever_characters_the_secret_has(tmp_path: Path) -> None:
+    # A secret JSON escapes (a quote, a backslash) does not show as it is in the stored text.
+    odd = 'pk_"odd\\key'
+    history = History(tmp_path, secrets=(odd, KEY))
+    with pytest.raises(ValueError, match=r"'sent\.data\.note'"):
+        history.add(entry(history.new_id(), sent={"data": {"note": f"a {odd} b"}}))
+    with pytest.raises(ValueError, match="<a key>"):
+        history.add(entry(history.new_id(), sent={"data": {KEY: "x"}}))
+    history.add(entry(history.new_id(), sent={"data": {"note": "nothing secret"}}))
+    assert history.count() == 1
+
+
 def test_a_setting_holding_a_secret_is_refused(tmp_path: Path) -> None:
     settings = KeyValue(tmp_path, "prefs", secrets=SECRETS)
     with pytest.raises(ValueError, match=r"prefs\.auth: field 'header'") as caught:
