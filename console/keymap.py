@@ -79,10 +79,12 @@ class KeymapError(ValueError):
 
 
 def binding(
-    binding_id: str, action: str, *, show: bool = True, priority: bool = False
+    binding_id: str, action: str, *, show: bool = True, priority: bool = False,
+    label: str | None = None,
 ) -> Binding:
-    """A Binding whose keys and label come from DEFAULT_KEYS under its id."""
-    keys, label = DEFAULT_KEYS[binding_id]
+    """A Binding whose keys and label (unless given) come from DEFAULT_KEYS under its id."""
+    keys, default_label = DEFAULT_KEYS[binding_id]
+    label = label or default_label
     return Binding(keys, action, label, show=show, priority=priority, id=binding_id,
                    tooltip=f"{label} (binding id {binding_id!r})")
 

@@ -262,11 +262,18 @@ class BatchScreen(Screen[None]):
             return not self.running
         if action == "cancel_batch":
             return self.running
+        if action == "toggle_all":
+            return not self.running  # a running batch keeps the customers it started with
         return True
 
     def action_toggle_all(self) -> None:
         box = self.query_one("#batch-all", TickBox)
         box.value = not box.value
+
+    @on(TickBox.Changed, "#batch-all")
+    def all_toggled(self, event: TickBox.Changed) -> None:
+        # Greyed while All customers is ticked: the ids in it are not what a run would take.
+        self.query_one("#batch-ids", Input).disabled = event.value
 
     @on(Input.Submitted, "#batch-ids")
     def ids_submitted(self) -> None:
@@ -413,7 +420,12 @@ class BatchScreen(Screen[None]):
         else:
             c = self.counts
             text = (f"{what} {state}: {c.done} done, {c.failed} failed, {c.held} held by the "
-                    f"consent guard (see F6 errors).")
+                    "consent guard")
+            if message.cancelled and c.total and c.total > c.finished:
+                text += f", {c.total - c.finished} not started"
+            # Only a failed or held customer leaves a record to read in the error log.
+            text += (f" (see {key_of(self.app, 'show-errors')} errors)." if c.failed or c.held
+                     else ".")
             self.notify(text, title="Batch",
                         severity="warning" if c.failed or c.held or message.cancelled
                         else "information", markup=False)

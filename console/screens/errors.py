@@ -59,7 +59,8 @@ def detail_text(record: ErrorRecord) -> Content:
         parts += [("First cause: ", "bold"), f"{first.kind}: {first.message}\n\n"]
     parts += [
         ("How to fix: ", "bold"), f"{FIXES[record.kind]}\n\n",
-        ("Retry will: ", "bold"), f"{record.retry_action or 'run the push again'}\n",
+        # Not "Retry will:": the words are often what to fix before a retry can succeed.
+        ("Retry: ", "bold"), f"{record.retry_action or 'run the push again'}\n",
     ]
     confirmed = getattr(record, "confirmed", None)
     if confirmed:
@@ -128,7 +129,8 @@ class ErrorsScreen(Screen[None]):
         #retry-progress { height: 1; }
         Screen.-narrow #errors-body { layout: vertical; }
         Screen.-narrow #error-table { width: 100%; height: 1fr; }
-        Screen.-narrow #error-side { width: 100%; height: 1fr; }
+        /* Stacked at 80x24, the cause and the fix need the rows more than the table does. */
+        Screen.-narrow #error-side { width: 100%; height: 2fr; }
     """
 
     HELP = "The error log. r retries the highlighted record, a retries every open one."

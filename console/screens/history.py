@@ -131,6 +131,7 @@ class HistoryScreen(Screen[None]):
         self.shown_for = "all customers"
         self.undoing = False
         self.opened_for: str | None = None
+        self.focus_table = False  # Enter in the field: the table takes the focus once loaded
 
     def compose(self) -> ComposeResult:
         yield ScreenBar("history")
@@ -169,6 +170,7 @@ class HistoryScreen(Screen[None]):
 
     @on(Input.Submitted, "#history-customer")
     def customer_submitted(self, event: Input.Submitted) -> None:
+        self.focus_table = True
         self.load(event.value.strip() or None)
 
     def action_reload(self) -> None:
@@ -212,6 +214,9 @@ class HistoryScreen(Screen[None]):
         detail = self.query_one("#history-detail")
         detail.display = bool(message.entries)
         self.refresh_bindings()
+        if self.focus_table and message.entries:
+            table.focus()  # so space marks and the arrows move at once
+        self.focus_table = False
         if not message.entries:
             self.notify(f"No pushes recorded for {who}.", severity="information")
 

@@ -69,6 +69,12 @@ class RecentLookups:
             atomic_write_bytes(self.path, json.dumps(self.items).encode())
 
 
+class CustomerChoices(OptionList):
+    """The picker's list, whose Enter the footer names."""
+
+    BINDINGS = [Binding("enter", "select", "Open", id="open-picked")]
+
+
 class PickCustomerScreen(ModalScreen[str | None]):
     """Choose one customer from a list (recent lookups or search results)."""
 
@@ -90,7 +96,7 @@ class PickCustomerScreen(ModalScreen[str | None]):
         with Vertical(id="picker", classes="dialog"):
             yield Label(Content(self.title_text), classes="dialog-title")
             if self.choices:
-                yield OptionList(
+                yield CustomerChoices(
                     *[Option(Content(f"{cid}  {label}"), id=cid) for cid, label in self.choices],
                     id="choices",
                 )

@@ -103,8 +103,11 @@ class ReportScreen(Screen[None]):
         #report-bar Input { width: 1fr; }
         #report-progress { height: 1; margin: 0 1; }
         #report-status { height: auto; padding: 0 1; }
-        #report-buckets { height: 2fr; min-height: 5; border: round $panel-lighten-2; }
-        #report-customers { height: 1fr; min-height: 4; border: round $panel-lighten-2; }
+        #report-buckets { height: 1fr; min-height: 5; border: round $panel-lighten-2; }
+        /* As tall as its customers, up to half the screen: a third showed one at 80x24. */
+        #report-customers {
+            height: auto; max-height: 50%; min-height: 4; border: round $panel-lighten-2;
+        }
     """
     HELP = ("Impact report: customer ids (empty: all), optionally a template file and a second "
             "one to compare, then Enter. Nothing is written. Enter on a bucket lists its "
@@ -114,6 +117,7 @@ class ReportScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.found: Any = None
+        self.bucket_labels: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield ScreenBar("report")
@@ -137,6 +141,12 @@ class ReportScreen(Screen[None]):
         customers.border_title = "Customers (Enter: preview)"
         self.query_one("#report-progress").display = False
 
+    def on_screen_resume(self) -> None:
+        # Back on the screen, the ids field with its old text selected, so typing replaces it.
+        field = self.query_one("#report-ids", Input)
+        field.focus()
+        field.select_all()
+
     @on(Input.Submitted)
     def submitted(self, _event: Input.Submitted) -> None:
         self.action_run_report()
@@ -153,7 +163,7 @@ class ReportScreen(Screen[None]):
             table.add_column("", key="bar", width=10)
             table.add_column("", key="bar2", width=10)
         else:
-            table.add_column("customers", key="n")
+            table.add_column("count", key="n")  # consent rows count operations, not customers
             table.add_column("", key="bar", width=30)
         table.border_title = "Impact"
 
@@ -196,6 +206,8 @@ class ReportScreen(Screen[None]):
         self.bucket_columns(compared=compared is not None)
         table = self.query_one("#report-buckets", DataTable)
         self.query_one("#report-customers", DataTable).clear()
+        rows = buckets(body) if compared is None else compare_buckets(body, compared.to_json())
+        self.bucket_labels = {row[0]: row[1] for row in rows}
         if compared is None:
             for key, label, count in buckets(body):
                 table.add_row(label, str(count), Bar(scale, 0, count, color="cyan"), key=key)
@@ -235,7 +247,7 @@ class ReportScreen(Screen[None]):
             ids = self.found.report.bucket_ids(bucket)
             if compared is not None:
                 ids += [cid for cid in compared.bucket_ids(bucket) if cid not in ids]
-            title = f"{bucket}: sample customers"
+            title = f"{self.bucket_labels.get(bucket, bucket)}: sample customers"
         for cid in ids[:LISTED]:
             plan = self.found.plans.get(cid)
             other = others.get(cid)

@@ -227,7 +227,8 @@ class UndoOutcomeScreen(ScrollingDialog[None]):
 
     SCOPED_CSS = False
     DEFAULT_CSS = DIALOG_STYLES
-    BINDINGS = [binding("cancel", "close"), *SCROLL_BINDINGS]
+    # Nothing is left to cancel once the undo ran: the key closes the outcome.
+    BINDINGS = [binding("cancel", "close", label="Close"), *SCROLL_BINDINGS]
 
     def __init__(self, results: Sequence[UndoResult]) -> None:
         super().__init__()

@@ -16,6 +16,7 @@ SCREENS = (
     ("errors", "show-errors", "Errors"),
     ("history", "show-history", "History"),
     ("batch", "show-batch", "Batch"),
+    ("report", "report", "Report"),
     ("settings", "show-settings", "Settings"),
 )
 SANDBOX_TEXT = "SANDBOX · emulated Klaviyo and iPaaS.com · nothing leaves this machine"
