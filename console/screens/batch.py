@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from console.screens.batch_dialogs import BrakeScreen, SurveyScreen
 from console.widgets.outcomes import UNSUBSCRIBE, brake_of, brake_words, survey_counts
 from console.widgets.screenbar import ScreenBar
 from console.widgets.tickbox import TickBox
+from console.widgets.words import not_ids_refusal, parse_ids
 from core.model import GuardKind
 
 
@@ -55,11 +55,6 @@ class NotificationReceived(Message):
     def __init__(self, line: str) -> None:
         super().__init__()
         self.line = line
-
-
-def parse_ids(text: str) -> list[str]:
-    """Customer ids separated by spaces, commas or new lines, duplicates dropped in order."""
-    return list(dict.fromkeys(part for part in re.split(r"[\s,;]+", text) if part))
 
 
 def headroom(limits: Mapping[str, Any]) -> float:
@@ -287,12 +282,9 @@ class BatchScreen(Screen[None]):
         if not everyone and not ids:
             self.notify("Type customer ids or tick All customers.", severity="warning")
             return
-        not_ids = [part for part in ids if not part.isdigit()]
-        if not everyone and not_ids:
-            # A typo would only come back as a not_found record in the error log.
-            self.notify(f"Not a customer id: {', '.join(not_ids[:5])}. iPaaS.com customer ids "
-                        "are whole numbers such as 55260; nothing was started.",
-                        severity="warning", markup=False)
+        refusal = None if everyone else not_ids_refusal(ids, "nothing was started")
+        if refusal:
+            self.notify(refusal, severity="warning", markup=False)
             return
         self.running = True
         self.cancel_event = None  # until the run starts, F10 cancels the planning

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 from console.keymap import binding
 from console.screens.base import say, wait_engine
 from console.widgets.screenbar import ScreenBar
+from console.widgets.words import not_ids_refusal, parse_ids
 from core.model import Plan
 from core.plan.diff import flatten
 
@@ -168,7 +169,12 @@ class ReportScreen(Screen[None]):
         table.border_title = "Impact"
 
     def action_run_report(self) -> None:
-        ids = self.query_one("#report-ids", Input).value.replace(",", " ").split()
+        ids = parse_ids(self.query_one("#report-ids", Input).value)
+        refusal = not_ids_refusal(ids, "no report was run")
+        if refusal:
+            self.query_one("#report-status", Static).update(refusal)
+            self.notify(refusal, severity="warning", markup=False)
+            return
         template = self.query_one("#report-template", Input).value.strip()
         compare = self.query_one("#report-compare", Input).value.strip()
         self.run_report(ids or None, Path(template).expanduser() if template else None,

@@ -224,3 +224,18 @@ def push_outcome(result: Any, errors_key: str) -> tuple[str, str, SeverityLevel]
     detail = error.message if error is not None else f"see the error log ({errors_key})"
     fix = FIXES.get(error.kind, "") if error is not None else ""
     return "Push failed", f"Push of customer {cid} failed: {detail}. {fix}".strip(), "error"
+
+
+def parse_ids(text: str) -> list[str]:
+    """Customer ids separated by spaces, commas or new lines, duplicates dropped in order."""
+    return list(dict.fromkeys(part for part in re.split(r"[\s,;]+", text) if part))
+
+
+def not_ids_refusal(ids: list[str], what: str) -> str | None:
+    """Why these words cannot be customer ids, or None when they all can."""
+    # A typo would only come back as "not found": refuse it before anything runs.
+    wrong = [part for part in ids if not part.isdigit()]
+    if not wrong:
+        return None
+    return (f"Not a customer id: {', '.join(wrong[:5])}. iPaaS.com customer ids are whole "
+            f"numbers such as 55260; {what}.")

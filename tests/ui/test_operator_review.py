@@ -191,3 +191,26 @@ async def test_the_error_detail_gets_the_rows_at_80_columns(make_app, stub) -> N
         words = detail_text(record).plain
         # What to fix before a retry is not what the retry will do.
         assert "Retry will:" not in words and "Retry: " in words
+
+
+async def test_report_refuses_words_that_are_not_customer_ids(make_app, tmp_path: Path) -> None:
+    stub = ReportingStub(StubConfig(state_dir=tmp_path))
+    app = make_app(stub)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f12")
+        await settle(pilot)
+        ids = app.screen.query_one("#report-ids", Input)
+        ids.value = "55260, /tmp/candidate.toml"
+        ids.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert stub.asked == []  # nothing was planned
+        status = text_of(pilot, "#report-status")
+        assert status.startswith("Not a customer id: /tmp/candidate.toml.")
+        assert "no report was run" in status
+
+        ids.value = "55260, 1001 55260"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert stub.asked == [(["55260", "1001"], None)]  # commas, spaces, a repeat dropped
