@@ -208,11 +208,6 @@ def keymap_table_from_file(path: Path | None) -> Mapping[str, object]:
     return table
 
 
-def keymap_from_file(path: Path | None) -> dict[str, str]:
-    """The safe overrides in a config file's [keymap] table."""
-    return parse_keymap(keymap_table_from_file(path), where=f"{path} [keymap]")
-
-
 def effective_keys(keymap: Mapping[str, str]) -> dict[str, str]:
     """Every binding id with the keys in force after the user's overrides."""
     return {bid: keymap.get(bid, keys) for bid, (keys, _label) in DEFAULT_KEYS.items()}

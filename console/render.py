@@ -314,20 +314,6 @@ def errors_view(records: Sequence[ErrorRecord]) -> RenderableType:
     return Listing(columns, rows)
 
 
-def error_detail(record: ErrorRecord) -> RenderableType:
-    """One error record in full: message, service code and detail, and what a retry does."""
-    text = Text()
-    text.append(f"{record.id}  customer {record.customer_id}  ", style="bold")
-    text.append(f"{record.kind.value} at stage {record.stage.value}, {record.status.value}, "
-                f"last {short_time(record.updated_at)}\n")
-    text.append(record.message + "\n")
-    if record.code or record.http_status:
-        text.append(f"service said: {record.http_status or ''} {record.code or ''} "
-                    f"{record.detail or ''}".strip() + "\n", style="dim")
-    text.append(f"retry: {record.retry_action}", style="italic")
-    return text
-
-
 def history_outcome(entry: HistoryEntry) -> Text:
     """done, held or failed, told apart, with the error record's id when there is one."""
     outcome = getattr(entry, "outcome", None) or ("done" if entry.ok else "failed")

@@ -225,21 +225,6 @@ class KlaviyoClient(SessionClient):
                     found.append(_read_profile(resource, response))
         return found
 
-    async def suppressed_profiles(self, reason: str) -> list[Profile]:
-        """Profiles whose email marketing is suppressed for this reason (e.g. UNSUBSCRIBE),
-        page by page, with consent: the few a bulk sync's consent guard must know about."""
-        params = {
-            "filter": f"equals(subscriptions.email.marketing.suppression.reason,"
-                      f"{filter_string(reason)})",
-            "additional-fields[profile]": "subscriptions",
-            "page[size]": str(PAGE_MAX),
-        }
-        found: list[Profile] = []
-        async for resource, response in self._pages_with("/api/profiles", GET_PROFILES, params):
-            if isinstance(resource, Mapping) and resource.get("id"):
-                found.append(_read_profile(resource, response))
-        return found
-
     async def create_profile(self, attributes: JSON) -> Profile:
         """POST a new profile; a duplicate raises ApiError 409 with duplicate_profile_id."""
         body = encode({"data": {"type": "profile", "attributes": dict(attributes)}})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,14 +90,6 @@ def consent_kinds(plan: Plan) -> list[str]:
             assert change.guard_kind is not None
             out.append(change.guard_kind.value)
     return out
-
-
-def report_of(plans: Iterable[Plan]) -> Report:
-    """The counts over these plans."""
-    report = Report()
-    for plan in plans:
-        report.add(plan)
-    return report
 
 
 def signature(plan: Plan) -> Any:
