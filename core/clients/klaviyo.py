@@ -43,7 +43,7 @@ from core.clients.klaviyo_endpoints import (
     filter_string,
 )
 from core.clients.klaviyo_imports import ImportJob, combine_jobs, import_jobs, job_counts
-from core.clients.klaviyo_members import ListMembers, read_list_members
+from core.clients.klaviyo_members import read_list_member_ids
 from core.clients.limiter import Clock, Limiter, Sleep
 from core.model import JSON, Channel, KlaviyoList, OptIn, Profile, ProfileDataError
 
@@ -65,7 +65,6 @@ __all__ = [
     "ConsentSubject",
     "ImportJob",
     "KlaviyoClient",
-    "ListMembers",
     "filter_string",
     "import_jobs",
 ]
@@ -334,15 +333,16 @@ class KlaviyoClient(SessionClient):
         """Drop a cached list (its id answered 404), so the next find asks Klaviyo again."""
         self._lists_by_name.pop(name, None)
 
-    async def list_members(
+    async def list_member_ids(
         self, list_id: str, *, emails: Iterable[str] = (), phone_numbers: Iterable[str] = ()
-    ) -> ListMembers:
-        """Which of these emails and phone numbers the list holds, for a whole batch at once.
+    ) -> frozenset[str]:
+        """Ids of the list's members holding any of these emails or phone numbers.
 
-        GET /api/lists/{id}/profiles with any(email,[...]) / any(phone_number,[...]), 100
-        identifiers a request, L tier; an unknown list raises ApiError 404.
+        GET /api/lists/{id}/relationships/profiles with any(email,[...]) /
+        any(phone_number,[...]), 100 identifiers a request, L tier; an unknown list raises
+        ApiError 404.
         """
-        return await read_list_members(self._pages, list_id, emails, phone_numbers)
+        return await read_list_member_ids(self._pages, list_id, emails, phone_numbers)
 
     async def profile_lists(self, profile_id: str) -> list[KlaviyoList]:
         """Every list the profile belongs to."""

@@ -22,7 +22,7 @@ GET_LISTS = "GET /api/lists"
 ADD_MEMBERS = "POST /api/lists/{id}/relationships/profiles"
 REMOVE_MEMBERS = "DELETE /api/lists/{id}/relationships/profiles"
 PROFILE_LISTS = "GET /api/profiles/{id}/lists"
-LIST_MEMBERS = "GET /api/lists/{id}/profiles"
+LIST_MEMBER_IDS = "GET /api/lists/{id}/relationships/profiles"
 BULK_IMPORT = "POST /api/profile-bulk-import-jobs"
 BULK_IMPORT_GET = "GET /api/profile-bulk-import-jobs/{job_id}"
 BULK_IMPORT_ERRORS = "GET /api/profile-bulk-import-jobs/{id}/import-errors"
@@ -40,7 +40,7 @@ BUCKETS: dict[str, BucketSpec] = {
     ADD_MEMBERS: _M,
     REMOVE_MEMBERS: _M,
     PROFILE_LISTS: _S,
-    LIST_MEMBERS: _L,
+    LIST_MEMBER_IDS: _L,
     BULK_IMPORT: _M,
     BULK_IMPORT_GET: _M,
     BULK_IMPORT_ERRORS: _M,
@@ -50,7 +50,7 @@ SUBSCRIBE_BATCH = 1000
 UNSUBSCRIBE_BATCH = 100
 LIST_BATCH = 1000
 IMPORT_BATCH = 10_000
-# page[size] maximum of GET /api/profiles and of list-member reads; also caps an any() filter.
+# page[size] maximum of GET /api/profiles and of list-member id reads; also caps an any() filter.
 PAGE_MAX = 100
 # Klaviyo caps a request at 5 MB and a profile at 100 KB; stay a little under both.
 IMPORT_MAX_BYTES = 5_000_000

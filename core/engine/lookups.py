@@ -99,9 +99,8 @@ class DirectLookups:
                        phone: str | None) -> frozenset[str]:
         if not email and not phone:
             return frozenset()
-        found = await self._ctx.klaviyo.list_members(
+        return await self._ctx.klaviyo.list_member_ids(
             list_id, emails=[email] if email else [], phone_numbers=[phone] if phone else [])
-        return found.profile_ids
 
 
 class SharedLookups:
@@ -180,10 +179,13 @@ class SharedLookups:
         now = ctx.now()
         read: list[tuple[int, Facts, Mapped]] = []
         for reading in await _answered(ctx, readings, outcomes, named):
+            # A membership read answers for the whole call: this customer's members are its
+            # matches among them.
+            matches = {p.id for p in (reading.by_email, reading.by_phone) if p is not None}
             read.append((reading.index, Facts(
                 customer=reading.customer, link=reading.link, linked_profile=reading.linked,
                 email_match=reading.by_email, phone_match=reading.by_phone, lists=lists,
-                memberships={klist.id: ids or frozenset()
+                memberships={klist.id: ids & matches if ids else frozenset()
                              for klist, ids in zip(named, reading.answers, strict=True)},
                 consent_emails=None, now=now, resend_consent_email=resend_consent_email,
                 deleted_link=reading.deleted), reading.mapped))

@@ -28,7 +28,7 @@ from core.clients.klaviyo import (
     ConsentSubject,
     KlaviyoClient,
 )
-from core.clients.klaviyo_endpoints import LIST_MEMBERS
+from core.clients.klaviyo_endpoints import LIST_MEMBER_IDS
 from core.engine.coalescer import LINGER, Coalescer
 from core.engine.import_jobs import IMPORT_IDLE, IMPORT_LINGER, ImportJobs, Write, WriteOutcome
 from core.model import Channel, ConsentAction, ErrorStatus, ListAction, Profile
@@ -83,10 +83,11 @@ class BatchCalls:
                              else REMOVE_MEMBERS))
         self.stores: Coalescer[Any, None] = Coalescer(self._store, size=STORE_GROUP,
                                                       linger=STORE_LINGER if linger else 0.0)
-        # List membership of many customers' identifiers: 100 of each a request, L tier.
+        # Which profiles holding many customers' identifiers a list has: 100 of each a
+        # request, L tier.
         self.list_reads: Coalescer[tuple[str | None, str | None], frozenset[str]] = Coalescer(
-            self._list_members, size=PAGE_MAX, linger=read_linger, idle=read_idle,
-            ready=self._room(lambda _: LIST_MEMBERS))
+            self._list_member_ids, size=PAGE_MAX, linger=read_linger, idle=read_idle,
+            ready=self._room(lambda _: LIST_MEMBER_IDS))
         # Pending consent emails of many customers' profiles: one store query a group.
         self.consent_reads: Coalescer[tuple[Any, tuple[str, ...]], Mapping[PendingKey, str]] = (
             Coalescer(self._pending, size=STORE_GROUP, linger=STORE_LINGER if linger else 0.0))
@@ -139,13 +140,6 @@ class BatchCalls:
     async def profile(self, field_name: str, value: str) -> Profile | None:
         """The profile whose id, email or phone_number is this value, with consent."""
         return await self.reads.submit(field_name, value)
-
-    async def members(self, list_id: str, email: str | None,
-                      phone: str | None) -> frozenset[str]:
-        """Ids of the list's members among this customer's email and phone."""
-        if not email and not phone:
-            return frozenset()
-        return await self.list_reads.submit(list_id, (email, phone))
 
     async def pending(self, store: ConsentEmails,
                       profile_ids: tuple[str, ...]) -> dict[PendingKey, str]:
@@ -232,12 +226,12 @@ class BatchCalls:
                 index.setdefault(own, profile)
         return [index.get(_normal(field_name, value)) for value in values]
 
-    async def _list_members(self, key: Hashable, asked: list[tuple[str | None, str | None]]
-                            ) -> list[frozenset[str]]:
-        found = await self._klaviyo.list_members(
+    async def _list_member_ids(self, key: Hashable, asked: list[tuple[str | None, str | None]]
+                               ) -> list[frozenset[str]]:
+        found = await self._klaviyo.list_member_ids(
             str(key), emails=[e for e, _ in asked if e], phone_numbers=[p for _, p in asked if p])
-        return [frozenset(filter(None, (found.member_id(email=e), found.member_id(
-            phone_number=p)))) for e, p in asked]
+        # Each customer gets the call's whole answer and keeps the ids of its own matches.
+        return [found] * len(asked)
 
     async def _pending(self, key: Hashable, asked: list[tuple[Any, tuple[str, ...]]]
                        ) -> list[Mapping[PendingKey, str]]:

@@ -76,9 +76,10 @@ async def test_client_checks_membership_list_side() -> None:
 
     async with KlaviyoClient(API_KEY, base_url="http://klaviyo.test",
                              transport=httpx.MockTransport(handle)) as klaviyo:
-        found = await klaviyo.list_members(
-            lid, emails=["in@example.com", "out@example.com"], phone_numbers=["+13122041187"])
-    assert found.member_id(email="in@example.com") == pids["in"]
-    assert found.member_id(phone_number="+13122041187") == pids["in"]
-    assert found.member_id(email="out@example.com") is None
+        by_email = await klaviyo.list_member_ids(lid, emails=["in@example.com"])
+        by_phone = await klaviyo.list_member_ids(lid, phone_numbers=["+13122041187"])
+        outside = await klaviyo.list_member_ids(lid, emails=["out@example.com"])
+    assert by_email == by_phone == {pids["in"]}
+    assert outside == frozenset()
     assert all("include" not in r.url.params for r in seen)
+    assert {r.url.path for r in seen} == {f"/api/lists/{lid}/relationships/profiles"}

@@ -212,13 +212,12 @@ async def test_the_clients_membership_read_sees_the_demo_lists(tmp_path: Path) -
         for name in TEMPLATE_LISTS:
             listed = await klaviyo.find_list_by_name(name)
             assert listed is not None
-            found[name] = await klaviyo.list_members(listed.id, emails=emails,
-                                                     phone_numbers=phones)
+            found[name] = await klaviyo.list_member_ids(listed.id, emails=emails,
+                                                        phone_numbers=phones)
     await sandbox.aclose()
     marcus = LINKS["55261"]
     for name in TEMPLATE_LISTS:
-        assert found[name].member_id(email="marcus.webb@example.com") == marcus
-        assert found[name].member_id(phone_number="+16465550000") == marcus
+        assert marcus in found[name]
     expected = {
         name: {p["id"] for p in PROFILES if name in p.get("lists", [])
                and (p["attributes"].get("email", "").casefold()
@@ -226,4 +225,4 @@ async def test_the_clients_membership_read_sees_the_demo_lists(tmp_path: Path) -
                     or p["attributes"].get("phone_number") in phones)}
         for name in TEMPLATE_LISTS
     }
-    assert {name: set(found[name].profile_ids) for name in TEMPLATE_LISTS} == expected
+    assert {name: set(found[name]) for name in TEMPLATE_LISTS} == expected
