@@ -59,6 +59,8 @@ def _text(raw: Mapping[str, Any], key: str, where: str) -> str | None:
     value = raw.get(key)
     if value is None:
         return None
+    if type(value) is str:  # nearly every value: the checks below are for the rest
+        return value.strip() or None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise CustomerDataError(f"{where}{key} must be text, got {value!r}")
     text = str(value).strip()
