@@ -134,8 +134,14 @@ def migrate(connection: sqlite3.Connection) -> None:
         connection.execute(f"PRAGMA user_version = {number:d}")
 
 
+# One encoder for every row: json.dumps with options builds a new one per call. Records are
+# trees of API values, never circular, so the check for cycles is work without a finding.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
 def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """The stored text of a record: compact JSON, non-ASCII characters as they are."""
+    return _ENCODER.encode(data)
 
 
 def error_row(record: ErrorRecord) -> tuple[str, str, str, str, str, str]:
