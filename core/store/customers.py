@@ -23,7 +23,9 @@ TERM_MAX = 64
 COUNT_MAX = 1000
 # Above every character a folded term can hold, so [prefix, prefix + END) is "starts with".
 _END = "\U0010ffff"
-_WORD_START = re.compile(r"(?<![^\W_])[^\W_]")
+# A run of letters and digits; each run's start is a word start. (A run, not a lookbehind for
+# a single character: fewer regex steps per term, the same starts.)
+_WORD = re.compile(r"[^\W_]+")
 _SLICE = 500
 
 FIELDS = ("email", "name", "company")
@@ -40,13 +42,13 @@ def fold(text: str) -> str:
 def word_suffixes(text: str) -> set[str]:
     """The folded text from each word start on, cut at TERM_MAX characters."""
     folded = fold(text)
-    return {folded[m.start():m.start() + TERM_MAX] for m in _WORD_START.finditer(folded)}
+    return {folded[m.start():m.start() + TERM_MAX] for m in _WORD.finditer(folded)}
 
 
 def search_key(query: str) -> str:
     """The folded query from its first letter or digit on ("@example" looks for "example")."""
     folded = fold(query)
-    found = _WORD_START.search(folded)
+    found = _WORD.search(folded)
     return folded[found.start():found.start() + TERM_MAX] if found else ""
 
 
@@ -81,7 +83,12 @@ class IndexedCustomer:
         return {k: v for k, v in found.items() if v.strip()}
 
     def terms(self) -> set[str]:
-        return {term for text in self.values().values() for term in word_suffixes(text)}
+        """What the index stores for this customer: the word suffixes of every searched field."""
+        found: set[str] = set()
+        for text in (self.email_address, self.name, self.company):
+            if text:  # values() without its dict: blank text has no word start anyway
+                found |= word_suffixes(text)
+        return found
 
     def matched_on(self, query: str) -> tuple[str, ...]:
         """The fields (email, name, company) where a word starts with the query."""
@@ -127,12 +134,13 @@ class CustomerIndex:
             added: list[tuple[str, str]] = []
             for cid, customer in fresh.items():
                 before = old.get(cid)
-                if before is not None and before.values() == customer.values():
-                    continue  # only seen_at changes
-                was = before.terms() if before is not None else set()
-                now = customer.terms()
-                gone.extend((term, cid) for term in was - now)
-                added.extend((term, cid) for term in now - was)
+                if before is None:
+                    added.extend((term, cid) for term in customer.terms())
+                elif before.values() != customer.values():
+                    was, now = before.terms(), customer.terms()
+                    gone.extend((term, cid) for term in was - now)
+                    added.extend((term, cid) for term in now - was)
+                # else only seen_at changes
             connection.executemany(
                 "DELETE FROM customer_terms WHERE term = ? AND customer_id = ?", gone)
             connection.executemany(
