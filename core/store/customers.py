@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.model import Customer
-from core.store.database import Database
+from core.store.database import Database, insert_rows
 
 # Longer terms cost index room and no one types that far into a search field.
 TERM_MAX = 64
@@ -143,15 +143,16 @@ class CustomerIndex:
                 # else only seen_at changes
             connection.executemany(
                 "DELETE FROM customer_terms WHERE term = ? AND customer_id = ?", gone)
-            connection.executemany(
-                "INSERT OR IGNORE INTO customer_terms (term, customer_id) VALUES (?, ?)", added)
-            connection.executemany(
-                "INSERT INTO customers (id, email, first_name, last_name, company, seen_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET email = excluded.email,"
-                " first_name = excluded.first_name, last_name = excluded.last_name,"
-                " company = excluded.company, seen_at = excluded.seen_at",
+            insert_rows(connection, "INSERT OR IGNORE INTO customer_terms (term, customer_id)",
+                        added)
+            insert_rows(
+                connection,
+                "INSERT INTO customers (id, email, first_name, last_name, company, seen_at)",
                 [(c.id, c.email_address, c.first_name, c.last_name, c.company, c.seen_at)
-                 for c in fresh.values()])
+                 for c in fresh.values()],
+                "ON CONFLICT (id) DO UPDATE SET email = excluded.email,"
+                " first_name = excluded.first_name, last_name = excluded.last_name,"
+                " company = excluded.company, seen_at = excluded.seen_at")
 
     def find(self, query: str, limit: int = 50) -> IndexMatches:
         """Customers with a word of email, name or company starting with the query."""

@@ -114,9 +114,8 @@ INSERT_ERROR = (
     "INSERT INTO errors (id, customer_id, status, kind, created_at, record) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
-INSERT_HISTORY = (
-    "INSERT INTO history (id, customer_id, ok, at, entry) VALUES (?, ?, ?, ?, ?)"
-)
+INSERT_HISTORY_ROWS = "INSERT INTO history (id, customer_id, ok, at, entry)"
+INSERT_HISTORY = f"{INSERT_HISTORY_ROWS} VALUES (?, ?, ?, ?, ?)"
 
 
 def version(connection: sqlite3.Connection) -> int:

@@ -7,13 +7,14 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from core.model import Customer
 from core.store import History
 from core.store.customers import TERM_MAX, IndexedCustomer, fold, search_key, word_suffixes
-from core.store.database import FILE_NAME
+from core.store.database import FILE_NAME, ROWS_PER_INSERT, insert_rows
 from core.store.schema import dumps
 
 from .conftest import entry
@@ -61,3 +62,34 @@ def test_a_history_row_is_the_json_it_always_was(tmp_path: Path) -> None:
     assert stored == json.dumps(item.to_json(), ensure_ascii=False, separators=(",", ":"))
     assert stored == dumps(item.to_json())
     assert history.get(item.id) == item
+
+
+@pytest.mark.parametrize("variables", [999, 7, 3])
+def test_insert_rows_stores_what_executemany_stored(variables: int) -> None:
+    rows = [(f"t{n % 37}", str(n), None if n % 5 else "x") for n in range(ROWS_PER_INSERT * 2 + 3)]
+    stored = []
+    for many in (True, False):
+        connection = sqlite3.connect(":memory:")
+        # A low limit of bound values, as older SQLite builds have, splits the rows further.
+        connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, variables)
+        connection.execute("CREATE TABLE t (a TEXT, b TEXT PRIMARY KEY, c TEXT)")
+        if many:
+            connection.executemany("INSERT INTO t (a, b, c) VALUES (?, ?, ?)", rows)
+        else:
+            insert_rows(connection, "INSERT INTO t (a, b, c)", rows)
+        stored.append(connection.execute("SELECT rowid, a, b, c FROM t").fetchall())
+    assert stored[0] == stored[1] and len(stored[0]) == len(rows)
+
+
+def test_a_taken_id_in_a_later_statement_is_named_and_nothing_is_stored(tmp_path: Path) -> None:
+    history = History(tmp_path)
+    taken = entry(history.new_id())
+    history.add(taken)
+    group = [entry(history.new_id(), str(n)) for n in range(ROWS_PER_INSERT + 10)]
+    group.insert(ROWS_PER_INSERT + 5, taken)
+    with pytest.raises(ValueError, match=f"history entry {taken.id} already exists"):
+        history.add_many(group)
+    assert history.count() == 1 and history.verify() == []
+    fresh = [item for item in group if item is not taken]
+    history.add_many(fresh)
+    assert history.recent(1000) == [*reversed(fresh), taken]
