@@ -5,15 +5,23 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.model import Customer
 from core.store import History
-from core.store.customers import TERM_MAX, IndexedCustomer, fold, search_key, word_suffixes
+from core.store.customers import (
+    TERM_MAX,
+    CustomerIndex,
+    IndexedCustomer,
+    fold,
+    search_key,
+    word_suffixes,
+)
 from core.store.database import FILE_NAME, ROWS_PER_INSERT, insert_rows
 from core.store.schema import dumps
 
@@ -93,3 +101,23 @@ def test_a_taken_id_in_a_later_statement_is_named_and_nothing_is_stored(tmp_path
     fresh = [item for item in group if item is not taken]
     history.add_many(fresh)
     assert history.recent(1000) == [*reversed(fresh), taken]
+
+
+_FIELD = st.sampled_from([None, "", "Ann", "Lee", "Ann Lee", "ann@example.com", "Acme Co"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("123"), _FIELD, _FIELD, _FIELD, _FIELD), max_size=12))
+def test_the_stored_terms_are_always_those_of_the_stored_customers(
+        changes: list[tuple[str, str | None, str | None, str | None, str | None]]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        index = CustomerIndex(Path(folder))
+        for n, (cid, email, first, last, company) in enumerate(changes):
+            index.remember([Customer(id=cid, email_address=email, first_name=first,
+                                     last_name=last, company=company)], f"2026-12-07T10:00:{n:02d}")
+        with sqlite3.connect(Path(folder) / FILE_NAME) as connection:
+            stored = set(connection.execute("SELECT term, customer_id FROM customer_terms"))
+            customers = [IndexedCustomer(*row) for row in connection.execute(
+                "SELECT id, email, first_name, last_name, company, seen_at FROM customers")]
+        index.close()
+    assert stored == {(term, c.id) for c in customers for term in _terms_before(c)}
