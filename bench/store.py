@@ -1,6 +1,7 @@
 """Store scale (figure 5): cost of one write and one lookup at 1,000 and 100,000 records.
 
 Run: .venv/bin/python bench/store.py [--sizes 1000,100000] [--ops 128] [--shapes many,busy]
+     [--bulk-only]
 
 Two shapes of data, because a per-customer lookup depends on both how many customers there are
 and how many records each one has:
@@ -13,7 +14,8 @@ Each lookup is measured twice:
 Prints milliseconds per operation (median) per size and the ratio largest/smallest (target at
 most 2x). Writes are durable (synchronous=FULL: fsync per commit), as in the product; the
 stores are filled through the store's own add_many, not durable, before measuring.
-Then the cost per bulk customer of History.new_id() + its share of add_many(32), in CPU, and
+Then the cost per bulk customer of History.new_id() + its share of add_many(32), in CPU, the
+share of add_many(512) of a linked customer's re-sync entry (--bulk-only: these alone), and
 plain TinyDB with its default JSON storage, for comparison.
 """
 
@@ -38,7 +40,8 @@ from core.model import ErrorKind, ErrorRecord, ErrorStatus, HistoryEntry, Route,
 from core.store import ErrorLog, History
 
 BUSY_CUSTOMERS = 5
-GROUP = 32  # history entries per add_many: what the bulk engine's store coalescer groups
+GROUP = 32  # history entries per add_many: what the bulk engine's store coalescer grouped
+STORE_GROUP = 512  # what it groups now (core.engine.shared.STORE_GROUP)
 FILL_GROUP = 2000
 KINDS = list(ErrorKind)
 
@@ -252,6 +255,48 @@ def bulk_ids_and_history(root: Path, customers: int = 4096) -> dict[str, float]:
             "both": (c2 - c0) * 1e6 / customers}
 
 
+def resync_entry(entry_id: str, n: int) -> HistoryEntry:
+    """A linked customer's bulk re-sync as the engine records it: the profile as Klaviyo returned
+    it, the import row's payload, the profile after, a subscribe and two list additions."""
+    address = {"address1": f"{n % 999 + 1} Main Street", "city": "Chicago", "region": "IL",
+               "zip": "60606", "country": "US"}
+    sent = {"email": f"ann.rossi.{n}@example.com", "phone_number": f"+1312200{n % 10_000:04d}",
+            "external_id": str(100_000 + n), "first_name": "Ann", "last_name": "Rossi",
+            "organization": "Acme", "location": address,
+            "properties": {"My Custom": "Example value"}}
+    before = {**sent, "first_name": "Old", "locale": None, "title": None, "image": None,
+              "created": "2026-12-07T19:20:14+00:00", "updated": "2026-12-07T19:20:15+00:00",
+              "last_event_date": None,
+              "location": {**address, "address2": None, "latitude": None, "longitude": None,
+                           "timezone": None, "ip": None}}
+    return HistoryEntry(
+        id=entry_id, customer_id=str(100_000 + n), at="2026-12-07T19:20:16+00:00",
+        route=Route.UPDATE, ok=True, profile_id=f"01M98Z64VYTEC85XNRANX{n:05d}", before=before,
+        sent={"data": {"type": "profile", "id": f"01M98Z64VYTEC85XNRANX{n:05d}",
+                       "attributes": sent}},
+        after=dict(sent),
+        consent=({"channel": "email", "action": "subscribe", "list": "Preview List",
+                  "double_opt_in": False, "pending_since": None},),
+        lists=({"list": "Sms Subscribers", "action": "add"},
+               {"list": "Preview List", "action": "add"}),
+        trigger="bulk",
+    )
+
+
+def bulk_resync_history(root: Path, customers: int = 4096, rounds: int = 5) -> float:
+    """CPU µs per entry of add_many(STORE_GROUP) of re-sync entries, durable; median of rounds."""
+    shares = []
+    for round_ in range(rounds):
+        history = History(root / f"resync-{round_}", secrets=("pk_bench_0123456789abcdef",))
+        entries = [resync_entry(history.new_id(), n) for n in range(customers)]
+        start = time.process_time()
+        for at in range(0, customers, STORE_GROUP):
+            history.add_many(entries[at:at + STORE_GROUP])
+        shares.append((time.process_time() - start) * 1e6 / customers)
+        history.close()
+    return statistics.median(shares)
+
+
 def measure_plain_tinydb(size: int, ops: int, root: Path) -> dict[str, float]:
     """Plain TinyDB, default JSONStorage: every operation re-reads (and a write rewrites) it all."""
     path = root / f"plain-{size}.json"
@@ -293,11 +338,13 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=128)
     parser.add_argument("--plain-sizes", default="1000,20000")
     parser.add_argument("--plain-ops", type=int, default=10)
+    parser.add_argument("--bulk-only", action="store_true",
+                        help="only the per bulk customer figures")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
         root = Path(tmp)
-        for shape in args.shapes.split(","):
+        for shape in args.shapes.split(",") if not args.bulk_only else ():
             customers = len(set(customers_for(shape, sizes[-1])))
             print_table(f"core.store, shape {shape!r} ({customers:,} customers at "
                         f"{sizes[-1]:,} records; durable writes)",
@@ -306,6 +353,10 @@ def main() -> None:
         print(f"\nper bulk customer, CPU µs: History.new_id {bulk['new_id']:.1f}, "
               f"its share of add_many({GROUP}) {bulk['add_many share']:.1f}, "
               f"together {bulk['both']:.1f}")
+        print(f"per bulk re-sync entry (a linked customer's, {STORE_GROUP} a group), CPU µs: "
+              f"add_many {bulk_resync_history(root):.1f}")
+        if args.bulk_only:
+            return
         if args.plain_sizes:
             plain = {
                 int(s): measure_plain_tinydb(int(s), args.plain_ops, root)

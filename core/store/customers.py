@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.model import Customer
-from core.store.database import Database
+from core.store.database import Database, insert_rows
 
 # Longer terms cost index room and no one types that far into a search field.
 TERM_MAX = 64
@@ -23,7 +23,9 @@ TERM_MAX = 64
 COUNT_MAX = 1000
 # Above every character a folded term can hold, so [prefix, prefix + END) is "starts with".
 _END = "\U0010ffff"
-_WORD_START = re.compile(r"(?<![^\W_])[^\W_]")
+# A run of letters and digits; each run's start is a word start. (A run, not a lookbehind for
+# a single character: fewer regex steps per term, the same starts.)
+_WORD = re.compile(r"[^\W_]+")
 _SLICE = 500
 
 FIELDS = ("email", "name", "company")
@@ -40,13 +42,13 @@ def fold(text: str) -> str:
 def word_suffixes(text: str) -> set[str]:
     """The folded text from each word start on, cut at TERM_MAX characters."""
     folded = fold(text)
-    return {folded[m.start():m.start() + TERM_MAX] for m in _WORD_START.finditer(folded)}
+    return {folded[m.start():m.start() + TERM_MAX] for m in _WORD.finditer(folded)}
 
 
 def search_key(query: str) -> str:
     """The folded query from its first letter or digit on ("@example" looks for "example")."""
     folded = fold(query)
-    found = _WORD_START.search(folded)
+    found = _WORD.search(folded)
     return folded[found.start():found.start() + TERM_MAX] if found else ""
 
 
@@ -80,8 +82,17 @@ class IndexedCustomer:
                  "company": self.company or ""}
         return {k: v for k, v in found.items() if v.strip()}
 
+    def stored_text(self) -> tuple[str | None, ...]:
+        """The columns the terms come from: the same ones, the same terms (a cheap test)."""
+        return (self.email_address, self.first_name, self.last_name, self.company)
+
     def terms(self) -> set[str]:
-        return {term for text in self.values().values() for term in word_suffixes(text)}
+        """What the index stores for this customer: the word suffixes of every searched field."""
+        found: set[str] = set()
+        for text in (self.email_address, self.name, self.company):
+            if text:  # values() without its dict: blank text has no word start anyway
+                found |= word_suffixes(text)
+        return found
 
     def matched_on(self, query: str) -> tuple[str, ...]:
         """The fields (email, name, company) where a word starts with the query."""
@@ -127,23 +138,25 @@ class CustomerIndex:
             added: list[tuple[str, str]] = []
             for cid, customer in fresh.items():
                 before = old.get(cid)
-                if before is not None and before.values() == customer.values():
-                    continue  # only seen_at changes
-                was = before.terms() if before is not None else set()
-                now = customer.terms()
-                gone.extend((term, cid) for term in was - now)
-                added.extend((term, cid) for term in now - was)
+                if before is None:
+                    added.extend((term, cid) for term in customer.terms())
+                elif before.stored_text() != customer.stored_text():
+                    was, now = before.terms(), customer.terms()
+                    gone.extend((term, cid) for term in was - now)
+                    added.extend((term, cid) for term in now - was)
+                # else only seen_at changes
             connection.executemany(
                 "DELETE FROM customer_terms WHERE term = ? AND customer_id = ?", gone)
-            connection.executemany(
-                "INSERT OR IGNORE INTO customer_terms (term, customer_id) VALUES (?, ?)", added)
-            connection.executemany(
-                "INSERT INTO customers (id, email, first_name, last_name, company, seen_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET email = excluded.email,"
-                " first_name = excluded.first_name, last_name = excluded.last_name,"
-                " company = excluded.company, seen_at = excluded.seen_at",
+            insert_rows(connection, "INSERT OR IGNORE INTO customer_terms (term, customer_id)",
+                        added)
+            insert_rows(
+                connection,
+                "INSERT INTO customers (id, email, first_name, last_name, company, seen_at)",
                 [(c.id, c.email_address, c.first_name, c.last_name, c.company, c.seen_at)
-                 for c in fresh.values()])
+                 for c in fresh.values()],
+                "ON CONFLICT (id) DO UPDATE SET email = excluded.email,"
+                " first_name = excluded.first_name, last_name = excluded.last_name,"
+                " company = excluded.company, seen_at = excluded.seen_at")
 
     def find(self, query: str, limit: int = 50) -> IndexMatches:
         """Customers with a word of email, name or company starting with the query."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core.model import HistoryEntry
 from core.store import schema
-from core.store.database import Database
+from core.store.database import Database, insert_rows
 from core.store.guard import refuse_secrets, usable_secrets
 from core.store.ids import IdBlocks
 
@@ -53,11 +53,16 @@ class History:
         if not rows:
             return
         with self._db.writing() as connection:
-            for row in rows:
-                try:
-                    connection.execute(schema.INSERT_HISTORY, row)
-                except sqlite3.IntegrityError:
-                    raise ValueError(f"history entry {row[0]} already exists") from None
+            try:
+                insert_rows(connection, schema.INSERT_HISTORY_ROWS, rows)
+            except sqlite3.IntegrityError as exc:
+                # Back to what was stored before, so an id found stored was taken earlier.
+                connection.execute("ROLLBACK")
+                taken = next((i for i in ids if connection.execute(
+                    "SELECT 1 FROM history WHERE id = ?", (i,)).fetchone()), None)
+                if taken is None:
+                    raise ValueError(f"history entries not stored: {exc}") from None
+                raise ValueError(f"history entry {taken} already exists") from None
 
     def prune(self, before: str) -> int:
         """Delete the entries pushed before `before` (ISO 8601 UTC); how many went."""

@@ -114,9 +114,8 @@ INSERT_ERROR = (
     "INSERT INTO errors (id, customer_id, status, kind, created_at, record) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
-INSERT_HISTORY = (
-    "INSERT INTO history (id, customer_id, ok, at, entry) VALUES (?, ?, ?, ?, ?)"
-)
+INSERT_HISTORY_ROWS = "INSERT INTO history (id, customer_id, ok, at, entry)"
+INSERT_HISTORY = f"{INSERT_HISTORY_ROWS} VALUES (?, ?, ?, ?, ?)"
 
 
 def version(connection: sqlite3.Connection) -> int:
@@ -134,8 +133,14 @@ def migrate(connection: sqlite3.Connection) -> None:
         connection.execute(f"PRAGMA user_version = {number:d}")
 
 
+# One encoder for every row: json.dumps with options builds a new one per call. Records are
+# trees of API values, never circular, so the check for cycles is work without a finding.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
 def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """The stored text of a record: compact JSON, non-ASCII characters as they are."""
+    return _ENCODER.encode(data)
 
 
 def error_row(record: ErrorRecord) -> tuple[str, str, str, str, str, str]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
+
 from core.clients.http import ApiError
 from core.engine import records
 from core.model import ErrorKind, ErrorRecord, ErrorStatus, Route, Stage
@@ -78,3 +82,12 @@ def test_a_confirmation_survives_a_later_failure_of_the_same_record() -> None:
     later = records.merge_into_open(held, _record(ApiError(
         "klaviyo", method="PATCH", path="/api/profiles/x", status=502)))
     assert later.confirmed == "abc123" and len(later.attempts) == 2
+
+
+def test_now_iso_is_the_current_second_each_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Formatted once a second (the cache): a later second still gets its own text.
+    for clock in (1_800_000_000.0, 1_800_000_000.99, 1_800_000_001.5, 1_800_000_000.2):
+        monkeypatch.setattr(records.time, "time", lambda clock=clock: clock)
+        expected = datetime.fromtimestamp(clock, UTC).isoformat(timespec="seconds")
+        assert records.now_iso() == expected
+    assert records.now_iso() == "2027-01-15T08:00:00+00:00"
