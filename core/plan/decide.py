@@ -27,7 +27,9 @@ class Decision:
     errors: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built per plan, and a frozen dataclass's __init__ costs three times a
+# plain one's; nothing keeps it beyond decide().
+@dataclass(slots=True)
 class Situation:
     """The facts as the table reads them, with the collection the link selected."""
 
