@@ -1,5 +1,6 @@
-"""normalize_phone's shortcuts (ASCII digits kept by a regex, the read region's validity asked
-first) give what the plain use of phonenumbers gave, over a broad set of numbers."""
+"""normalize_phone's shortcuts (the extension pattern only for a text with an x or a #, ASCII
+digits kept by a regex, the read region's validity asked first) give what the plain use of
+phonenumbers gave, over a broad set of numbers."""
 
 from __future__ import annotations
 
@@ -96,7 +97,9 @@ def _messy_numbers() -> Iterator[tuple[str, str | None, str]]:
         "N/A", "call me", "123", "+1", "+999 1234 5678", "2025550143999999999",
         "001 202 555 0143", "011 44 20 7946 0958", "0044 20 7946 0958", "+44 (0)20 7946 0958",
         "+49 (0)30 1234567", "202 555 0143 x123", "202-555-0143 ext. 5", "202 555 0143 #7",
-        "202 555 0143 extension 12", "\u0662\u0660\u0662 555 0143", "\uff12\uff10\uff12 555 0143",
+        "202 555 0143 extension 12", "202 555 0143 X9", "202-555-0143 EXT 12",
+        "202 555 0143 Ext.5", "202 555 0143 extn 44", "202 555 0143, x 12", "202 555 0143;#3",
+        "202 555 0143 xt: 7", "\u0662\u0660\u0662 555 0143", "\uff12\uff10\uff12 555 0143",
         "\u00a0(202)\u00a0555\u20110143\u00a0", "268 464 1234", "(416) 555-0199",
         "07400 123456", "020 7946 0958", "01481 256789", "07781 123456", "030/123 4567",
         "+7 701 123 4567", "8 (727) 123-45-67", "06 698 12345", "+39 06 698 12345",
