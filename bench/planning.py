@@ -21,6 +21,12 @@ shared, and contention only ever adds time): mapping, planning
 `plan_customer`; and, for comparison, both collections mapped before `plan_mapped` (the engine
 until it mapped only what the route needs).
 Budget: at least 5,000 customers per CPU-second (Klaviyo's bulk ceiling is ~1,900/s).
+
+Last, the bulk re-sync's share of issue 14 item 6 (`bench/bulk.py --cli --linked 1.0`): its
+customers (bench/common.py: a US number, a billing address) linked to profiles as the served
+sandbox reads them (first name out of date, subscribed, on both lists), taken the engine's way:
+`map_customer`, the identifiers the reads ask by, then `Gathered.plan`; with that line's phone
+normalization alone beside it.
 """
 
 from __future__ import annotations
@@ -33,11 +39,17 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import customer_json
 from mapping import generate
 
+from core.engine.context import Context
+from core.engine.lookups import Gathered
+from core.engine.planning import map_customer
 from core.mapping import Template, apply, load_template
 from core.model import (
     Collection,
@@ -49,6 +61,7 @@ from core.model import (
     Profile,
     Subscriptions,
 )
+from core.phone import normalize_phone
 from core.plan import (
     Facts,
     PlanSettings,
@@ -57,6 +70,7 @@ from core.plan import (
     plan_customer,
     plan_mapped,
 )
+from core.sandbox.klaviyo.resources import profile_attributes
 
 LISTS = {"Sms Subscribers": KlaviyoList("L1", "Sms Subscribers", OptIn.SINGLE),
          "Preview List": KlaviyoList("L2", "Preview List", OptIn.SINGLE)}
@@ -105,6 +119,30 @@ Batch = tuple[list[Customer], list[Facts]]
 def batch(count: int, seed: int) -> Batch:
     customers = generate(count, seed=seed)
     return customers, gathered(customers)
+
+
+def bulk_batch(count: int, start: int) -> Batch:
+    """The bulk bench's customers from `start` on (numbers unseen by any other batch), each
+    linked to its profile as the served sandbox's read returns it."""
+    customers, found = [], []
+    for index in range(start, start + count):
+        raw = customer_json(index)
+        customer = Customer.from_api(raw)
+        stored = {"attributes": {"email": raw["email_address"], "first_name": "Old",
+                                 "last_name": raw["last_name"], "external_id": str(raw["id"])},
+                  "created": "2026-01-01T00:00:00+00:00",
+                  "updated": "2026-01-01T00:00:00+00:00"}
+        profile = Profile(id=f"01P{index:023d}", attributes=profile_attributes(
+            stored, with_subscriptions=False, with_predictive=False),
+            subscriptions=Subscriptions(email=ConsentState.SUBSCRIBED))
+        customers.append(customer)
+        # A linked profile holding the customer's email is its email match (core/engine/lookups).
+        found.append(Facts(
+            customer=customer, link=profile.id, linked_profile=profile, email_match=profile,
+            phone_match=None, lists=LISTS,
+            memberships={"L1": frozenset({profile.id}), "L2": frozenset({profile.id})},
+            consent_emails={}, now=NOW))
+    return customers, found
 
 
 def mapped_for_route(customers: Sequence[Customer], found: Sequence[Facts],
@@ -165,7 +203,26 @@ def main(count: int, repeats: int) -> None:
             update = apply(customer, template, Collection.UPDATE, link=facts.link)
             plan_mapped(facts, add, update, settings, on_match)
 
+    engine = cast(Context, SimpleNamespace(template=template, settings=settings))
+    # Each batch its own range of the bulk bench's customers, so no number repeats: the phone
+    # line has batches of its own, as the engine path has normalized the others' numbers.
+    bulk_warm, *bulk_batches = [bulk_batch(count, 1_000 + run * count)
+                                for run in range(repeats + 1)]
+    phone_batches = [bulk_batch(count, 1_000 + (repeats + 1 + run) * count)
+                     for run in range(repeats)]
+
+    def bulk_engine_path(item: Batch) -> None:
+        for customer, facts in zip(*item, strict=True):
+            mapped = map_customer(engine, customer, facts.link)
+            mapped.identifiers  # noqa: B018 - the reads ask by them
+            Gathered(facts, mapped).plan(template, settings)
+
+    def bulk_phones(item: Batch) -> None:
+        for customer in item[0]:
+            normalize_phone(customer.customer_number, country="US")
+
     whole(warm)
+    bulk_engine_path(bulk_warm)
     # The fixtures (every batch, profile and prepared input) stay alive for the whole run;
     # frozen, the collector stops re-scanning them, so the figures are the planning's own.
     gc.collect()
@@ -177,6 +234,8 @@ def main(count: int, repeats: int) -> None:
         "  of which the diff": cpu_us(diffing, batches),
         "plan_customer (the figure)": cpu_us(whole, batches),
         "both collections mapped": cpu_us(both_collections, batches),
+        "bulk re-sync, engine path": cpu_us(bulk_engine_path, bulk_batches),
+        "  of which the phone": cpu_us(bulk_phones, phone_batches),
     }
     print(f"planning: {count} customers per run, default template, {repeats} runs, "
           f"routes {dict(sorted(routes.items()))}")

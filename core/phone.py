@@ -43,8 +43,12 @@ class PhoneResult:
 _EXTENSION = re.compile(
     r"(?:[\s,;]*(?:e?xt(?:ension|n)?|x|#)\.?\s*:?\s*\d{1,7})\s*$", re.IGNORECASE
 )
+# Every form of extension above has an x or a #: a text with neither skips that pattern, which
+# costs a microsecond a number.
+_EXTENSION_MARK = re.compile(r"[x#]", re.IGNORECASE)
 _TRUNK_IN_INTERNATIONAL = re.compile(r"\(\s*0\s*\)")
 _DIGIT = re.compile(r"\d")
+_NON_DIGITS = re.compile(r"[^0-9]")
 _LETTER = re.compile(r"[^\W\d_]")
 
 # Our digits reach parse already clean, so "not a number" can only mean too few of them.
@@ -92,7 +96,7 @@ def _normalize(text: str, country: str | None, default_region: str) -> PhoneResu
 
 def _digits(text: str) -> tuple[str, bool] | PhoneResult:
     """(digits, international) of stripped text, or why it has no usable number."""
-    body = _EXTENSION.sub("", text)
+    body = _EXTENSION.sub("", text) if _EXTENSION_MARK.search(text) else text
     if _DIGIT.search(body) is None:
         return PhoneResult(None, False, f"{text!r} has no digits")
     if _LETTER.search(body) is not None:
@@ -102,6 +106,9 @@ def _digits(text: str) -> tuple[str, bool] | PhoneResult:
     international = body.startswith("+")
     if international:
         body = _TRUNK_IN_INTERNATIONAL.sub("", body)
+    if body.isascii():
+        # The same digits phonenumbers.normalize_digits_only keeps, at a fifth of its cost.
+        return _NON_DIGITS.sub("", body), international
     return phonenumbers.normalize_digits_only(body), international
 
 
@@ -116,7 +123,12 @@ def _parsed(number: str, region: str | None, text: str) -> PhoneResult:
         where = f" in {region}" if region else ""
         return PhoneResult(None, False, f"{text!r} {_LENGTH_REASONS[possible]}{where}", region)
     e164 = phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
-    if phonenumbers.is_valid_number(parsed):
+    # A number read in a region is most often that region's: asking that region first spares
+    # is_valid_number finding the number's region (testing the regions of its country code in
+    # turn) before it tests the number again; a no still gets that search (a CA number read in
+    # US is valid).
+    if (region is not None and phonenumbers.is_valid_number_for_region(parsed, region)) or (
+            phonenumbers.is_valid_number(parsed)):
         return PhoneResult(e164, True, "", region)
     claimed = phonenumbers.region_code_for_number(parsed)
     where = f" for {claimed}" if claimed in phonenumbers.SUPPORTED_REGIONS else ""

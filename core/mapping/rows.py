@@ -90,6 +90,8 @@ def compile_row(row: Row, value: Any, collection: str) -> Step | None:
         _check_static_flag(row, value, label)
         consent = row.destination.startswith("LIST_")
         name = row.destination.split("_", 1)[1].strip()
+        if row.kind == "static" and (flag := parse_flag(value)) is not None:
+            return _static_list_step(ListIntent(name, consent=consent, member=bool(flag)))
         return _list_step(row.destination, name, consent, expression)
     return _property_step(row.destination, expression)
 
@@ -195,12 +197,12 @@ def _location_step(key: str, expression: Compiled) -> Step:
 
     def location(evaluation: Evaluation) -> None:
         value = expression(evaluation)
-        if is_empty(value):
-            return
         if keep_numbers and isinstance(value, int | float) and not isinstance(value, bool):
             evaluation.location[key] = value
-        else:
-            evaluation.location[key] = as_text(value)
+            return
+        text = as_text(value)  # None when empty, as a number never is
+        if text is not None:
+            evaluation.location[key] = text
 
     return location
 
@@ -248,6 +250,14 @@ def _list_step(destination: str, name: str, consent: bool, expression: Compiled)
             evaluation.list_intents.append(ListIntent(name, consent=consent, member=bool(flag)))
 
     return list_intent
+
+
+def _static_list_step(intent: ListIntent) -> Step:
+    # A static row names the same intent for every customer: built once, not per customer.
+    def static_list_intent(evaluation: Evaluation) -> None:
+        evaluation.list_intents.append(intent)
+
+    return static_list_intent
 
 
 def _property_step(name: str, expression: Compiled) -> Step:

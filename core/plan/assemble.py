@@ -80,8 +80,10 @@ def assemble(decision: Decision, facts: Facts, settings: PlanSettings,
             warnings=_dedupe(decision.warnings), errors=decision.errors,
             error_kind=decision.error_kind, unknown=facts.unknown, basis=basis,
         )
-    attributes = {key: value for key, value in payload_attributes(mapped).items()
-                  if key not in decision.leave_out}
+    attributes = payload_attributes(mapped)
+    if decision.leave_out:
+        attributes = {key: value for key, value in attributes.items()
+                      if key not in decision.leave_out}
     policy = settings.policy
     if target is None:
         consent, lists, more = operations(

@@ -25,7 +25,9 @@ from core.model import (
 from core.plan.policy import ConsentPolicy
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built per plan, and a frozen dataclass's __init__ costs three times a
+# plain one's; nothing keeps it beyond operations().
+@dataclass(slots=True)
 class _Target:
     """The profile consent is judged against, as the push leaves it."""
 
@@ -252,10 +254,15 @@ def operations(
     return tuple(consent), tuple(list_ops), tuple(warnings)
 
 
+_NOTHING_GUARDED = Guard()
+
+
 def judge(consent: tuple[ConsentChange, ...], mapped: MappedProfile,
           policy: ConsentPolicy) -> Guard:
     """The guard's verdict: a reason for every guarded change, the kinds the policy holds, and
     the consent jobs that will run (what a confirmation covers)."""
+    if not consent:
+        return _NOTHING_GUARDED  # a re-sync's usual plan: no consent change at all
     reasons = tuple(GuardReason(change.guard_kind, _reason(change, mapped))
                     for change in consent if change.guard_kind is not None)
     return Guard(

@@ -55,6 +55,8 @@ class Facts:
         emails = self.consent_emails
         if emails is None:
             return None
+        if not emails:
+            return {}
         # Looked up by key: a batch's mapping holds every customer's, and must not be walked.
         keys = ["", *(klist.id for klist in self.lists.values() if klist is not None)]
         return {key: sent for key in keys
