@@ -25,9 +25,7 @@ from core.model import (
 from core.plan.policy import ConsentPolicy
 
 
-# Not frozen: one is built per plan, and a frozen dataclass's __init__ costs three times a
-# plain one's; nothing keeps it beyond operations().
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Target:
     """The profile consent is judged against, as the push leaves it."""
 

@@ -27,9 +27,7 @@ class Decision:
     errors: tuple[str, ...] = ()
 
 
-# Not frozen: one is built per plan, and a frozen dataclass's __init__ costs three times a
-# plain one's; nothing keeps it beyond decide().
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Situation:
     """The facts as the table reads them, with the collection the link selected."""
 
