@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -215,7 +216,9 @@ class Plan:
     profile_id: str | None = None
     payload: JSON | None = None
     current: JSON | None = None
-    diff: tuple[FieldDiff, ...] = ()
+    # A sequence, not a tuple: core.plan hands in a diff worked out on first read (a bulk sync
+    # plans 20,000 customers and never reads one).
+    diff: Sequence[FieldDiff] = ()
     consent: tuple[ConsentChange, ...] = ()
     lists: tuple[ListChange, ...] = ()
     warnings: tuple[str, ...] = ()

@@ -9,7 +9,7 @@ from typing import Any
 from core.model import JSON, MappedProfile, MatchedBy, Plan, Profile, Route, Subscriptions
 from core.plan.consent import judge, operations
 from core.plan.decide import Decision, unlinked_warnings
-from core.plan.diff import field_diff, is_empty
+from core.plan.diff import LazyFieldDiff, is_empty
 from core.plan.facts import (
     CONSENT_STATE,
     LIST_MEMBERSHIP,
@@ -118,7 +118,7 @@ def assemble(decision: Decision, facts: Facts, settings: PlanSettings,
     return Plan(
         customer_id=mapped.customer_id, route=decision.route, reason=decision.reason,
         matched_by=decision.matched_by, profile_id=profile_id, payload=payload,
-        current=current, diff=field_diff(current, sent), consent=consent, lists=lists,
+        current=current, diff=LazyFieldDiff(current, sent), consent=consent, lists=lists,
         warnings=_dedupe(decision.warnings, more), guard=judge(consent, mapped, policy),
         unknown=unknown, basis=basis,
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, overload
 
 from core.model import Change, FieldDiff
 
@@ -96,6 +96,47 @@ def field_diff(
     # that first-seen order stands.
     names = sorted([*out, *[name for name in now if name not in out]], key=_rank)
     return tuple([_field(name, now.get(name), out.get(name)) for name in names])
+
+
+class LazyFieldDiff(Sequence[FieldDiff]):
+    """field_diff(current, sent), worked out when first read: only a screen or a report reads a
+    plan's diff, and a bulk sync plans thousands of customers that none of them shows."""
+
+    __slots__ = ("_current", "_items", "_sent")
+
+    def __init__(self, current: Mapping[str, Any] | None, sent: Mapping[str, Any] | None) -> None:
+        self._current = current
+        self._sent = sent
+        self._items: tuple[FieldDiff, ...] | None = None
+
+    def _diffs(self) -> tuple[FieldDiff, ...]:
+        if self._items is None:
+            self._items = field_diff(self._current, self._sent)
+        return self._items
+
+    @overload
+    def __getitem__(self, index: int) -> FieldDiff: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[FieldDiff, ...]: ...
+    def __getitem__(self, index: int | slice) -> FieldDiff | tuple[FieldDiff, ...]:
+        return self._diffs()[index]
+
+    def __len__(self) -> int:
+        return len(self._diffs())
+
+    def __iter__(self) -> Iterator[FieldDiff]:
+        return iter(self._diffs())
+
+    def __eq__(self, other: object) -> bool:
+        # Plans compare field by field: a worked-out diff equals the same items in any sequence.
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return self._diffs() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._diffs())
 
 
 def _field(name: str, current: Any, mapped: Any) -> FieldDiff:
