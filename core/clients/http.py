@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
+from urllib.parse import quote
 
 import httpx
 
@@ -157,6 +158,17 @@ def retry_cause(error: ApiError) -> str:
     return "failed"
 
 
+# Left as they are in a query value: characters RFC 3986 allows there, of which Klaviyo's
+# filters are made (any(email,['a@b.co'])). The rest, "+" and "&" among them, are escaped.
+_QUERY_SAFE = "'(),:@"
+
+
+def query_string(params: Mapping[str, str]) -> str:
+    """A query's text, percent-encoded: what httpx would send for these params."""
+    return "&".join(f"{quote(key, safe=_QUERY_SAFE)}={quote(value, safe=_QUERY_SAFE)}"
+                    for key, value in params.items())
+
+
 def refuse_plain_http(service: str, base_url: str) -> None:
     """ValueError unless the URL is https, or plain http to this machine (the sandbox)."""
     url = httpx.URL(base_url)
@@ -218,6 +230,8 @@ class ApiSession:
             verify=True,
             follow_redirects=False,
         )
+        # Paths are absolute ("/api/profiles"), joined to the base as httpx would join them.
+        self._prefix = str(self._client.base_url).rstrip("/")
 
     def __repr__(self) -> str:
         return f"ApiSession({self.service!r}, base_url={str(self._client.base_url)!r})"
@@ -313,6 +327,11 @@ class ApiSession:
             await self._sleep(delay)
             spent += self._clock() - slept_from
 
+    def _url(self, path: str, params: Mapping[str, str] | None) -> str:
+        """The absolute URL of a call, its query encoded here: httpx re-reads a URL it merges
+        with a base, and encodes a params mapping by another pass over every character."""
+        return f"{self._prefix}{path}?{query_string(params)}" if params else self._prefix + path
+
     async def _attempt(
         self,
         method: str,
@@ -326,7 +345,7 @@ class ApiSession:
         limits = _capped(self._timeouts, remaining)
         try:
             response = await self._client.request(
-                method, path, params=params, content=body, timeout=limits
+                method, self._url(path, params), content=body, timeout=limits
             )
         except httpx.TimeoutException as exc:
             waited = _waited(exc, limits)

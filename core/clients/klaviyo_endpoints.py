@@ -63,6 +63,10 @@ def encode(document: JSON) -> bytes:
 
 
 def filter_string(value: str) -> str:
-    """A double-quoted filter literal with backslashes and quotes escaped."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    """A single-quoted filter literal with backslashes and quotes escaped.
+
+    Klaviyo takes either quote; a single one may stand in a URL's query as it is, where a
+    double one is sent as %22, so a filter of 100 emails goes out without 200 escapes.
+    """
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,11 @@ Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 KEY = "pk_test_0123456789abcdefSECRET"
 TOKEN = "ipaas-token-TOPSECRET-42"
+
+
+def literal(text: str) -> str:
+    """The value of a quoted filter literal (either quote, backslash escapes)."""
+    return re.sub(r"\\(.)", r"\1", text[1:-1])
 
 
 @dataclass
@@ -142,7 +148,7 @@ class FakeKlaviyo:
             return self._jobs(method, parts, body, query)
         if parts == ["api", "profiles"] and method == "GET":
             field_name, _, value = query["filter"][len("equals("):-1].partition(",")
-            wanted = json.loads(value)
+            wanted = literal(value)
             found = [self._resource(p) for p, a in self.profiles.items()
                      if a.get(field_name) == wanted]
             return jsonapi(200, {"data": found, "links": {"self": str(request.url)}})
@@ -172,7 +178,7 @@ class FakeKlaviyo:
             data = [self._list(lid) for lid, ids in self.members.items() if parts[2] in ids]
             return jsonapi(200, {"data": data, "links": {"self": str(request.url)}})
         if parts == ["api", "lists"]:
-            name = json.loads(query["filter"][len("equals(name,"):-1])
+            name = literal(query["filter"][len("equals(name,"):-1])
             data = [self._list(lid) for lid, (n, _) in self.lists.items() if n == name]
             return jsonapi(200, {"data": data, "links": {"self": str(request.url)}})
         if parts[:2] == ["api", "lists"] and parts[3:] == ["relationships", "profiles"]:

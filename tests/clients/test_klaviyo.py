@@ -101,20 +101,38 @@ async def test_find_by_email_and_phone(client: KlaviyoClient, recorder: Recorder
     assert by_email.id == by_phone.id == made.id
     assert await client.find_profile_by_email("nobody@example.com") is None
     phone_request = recorder.requests[2]
-    assert phone_request.url.params["filter"] == 'equals(phone_number,"+15005550006")'
+    assert phone_request.url.params["filter"] == "equals(phone_number,'+15005550006')"
     # A raw '+' would arrive as a space: it must travel percent-encoded.
     assert b"%2B15005550006" in phone_request.url.raw_path
     assert phone_request.url.params["additional-fields[profile]"] == "subscriptions"
 
 
 def test_filter_strings_escape_quotes_and_backslashes() -> None:
-    assert filter_string('o"neil@example.com') == '"o\\"neil@example.com"'
-    assert filter_string("a\\b") == '"a\\\\b"'
+    assert filter_string("o'neil@example.com") == "'o\\'neil@example.com'"
+    assert filter_string('o"neil@example.com') == "'o\"neil@example.com'"
+    assert filter_string("a\\b") == "'a\\\\b'"
 
 
 async def test_find_by_email_with_a_quote(client: KlaviyoClient, recorder: Recorder) -> None:
-    await client.find_profile_by_email('o"neil@example.com')
-    assert recorder.requests[0].url.params["filter"] == 'equals(email,"o\\"neil@example.com")'
+    await client.find_profile_by_email("o'neil@example.com")
+    assert recorder.requests[0].url.params["filter"] == "equals(email,'o\\'neil@example.com')"
+
+
+@pytest.mark.parametrize("email", ["o'neil+news@example.com", "a&b=c;d#e%f@example.com",
+                                   'quote"back\\slash@example.com', "space here@example.com"])
+async def test_an_email_of_any_character_is_found_through_the_query(
+        client: KlaviyoClient, recorder: Recorder, email: str) -> None:
+    made = await client.create_profile({"email": email})
+    found = await client.find_profile_by_email(email)
+    assert found is not None and found.id == made.id and found.email == email
+    assert recorder.requests[-1].url.params["filter"] == f"equals(email,{filter_string(email)})"
+
+
+async def test_a_plain_filter_travels_without_escapes(client: KlaviyoClient,
+                                                      recorder: Recorder) -> None:
+    await client.find_profile_by_email("ann.lee-1@example.com")
+    query = recorder.requests[0].url.query
+    assert b"filter=equals(email,'ann.lee-1@example.com')" in query
 
 
 async def test_patch_sends_id_and_nulls(client: KlaviyoClient, recorder: Recorder) -> None:
@@ -212,7 +230,7 @@ async def test_find_list_by_name_is_cached(client: KlaviyoClient,
     found = await client.find_list_by_name("Sms Subscribers")
     assert found is not None
     assert (found.id, found.opt_in_process) == ("XUepkK", OptIn.DOUBLE)
-    assert recorder.requests[0].url.params["filter"] == 'equals(name,"Sms Subscribers")'
+    assert recorder.requests[0].url.params["filter"] == "equals(name,'Sms Subscribers')"
     assert await client.find_list_by_name("Sms Subscribers") == found
     assert len(recorder.requests) == 1
     assert await client.find_list_by_name("Nope") is None

@@ -69,7 +69,7 @@ async def test_members_among_many_identifiers_are_found_100_a_request(
     filters = [r.url.params["filter"] for r in recorder.requests]
     assert sorted(f.split(",")[0] for f in filters) == [
         "any(email", "any(email", "any(phone_number"]
-    asked = [f.count('"') // 2 for f in filters]
+    asked = [f.count("'") // 2 for f in filters]
     assert sorted(asked) == [15, 96, 100]
     for request in recorder.requests:
         assert request.method == "GET"
@@ -87,7 +87,7 @@ async def test_every_spelling_of_an_email_is_asked(
                                                       "m3@example.com"])
     assert found == {pid}
     [request] = recorder.requests
-    assert request.url.params["filter"] == 'any(email,["M3@Example.COM","m3@example.com"])'
+    assert request.url.params["filter"] == "any(email,['M3@Example.COM','m3@example.com'])"
 
 
 async def test_nobody_asked_sends_nothing(client: KlaviyoClient, recorder: Recorder) -> None:
