@@ -158,15 +158,21 @@ def retry_cause(error: ApiError) -> str:
     return "failed"
 
 
-# Left as they are in a query value: characters RFC 3986 allows there, of which Klaviyo's
-# filters are made (any(email,['a@b.co'])). The rest, "+" and "&" among them, are escaped.
-_QUERY_SAFE = "'(),:@"
+# Left as they are in a query: characters RFC 3986 allows there, of which Klaviyo's filters
+# are made (any(email,['a@b.co'])). quote() escapes a text with anything to escape one byte
+# at a time, 0.1 ms for a filter of 100 emails; "[", "]" and "+" are in nearly every filter, so
+# they pass it and are escaped after, in one scan each.
+_QUERY_SAFE = "'(),:@[]+"
+
+
+def _query_part(text: str) -> str:
+    return (quote(text, safe=_QUERY_SAFE)
+            .replace("[", "%5B").replace("]", "%5D").replace("+", "%2B"))
 
 
 def query_string(params: Mapping[str, str]) -> str:
     """A query's text, percent-encoded: what httpx would send for these params."""
-    return "&".join(f"{quote(key, safe=_QUERY_SAFE)}={quote(value, safe=_QUERY_SAFE)}"
-                    for key, value in params.items())
+    return "&".join(f"{_query_part(key)}={_query_part(value)}" for key, value in params.items())
 
 
 def refuse_plain_http(service: str, base_url: str) -> None:
