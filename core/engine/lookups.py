@@ -176,28 +176,27 @@ class SharedLookups:
                      else None)
             reading.asked = [list_reads.enqueue(klist.id, asked) if any(asked) else None
                              for klist in named]
+        read = await _answered(ctx, readings, outcomes, named)
+        try:
+            pending = await calls.pending(ctx.consent_emails, tuple(
+                pid for reading in read for pid in _candidates(
+                    reading.linked, reading.by_email, reading.by_phone)))
+        except Exception as exc:
+            for reading in read:
+                outcomes[reading.index] = Unread(Stage.RESOLVE, exc)
+            return [outcome for outcome in outcomes if outcome is not None]
         now = ctx.now()
-        read: list[tuple[int, Facts, Mapped]] = []
-        for reading in await _answered(ctx, readings, outcomes, named):
+        for reading in read:
             # A membership read answers for the whole call: this customer's members are its
             # matches among them.
             matches = {p.id for p in (reading.by_email, reading.by_phone) if p is not None}
-            read.append((reading.index, Facts(
+            outcomes[reading.index] = Gathered(Facts(
                 customer=reading.customer, link=reading.link, linked_profile=reading.linked,
                 email_match=reading.by_email, phone_match=reading.by_phone, lists=lists,
                 memberships={klist.id: ids & matches if ids else frozenset()
                              for klist, ids in zip(named, reading.answers, strict=True)},
-                consent_emails=None, now=now, resend_consent_email=resend_consent_email,
-                deleted_link=reading.deleted), reading.mapped))
-        try:
-            pending = await calls.pending(ctx.consent_emails, tuple(
-                pid for _, facts, _ in read for pid in candidates(facts)))
-        except Exception as exc:
-            for index, _, _ in read:
-                outcomes[index] = Unread(Stage.RESOLVE, exc)
-        else:
-            for index, facts, mapped in read:
-                outcomes[index] = Gathered(replace(facts, consent_emails=pending), mapped)
+                consent_emails=pending, now=now, resend_consent_email=resend_consent_email,
+                deleted_link=reading.deleted), reading.mapped)
         return [outcome for outcome in outcomes if outcome is not None]
 
     async def _fetch(self, page: Sequence[tuple[str, Customer | None]]
@@ -342,7 +341,10 @@ def known_lists(ctx: Context) -> dict[str, KlaviyoList | None]:
 
 def candidates(facts: Facts) -> tuple[str, ...]:
     """Ids of the profiles the customer may land on, linked first, without repeats."""
-    found = (facts.linked_profile, facts.email_match, facts.phone_match)
+    return _candidates(facts.linked_profile, facts.email_match, facts.phone_match)
+
+
+def _candidates(*found: Profile | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p.id for p in found if p is not None))
 
 
