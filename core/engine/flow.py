@@ -326,7 +326,8 @@ async def _execute(ctx: Context, plan: Plan, *, confirm: Confirm, trigger: str) 
         steps.append(list_calls(ctx, plan, profile_id))
     if not (plan.route is Route.UPDATE and plan.profile_id == profile_id):
         steps.append(store_link(ctx, plan, profile_id))
-    outcomes = await asyncio.gather(*steps, return_exceptions=True)
+    # A re-sync of an unchanged customer has no step: even an empty gather costs a future.
+    outcomes = await asyncio.gather(*steps, return_exceptions=True) if steps else []
     for outcome in outcomes:
         if isinstance(outcome, BaseException) and not isinstance(outcome, StageFailure):
             raise outcome
