@@ -171,7 +171,7 @@ def _query_part(text: str) -> str:
 
 
 def query_string(params: Mapping[str, str]) -> str:
-    """A query's text, percent-encoded: what httpx would send for these params."""
+    """A query's text, percent-encoded so that it reads back as these params."""
     return "&".join(f"{_query_part(key)}={_query_part(value)}" for key, value in params.items())
 
 
