@@ -70,11 +70,6 @@ class PushFinished(Message):
         self.result = result
 
 
-def looks_like_id(query: str) -> bool:
-    """iPaaS.com Customer ids (Manual Sync format) are whole numbers."""
-    return query.isdigit()
-
-
 HINT = ("Enter a customer to preview what a push would send.  "
         "{recent} recent lookups · ctrl+p find customers · {errors} errors · {batch} batch")
 EMPTY_FIELD = ("Type a customer id (such as 55260), an email or a name in the field, "
@@ -204,6 +199,8 @@ class LookupScreen(Screen[None]):
         try:
             engine = await wait_engine(self.app)
             customer_id = query
+            from console.widgets.words import looks_like_id
+
             if not looks_like_id(query):
                 picked, why = await choose_customer(self, engine, query)
                 if picked is None:

@@ -231,10 +231,15 @@ def parse_ids(text: str) -> list[str]:
     return list(dict.fromkeys(part for part in re.split(r"[\s,;]+", text) if part))
 
 
+def looks_like_id(query: str) -> bool:
+    """iPaaS.com Customer ids (Manual Sync format) are whole numbers."""
+    return query.isdigit()
+
+
 def not_ids_refusal(ids: list[str], what: str) -> str | None:
     """Why these words cannot be customer ids, or None when they all can."""
     # A typo would only come back as "not found": refuse it before anything runs.
-    wrong = [part for part in ids if not part.isdigit()]
+    wrong = [part for part in ids if not looks_like_id(part)]
     if not wrong:
         return None
     return (f"Not a customer id: {', '.join(wrong[:5])}. iPaaS.com customer ids are whole "
