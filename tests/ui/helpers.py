@@ -73,6 +73,13 @@ async def press_and_settle(pilot: Pilot[Any], *keys: str) -> None:
     await settle(pilot)
 
 
+async def history_after_push(pilot: Pilot[Any], customer_id: str) -> None:
+    """Look the customer up, push it (confirmed), then open History on it."""
+    await lookup(pilot, customer_id)
+    await press_and_settle(pilot, "f5", "y")
+    await press_and_settle(pilot, "f7")
+
+
 async def open_push_dialog(pilot: Pilot[Any], customer_id: str) -> Any:
     """Look the customer up and press F5: the push dialog (or the lookup, if it refused)."""
     await lookup(pilot, customer_id)

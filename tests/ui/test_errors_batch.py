@@ -9,7 +9,7 @@ from console.screens.errors import ErrorsScreen
 from console.screens.history import HistoryScreen
 from console.screens.settings import SettingsScreen
 from core.model import ErrorKind, ErrorStatus
-from tests.ui.helpers import lookup, settle, text_of
+from tests.ui.helpers import history_after_push, settle, text_of
 
 
 def seed_errors(stub):
@@ -176,11 +176,7 @@ def test_batch_helpers():
 async def test_history_shows_before_and_after_of_a_push(make_app, stub):
     app = make_app(stub)
     async with app.run_test(size=(120, 40)) as pilot:
-        await lookup(pilot, "55260")
-        await pilot.press("f5", "y")
-        await settle(pilot)
-        await pilot.press("f7")
-        await settle(pilot)
+        await history_after_push(pilot, "55260")
         assert isinstance(app.screen, HistoryScreen)
         assert app.screen.query_one("#history-customer", Input).value == "55260"
         table = app.screen.query_one(DataTable)

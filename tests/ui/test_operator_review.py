@@ -15,9 +15,15 @@ from console.screens.recent import PickCustomerScreen
 from console.screens.report import ReportScreen
 from console.screens.undo_dialog import UndoOutcomeScreen
 from core.model import ErrorKind
-from tests.ui.helpers import lookup, screen_lines, settle, text_of
+from tests.ui.helpers import (
+    history_after_push,
+    press_and_settle,
+    screen_lines,
+    settle,
+    text_of,
+)
 from tests.ui.stub_engine import StubConfig
-from tests.ui.test_report_screen import ReportingStub
+from tests.ui.test_report_screen import ReportingStub, open_report
 
 
 def footer_words(app) -> dict[str, str]:
@@ -40,11 +46,7 @@ async def test_the_top_bar_names_the_report_and_marks_it_current(make_app, stub)
 async def test_enter_in_the_history_field_focuses_the_table(make_app, stub) -> None:
     app = make_app(stub)
     async with app.run_test(size=(80, 24)) as pilot:
-        await lookup(pilot, "55260")
-        await pilot.press("f5", "y")
-        await settle(pilot)
-        await pilot.press("f7")
-        await settle(pilot)
+        await history_after_push(pilot, "55260")
         assert isinstance(app.screen, HistoryScreen)
         field = app.screen.query_one("#history-customer", Input)
         assert app.focused is field
@@ -62,11 +64,8 @@ async def test_report_returns_to_its_ids_field_and_names_the_bucket(make_app,
     stub = ReportingStub(StubConfig(state_dir=tmp_path))
     app = make_app(stub)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("f12")
-        await settle(pilot)
+        ids = await open_report(pilot)
         report = app.screen
-        ids = report.query_one("#report-ids", Input)
         ids.focus()
         await pilot.press("enter")
         await settle(pilot)
@@ -84,10 +83,8 @@ async def test_report_returns_to_its_ids_field_and_names_the_bucket(make_app,
         assert customers.border_title.startswith("blocked: no_identifier: sample customers")
 
         ids.value = "55260 1001"
-        await pilot.press("f4")
-        await settle(pilot)
-        await pilot.press("f12")
-        await settle(pilot)
+        await press_and_settle(pilot, "f4")
+        await press_and_settle(pilot, "f12")
         assert app.focused is ids and ids.selected_text == "55260 1001"
 
 
@@ -122,8 +119,7 @@ async def test_the_undo_outcome_closes_rather_than_cancels(make_app, stub) -> No
 async def test_a_clean_batch_does_not_send_the_operator_to_the_error_log(make_app, stub) -> None:
     app = make_app(stub)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f8")
-        await settle(pilot)
+        await press_and_settle(pilot, "f8")
         await pilot.press(*"55260 1001", "f5")
         await settle(pilot)
         counts = text_of(pilot, "#batch-counts")
@@ -135,8 +131,7 @@ async def test_a_cancelled_batch_names_the_customers_not_started(make_app, stub)
     stub.hold_after = 2
     app = make_app(stub)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f8")
-        await settle(pilot)
+        await press_and_settle(pilot, "f8")
         await pilot.press(*"55260 1001 1002 1003 1005", "f5")
         for _ in range(50):
             await pilot.pause()
@@ -153,8 +148,7 @@ async def test_all_customers_greys_the_ids_and_a_run_keeps_its_choice(make_app, 
     stub.hold_after = 1
     app = make_app(stub)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f8")
-        await settle(pilot)
+        await press_and_settle(pilot, "f8")
         batch = app.screen
         assert isinstance(batch, BatchScreen)
         ids = batch.query_one("#batch-ids", Input)
@@ -197,10 +191,7 @@ async def test_report_refuses_words_that_are_not_customer_ids(make_app, tmp_path
     stub = ReportingStub(StubConfig(state_dir=tmp_path))
     app = make_app(stub)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("f12")
-        await settle(pilot)
-        ids = app.screen.query_one("#report-ids", Input)
+        ids = await open_report(pilot)
         ids.value = "55260, /tmp/candidate.toml"
         ids.focus()
         await pilot.press("enter")

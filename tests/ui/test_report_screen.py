@@ -11,7 +11,7 @@ from console.screens.lookup import LookupScreen
 from console.screens.report import ReportScreen
 from core.engine.report import ImpactReport
 from core.plan.report import Report
-from tests.ui.helpers import settle, until
+from tests.ui.helpers import press_and_settle, settle, until
 from tests.ui.stub_engine import StubConfig, StubEngine
 
 
@@ -34,15 +34,19 @@ class ReportingStub(StubEngine):
         return found
 
 
+async def open_report(pilot) -> Input:
+    """F12 from the first screen: the Report screen, its ids field returned unfocused."""
+    await settle(pilot)
+    await press_and_settle(pilot, "f12")
+    assert isinstance(pilot.app.screen, ReportScreen)
+    return pilot.app.screen.query_one("#report-ids", Input)
+
+
 async def test_report_shows_bars_and_drills_down_to_a_preview(make_app, tmp_path: Path) -> None:
     stub = ReportingStub(StubConfig(state_dir=tmp_path))
     app = make_app(stub)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("f12")
-        await settle(pilot)
-        assert isinstance(app.screen, ReportScreen)
-        app.screen.query_one("#report-ids", Input).focus()
+        (await open_report(pilot)).focus()
         await pilot.press("enter")
         await settle(pilot)
         assert stub.asked == [(None, None)]
@@ -68,10 +72,7 @@ async def test_report_takes_ids_and_a_template_file(make_app, tmp_path: Path) ->
     stub = ReportingStub(StubConfig(state_dir=tmp_path))
     app = make_app(stub)
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("f12")
-        await settle(pilot)
-        app.screen.query_one("#report-ids", Input).value = "55260, 1001"
+        (await open_report(pilot)).value = "55260, 1001"
         app.screen.query_one("#report-template", Input).value = str(tmp_path / "t.toml")
         app.screen.query_one("#report-template", Input).focus()
         await pilot.press("enter")
