@@ -45,12 +45,11 @@ def flatten(attributes: Mapping[str, Any] | None) -> dict[str, Any]:
     """Profile attributes as dotted fields (location.city, properties.X), empties dropped."""
     flat: dict[str, Any] = {}
     for key, value in (attributes or {}).items():
-        # Most of a read profile's values are None: ruled out before the call to is_empty.
-        if value is None or key in METADATA or is_empty(value):
+        if key in METADATA or is_empty(value):
             continue
         if key in NESTED and isinstance(value, Mapping):
             for sub, item in value.items():
-                if item is not None and not is_empty(item):
+                if not is_empty(item):
                     flat[f"{key}.{sub}"] = item
         else:
             flat[key] = value
@@ -94,8 +93,8 @@ def field_diff(
     now, out = flatten(current), flatten(sent)
     # Sent fields first, then the ones only Klaviyo has; the sort is stable, so within a rank
     # that first-seen order stands.
-    names = sorted([*out, *[name for name in now if name not in out]], key=_rank)
-    return tuple([_field(name, now.get(name), out.get(name)) for name in names])
+    names = sorted([*out, *(name for name in now if name not in out)], key=_rank)
+    return tuple(_field(name, now.get(name), out.get(name)) for name in names)
 
 
 class LazyFieldDiff(Sequence[FieldDiff]):
@@ -149,6 +148,4 @@ def _field(name: str, current: Any, mapped: Any) -> FieldDiff:
         change = Change.UNCHANGED
     else:
         change = Change.CHANGED
-    # Built by position: a frozen dataclass takes keywords at half again the cost, and a plan
-    # holds a dozen of these.
-    return FieldDiff(name, current, mapped, change)
+    return FieldDiff(field=name, current=current, mapped=mapped, change=change)
